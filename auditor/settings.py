@@ -1,0 +1,180 @@
+"""The auditor's configuration: targets, how to reach them, and which integrations to audit.
+
+Values of the form ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) are replaced from the environment
+when the file is loaded. Secrets are held as `SecretStr`, so they never print, log or serialise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from auditor.model.facts import Binding, Watch
+from auditor.yamlio import InputError, LineIndex, Loc, format_loc, load_yaml, validation_error
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PatAuth(_Strict):
+    type: Literal["pat"]
+    token: SecretStr
+
+
+class OAuthM2MAuth(_Strict):
+    type: Literal["oauth-m2m"]
+    client_id: str
+    client_secret: SecretStr
+
+
+class DatabricksSettings(_Strict):
+    host: str
+    auth: PatAuth | OAuthM2MAuth = Field(discriminator="type")
+    warehouse_id: str | None = Field(None, description="the warehouse the auditor runs SQL on")
+    http_path: str | None = Field(None, description="defaults to /sql/1.0/warehouses/<warehouse_id>")
+    request_timeout_seconds: float = Field(30.0, gt=0)
+    max_concurrency: int = Field(8, ge=1, le=20, description="the platform caps ~20 concurrent requests")
+    max_retries: int = Field(3, ge=0, le=10)
+    max_retry_delay_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            raise ValueError("host must not be empty")
+        return value if "://" in value else f"https://{value}"
+
+    @property
+    def sql_http_path(self) -> str | None:
+        if self.http_path:
+            return self.http_path
+        return f"/sql/1.0/warehouses/{self.warehouse_id}" if self.warehouse_id else None
+
+
+class AwsSettings(_Strict):
+    region: str = "us-east-1"
+    profile: str | None = None
+    assume_role_arn: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+
+
+class Schedule(_Strict):
+    interval_seconds: float | None = Field(300.0, gt=0)
+    cron: str | None = Field(None, description="crontab expression; overrides interval_seconds")
+    jitter_seconds: float = Field(0.0, ge=0)
+    deadline_seconds: float = Field(120.0, gt=0, description="a cycle's collection deadline")
+
+
+class TargetSettings(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    databricks: DatabricksSettings
+    aws: AwsSettings | None = None
+    collection: Literal["auto", "sql", "api"] = "auto"
+    allow_warehouse_start: bool = False
+    schedule: Schedule = Schedule()
+    watch: Watch = Watch()
+    integrations: tuple[Binding, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_instances(self) -> TargetSettings:
+        seen: set[str] = set()
+        for binding in self.integrations:
+            if binding.instance in seen:
+                raise ValueError(f"integration {binding.instance!r} is bound twice: give each a distinct name")
+            seen.add(binding.instance)
+        return self
+
+
+class StateSettings(_Strict):
+    path: str = "grants-auditor.sqlite"
+    retention_days: int = Field(90, ge=1)
+
+
+class ServerSettings(_Strict):
+    bind: str = "127.0.0.1"
+    port: int = Field(9108, ge=0, le=65535)
+
+
+class DriftSettings(_Strict):
+    debounce_cycles: int = Field(2, ge=1, description="a change must persist this many cycles")
+
+
+class Settings(_Strict):
+    rule_dirs: tuple[str, ...] = Field((), description="pack directories in addition to the bundled rules")
+    state: StateSettings = StateSettings()
+    server: ServerSettings = ServerSettings()
+    drift: DriftSettings = DriftSettings()
+    max_concurrent_targets: int = Field(4, ge=1)
+    targets: tuple[TargetSettings, ...] = Field(min_length=1)
+    source_path: str | None = Field(None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_targets(self) -> Settings:
+        names = [t.name for t in self.targets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"target names must be unique: {', '.join(dupes)}")
+        return self
+
+    def target(self, name: str | None) -> TargetSettings:
+        if name is None:
+            if len(self.targets) == 1:
+                return self.targets[0]
+            raise InputError(self.source_path or "config", "several targets: choose one with --target")
+        for target in self.targets:
+            if target.name == name:
+                return target
+        known = ", ".join(t.name for t in self.targets)
+        raise InputError(self.source_path or "config", f"no target {name!r} (known: {known})")
+
+    def resolved_rule_dirs(self) -> list[Path]:
+        base = Path(self.source_path).parent if self.source_path else Path.cwd()
+        return [(base / d) if not Path(d).is_absolute() else Path(d) for d in self.rule_dirs]
+
+
+def _interpolate(value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*loc, k), path, index, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*loc, i), path, index, env) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise InputError(
+            path,
+            f"environment variable {name} is not set",
+            line=index.line_of(loc),
+            field=format_loc(loc),
+        )
+
+    return _ENV_REF.sub(replace, value)
+
+
+def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
+    """Load and validate a config file. Raises `InputError` (file, line, field) on bad input."""
+    path = Path(path)
+    data, index = load_yaml(path)
+    if not isinstance(data, dict):
+        raise InputError(path, "the config must be a mapping with a 'targets' list", line=1)
+    data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(path, exc, index) from exc
+    return settings.model_copy(update={"source_path": str(path)})

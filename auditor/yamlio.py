@@ -1,0 +1,107 @@
+"""YAML loading that remembers where every value came from, for errors that name file, line and field."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+Loc = tuple[str | int, ...]
+
+
+class InputError(Exception):
+    """Bad user input (config, rule pack, snapshot): carries file, line and field."""
+
+    def __init__(self, path: str | Path, message: str, *, line: int | None = None, field: str | None = None):
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.detail = message
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.path + (f":{self.line}" if self.line else "")
+        what = f" {self.field}:" if self.field else ""
+        return f"{where}:{what} {self.detail}"
+
+
+@dataclass
+class LineIndex:
+    """Maps a path of keys/indices inside a YAML document to the line (1-based) it starts on."""
+
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Sequence[str | int]) -> int | None:
+        probe = tuple(loc)
+        while probe:
+            if probe in self.lines:
+                return self.lines[probe]
+            probe = probe[:-1]
+        return self.lines.get((), None)
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _index_node(node: yaml.Node, loc: Loc, index: LineIndex) -> None:
+    index.lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            index.lines[(*loc, key)] = key_node.start_mark.line + 1
+            _index_node(value_node, (*loc, key), index)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_node(item, (*loc, i), index)
+
+
+def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineIndex]:
+    """Parse one YAML document; syntax errors become `InputError` with the line."""
+    path = Path(path)
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise InputError(path, f"invalid YAML: {problem}", line=line) from exc
+    index = LineIndex()
+    if node is not None:
+        _index_node(node, (), index)
+    return data, index
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validation_error(
+    path: str | Path, exc: ValidationError, index: LineIndex, prefix: Loc = ()
+) -> InputError:
+    """The first error of a pydantic validation, as an `InputError` naming file, line and field."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    full = (*prefix, *loc)
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif err["type"] == "missing":
+        message = "required field is missing"
+    more = len(exc.errors()) - 1
+    if more:
+        message += f" (and {more} more error{'s' if more > 1 else ''})"
+    return InputError(path, message, line=index.line_of(full), field=format_loc(full) or None)
