@@ -27,6 +27,9 @@ class CollectionPlan(BaseModel):
     families: frozenset[FactFamily] = frozenset()
     securables: frozenset[SecurableRef] = frozenset()
     watched_catalogs: frozenset[str] = frozenset()
+    # every grant to these principals anywhere in the metastore (GRANTS scope ``principal:<name>``),
+    # for excess-privilege checks: one statement per information_schema view on the SQL path
+    grant_sweep_principals: frozenset[str] = frozenset()
     warehouses: frozenset[str] = frozenset()
     principals: frozenset[str] = frozenset()
     storage_credentials: frozenset[str] = frozenset()
@@ -40,6 +43,7 @@ class CollectionPlan(BaseModel):
             families=self.families | other.families,
             securables=self.securables | other.securables,
             watched_catalogs=self.watched_catalogs | other.watched_catalogs,
+            grant_sweep_principals=self.grant_sweep_principals | other.grant_sweep_principals,
             warehouses=self.warehouses | other.warehouses,
             principals=self.principals | other.principals,
             storage_credentials=self.storage_credentials | other.storage_credentials,

@@ -1,0 +1,142 @@
+"""The pure evaluation core: (snapshot, packs, now) -> Report. No I/O, no globals, never raises on facts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
+from auditor.evaluate.registry import KINDS, Outcome
+from auditor.model.facts import Binding, FactFamily, Snapshot, Watch
+from auditor.model.findings import Finding, Remediation, Report, Status
+from auditor.model.plan import CollectionPlan
+from auditor.packs.loader import BoundRule, PackSet, bind, render_template, resolve_params
+
+log = structlog.get_logger(__name__)
+
+
+def bind_all(packs: PackSet, bindings: Sequence[Binding], *, where: str = "config") -> list[BoundRule]:
+    """Bind every integration to its pack; unknown packs and bad parameters raise `BindingError`."""
+    from auditor.packs.loader import BindingError, _did_you_mean
+
+    bound: list[BoundRule] = []
+    for binding in bindings:
+        pack = packs.get(binding.pack)
+        if pack is None:
+            raise BindingError(where, f"unknown pack {binding.pack!r}{_did_you_mean(binding.pack, packs.names())}",
+                               field=f"integrations.{binding.instance}.pack")
+        bound += bind(pack, binding, where=where)
+    return bound
+
+
+def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
+    """Every principal the integrations name (parameters of type ``principal``), in order, once each."""
+    seen: dict[str, str] = {}
+    for rule in bound:
+        params = resolve_params(rule.pack, rule.binding)
+        for name, spec in rule.pack.spec.parameters.items():
+            value = params.get(name)
+            if spec.type == "principal" and isinstance(value, str) and value:
+                seen.setdefault(value.lower(), value)
+    return tuple(seen.values())
+
+
+def _requirements(bound: Sequence[BoundRule]) -> tuple[tuple[RequiredGrant, ...], tuple[RequiredAcl, ...]]:
+    grants: list[RequiredGrant] = []
+    acls: list[RequiredAcl] = []
+    for rule in bound:
+        kind = KINDS.get(rule.rule.check.kind)
+        if kind is None or not rule.applicable:
+            continue
+        for item in kind.required(rule.args):
+            (grants if isinstance(item, RequiredGrant) else acls).append(item)  # type: ignore[arg-type]
+    return tuple(grants), tuple(acls)
+
+
+def plan(bound: Sequence[BoundRule], watch: Watch) -> CollectionPlan:
+    """Everything the applicable rules read, and nothing more (plus the auditor's own identity)."""
+    principals = bound_principals(bound)
+    result = CollectionPlan(families=frozenset({FactFamily.IDENTITY}),
+                            watched_catalogs=frozenset(watch.catalogs),
+                            principals=frozenset(watch.principals))
+    for rule in bound:
+        kind = KINDS.get(rule.rule.check.kind)
+        if kind is None or not rule.applicable:
+            continue
+        step = kind.plan(rule.args)
+        if rule.rule.check.kind == "excess_privilege" and not step.grant_sweep_principals:
+            step = step.merge(CollectionPlan(grant_sweep_principals=frozenset(principals),
+                                             principals=frozenset(principals)))
+        if rule.rule.check.kind == "exposure" and not step.watched_catalogs:
+            step = step.merge(CollectionPlan(watched_catalogs=frozenset(watch.catalogs)))
+        result = result.merge(step)
+    return result
+
+
+def evaluate(
+    snapshot: Snapshot,
+    packs: PackSet,
+    *,
+    now: datetime | None = None,
+    bindings: Sequence[Binding] | None = None,
+) -> Report:
+    """Evaluate every bound rule against the snapshot. Unread facts give `error`; nothing raises."""
+    now = now or datetime.now(UTC)
+    bound = bind_all(packs, snapshot.integrations if bindings is None else bindings, where="snapshot")
+    required_grants, required_acls = _requirements(bound)
+    principals = bound_principals(bound)
+    findings: list[Finding] = []
+    skipped: list[str] = []
+    for rule in bound:
+        if not rule.applicable:
+            skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
+            continue
+        ctx = EvalContext(snapshot=snapshot, now=now, binding=rule.binding,
+                          required_grants=required_grants, required_acls=required_acls,
+                          bound_principals=principals)
+        findings += [_finding(rule, outcome, snapshot) for outcome in _run(rule, ctx)]
+    return Report(target=snapshot.target, evaluated_at=now, snapshot_collected_at=snapshot.collected_at,
+                  findings=tuple(findings), skipped=tuple(skipped))
+
+
+def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
+    kind = KINDS.get(rule.rule.check.kind)
+    assert kind is not None  # packs are validated against the registry on load
+    try:
+        outcomes = kind.evaluate(rule.args, ctx)
+    except Exception as exc:  # a bug in one kind must not hide every other finding
+        log.exception("rule_evaluation_failed", rule_id=rule.rule.id, kind=rule.rule.check.kind)
+        return [Outcome(Status.ERROR, "", f"internal error while evaluating: {type(exc).__name__}: {exc}")]
+    return outcomes or [Outcome(Status.PASS, "", "nothing to check for this binding")]
+
+
+def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
+    spec = rule.rule
+    status = Status.WARN if spec.advisory and outcome.status is Status.FAIL else outcome.status
+    params = resolve_params(rule.pack, rule.binding)
+    advice = render_template(spec.remediation, params)
+    remediation = outcome.remediation
+    if status in {Status.FAIL, Status.WARN}:
+        summary = advice if not remediation.summary else f"{advice} ({remediation.summary})"
+        remediation = remediation.model_copy(update={"summary": summary})
+    else:
+        remediation = Remediation()
+    return Finding(
+        rule_id=spec.id,
+        pack=rule.pack.name,
+        integration=rule.binding.instance,
+        target=snapshot.target,
+        status=status,
+        severity=spec.severity,
+        title=spec.title,
+        requirements=spec.requirements,
+        subject=outcome.subject,
+        message=outcome.message,
+        expected=outcome.expected,
+        found=outcome.found,
+        evidence=outcome.evidence,
+        source=f"{spec.source.document} \u00a7 {spec.source.section}",
+        remediation=remediation,
+    )

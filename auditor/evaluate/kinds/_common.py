@@ -1,0 +1,49 @@
+"""Argument types shared by the check kinds."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StringConstraints
+
+from auditor.model.facts import SecurableType
+from auditor.privileges.databricks import check_privilege
+
+
+def _as_list(value: Any) -> Any:
+    """A scalar becomes a one-item list; nested lists (a list parameter inside a list) are flattened."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list | tuple):
+        flat: list[Any] = []
+        for item in value:
+            flat.extend(_as_list(item) if isinstance(item, list | tuple) else [item])
+        return flat
+    return value
+
+
+def _privileges(value: Any) -> Any:
+    items = _as_list(value)
+    if not isinstance(items, list | tuple):
+        return items
+    return [check_privilege(v) if isinstance(v, str) else v for v in items]
+
+
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+Names = Annotated[tuple[NonEmpty, ...], BeforeValidator(_as_list)]
+Privileges = Annotated[tuple[str, ...], BeforeValidator(_privileges)]
+
+GRANTABLE_TYPES = (
+    SecurableType.CATALOG,
+    SecurableType.SCHEMA,
+    SecurableType.TABLE,
+    SecurableType.VIEW,
+    SecurableType.EXTERNAL_LOCATION,
+    SecurableType.STORAGE_CREDENTIAL,
+)
+
+
+def subject_of(securable_type: SecurableType, full_name: str) -> str:
+    return f"{securable_type.value}:{full_name}"

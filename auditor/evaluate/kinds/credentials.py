@@ -1,0 +1,82 @@
+"""Credential expiry: personal access tokens and service-principal OAuth secrets."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from pydantic import Field
+
+from auditor.evaluate.context import EvalContext
+from auditor.evaluate.kinds import _fixes
+from auditor.evaluate.kinds._common import NonEmpty
+from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
+from auditor.model.facts import FactFamily
+from auditor.model.findings import Remediation, Status
+from auditor.model.plan import CollectionPlan
+
+
+class CredentialExpiryArgs(KindArgs):
+    principal: NonEmpty
+    credential: Literal["pat", "oauth_secret"]
+    warn_days: int = Field(30, ge=0, description="warn when the credential expires within this many days")
+    max_lifetime_days: int | None = Field(None, ge=1, description="warn when a credential lives longer (or forever)")
+    rotation_lifetime_days: int = Field(90, ge=1, description="lifetime proposed for a replacement token")
+
+
+def _when(moment: datetime | None) -> str:
+    return "never expires" if moment is None else f"expires {moment.isoformat()}"
+
+
+@register
+class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
+    """The principal has a usable credential of the kind; expired fails, expiring soon warns."""
+
+    name = "credential_expiry"
+    Args = CredentialExpiryArgs
+    families = frozenset({FactFamily.TOKENS, FactFamily.OAUTH_SECRETS, FactFamily.PRINCIPALS})
+
+    def plan(self, args: CredentialExpiryArgs) -> CollectionPlan:
+        family = FactFamily.TOKENS if args.credential == "pat" else FactFamily.OAUTH_SECRETS
+        return CollectionPlan(families=frozenset({family, FactFamily.PRINCIPALS}),
+                              principals=frozenset({args.principal}))
+
+    def evaluate(self, args: CredentialExpiryArgs, ctx: EvalContext) -> list[Outcome]:
+        label = "personal access token" if args.credential == "pat" else "OAuth secret"
+        subject = f"{args.credential}:{args.principal}"
+        if args.credential == "pat":
+            unread = ctx.unread(FactFamily.TOKENS, [None], subject)
+            expiries = [t.expiry_time for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
+            ids = [t.token_id for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
+            rotate = _fixes.rotate_token(args.principal, args.rotation_lifetime_days)
+        else:
+            unread = ctx.unread(FactFamily.OAUTH_SECRETS, [args.principal], subject)
+            secrets = [s for s in ctx.snapshot.oauth_secrets
+                       if s.application_id.lower() == args.principal.lower() and s.status.upper() == "ACTIVE"]
+            expiries = [s.expire_time for s in secrets]
+            ids = [s.secret_id for s in secrets]
+            rotate = _fixes.rotate_secret(ctx.snapshot.principal(args.principal), args.principal)
+        if unread is not None:
+            return [unread]
+        if not expiries:
+            return [Outcome(Status.FAIL, subject, f"{args.principal} has no active {label}",
+                            expected=f"an active {label}", found="none", remediation=rotate)]
+        valid = [e for e in expiries if e is None or e > ctx.now]
+        evidence = tuple(f"{label} {i} {_when(e)}" for i, e in zip(ids, expiries, strict=True))
+        if not valid:
+            return [Outcome(Status.FAIL, subject, f"every {label} of {args.principal} has expired",
+                            expected=f"an unexpired {label}", found=f"{len(expiries)} expired", evidence=evidence,
+                            remediation=rotate)]
+        latest = None if any(e is None for e in valid) else max(e for e in valid if e is not None)
+        if latest is not None and latest - ctx.now <= timedelta(days=args.warn_days):
+            days = (latest - ctx.now).total_seconds() / 86400
+            return [Outcome(Status.WARN, subject, f"the {label} of {args.principal} expires in {days:.1f} days "
+                            f"({latest.date().isoformat()})", expected=f"more than {args.warn_days} days left",
+                            found=f"{days:.1f} days", evidence=evidence, remediation=rotate)]
+        if args.max_lifetime_days is not None and latest is None:
+            return [Outcome(Status.WARN, subject, f"a {label} of {args.principal} never expires, but lifetimes are "
+                            f"capped at {args.max_lifetime_days} days", evidence=evidence,
+                            remediation=Remediation(summary="replace it with a token that expires",
+                                                    commands=rotate.commands))]
+        return [Outcome(Status.PASS, subject, f"{args.principal} has a valid {label} ({_when(latest)})",
+                        evidence=evidence)]

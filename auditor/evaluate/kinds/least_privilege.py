@@ -1,0 +1,176 @@
+"""Beyond the documents: excess privilege (X-1), exposure of watched catalogs (X-2), the auditor's own
+visibility (X-3)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from pydantic import Field
+
+from auditor.evaluate.context import EvalContext, RequiredGrant
+from auditor.evaluate.kinds._common import Names, subject_of
+from auditor.evaluate.kinds.workspace import level_rank
+from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
+from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
+from auditor.model.findings import Remediation, Status
+from auditor.model.plan import CollectionPlan
+from auditor.privileges.databricks import canonical, is_hive, lineage, sql_spelling, split_name
+from auditor.remediate.sql import commented, revoke_statement
+
+
+def revoke_fix(grants: Iterable[Grant]) -> Remediation:
+    """REVOKE suggestions, commented out: a reviewer decides; the auditor never revokes."""
+    by_target: dict[tuple[str, SecurableType, str], list[str]] = defaultdict(list)
+    for g in grants:
+        by_target[(g.principal, g.securable_type, g.securable_name)].append(g.privilege)
+    statements: list[str] = []
+    for (principal, kind, name), privs in sorted(by_target.items()):
+        distinct = sorted(set(privs))
+        # ALL PRIVILEGES cannot share a statement with other privileges
+        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
+        statements += [commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g]
+    return Remediation(summary="review and, if not needed, revoke (suggestions are commented out)",
+                       revoke_sql=tuple(statements))
+
+
+def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
+    """A grant is needed when some requirement at or below its securable asks for no less than it gives."""
+    hive = is_hive(grant.securable_name)
+    gives = canonical(grant.privilege, grant.securable_type, hive=hive)
+    for req in required:
+        if (grant.securable_type, grant.securable_name.lower()) not in {
+            (t, n.lower()) for t, n in lineage(req.securable_type, req.full_name)
+        }:
+            continue
+        asks = {c for p in req.privileges for c in canonical(p, req.securable_type, hive=hive)}
+        asks |= {c for p in req.privileges for c in canonical(p, grant.securable_type, hive=hive)}
+        if gives <= asks:
+            return True
+    return False
+
+
+class ExcessArgs(KindArgs):
+    principals: Names = Field(default=(), description="default: every principal the target's integrations name")
+    admin_groups: Names = ("admins",)
+
+
+@register
+class ExcessPrivilege(CheckKind[ExcessArgs]):
+    """Any grant to a Segment principal beyond what its bound rules require, warehouse management, admin groups."""
+
+    name = "excess_privilege"
+    Args = ExcessArgs
+    families = frozenset({FactFamily.GRANTS, FactFamily.PRINCIPALS, FactFamily.WAREHOUSE_ACLS})
+
+    def plan(self, args: ExcessArgs) -> CollectionPlan:
+        return CollectionPlan(families=self.families, grant_sweep_principals=frozenset(args.principals),
+                              principals=frozenset(args.principals))
+
+    def evaluate(self, args: ExcessArgs, ctx: EvalContext) -> list[Outcome]:
+        principals = args.principals or ctx.bound_principals
+        return [self._one(p, args, ctx) for p in principals]
+
+    def _one(self, principal: str, args: ExcessArgs, ctx: EvalContext) -> Outcome:
+        subject = f"principal:{principal}"
+        required = [r for r in ctx.required_grants if r.principal.lower() == principal.lower()]
+        excess = [g for g in ctx.privileges.grants_to(principal) if not _allowed(g, required)]
+        problems = [f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess]
+        for warehouse in ctx.snapshot.warehouses:
+            for entry in warehouse.acl:
+                if entry.principal.lower() == principal.lower() and level_rank(entry.permission_level) > level_rank(
+                        "CAN_USE") and not entry.inherited:
+                    problems.append(f"{entry.permission_level} on warehouse {warehouse.name}")
+        groups = ctx.privileges.groups_of(principal)
+        admin = [g for g in args.admin_groups if g.lower() in groups]
+        problems += [f"member of admin group {g} ({groups[g.lower()].describe()})" for g in admin]
+        if problems:
+            return Outcome(Status.FAIL, subject, f"{principal} holds more than its integrations need: "
+                           + "; ".join(problems), expected="only the privileges the bound rules require",
+                           found="; ".join(problems), remediation=revoke_fix(excess))
+        unread = ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
+        if unread is not None:
+            return Outcome(Status.ERROR, subject, f"no excess found in what was read, but {unread.message}")
+        return Outcome(Status.PASS, subject, f"{principal} holds nothing beyond what its integrations need")
+
+
+class ExposureArgs(KindArgs):
+    catalogs: Names = Field(default=(), description="default: the target's watched catalogs")
+    allowed_principals: Names = Field(default=(), description="in addition to the integrations' principals")
+    admin_groups: Names = ("admins",)
+
+
+@register
+class Exposure(CheckKind[ExposureArgs]):
+    """Nobody but the configured principals (and owners, admins) holds anything in the catalogs Segment writes."""
+
+    name = "exposure"
+    Args = ExposureArgs
+    families = frozenset({FactFamily.GRANTS, FactFamily.SECURABLES})
+
+    def plan(self, args: ExposureArgs) -> CollectionPlan:
+        return CollectionPlan(families=self.families, watched_catalogs=frozenset(args.catalogs))
+
+    def evaluate(self, args: ExposureArgs, ctx: EvalContext) -> list[Outcome]:
+        catalogs = args.catalogs or ctx.snapshot.watch.catalogs
+        allowed = {p.lower() for p in (*ctx.bound_principals, *ctx.snapshot.watch.principals,
+                                       *args.allowed_principals, *args.admin_groups)}
+        outcomes = []
+        for catalog in catalogs:
+            subject = subject_of(SecurableType.CATALOG, catalog)
+            unread = ctx.unread(FactFamily.GRANTS, [f"watch:{catalog}"], subject)
+            if unread is not None:
+                outcomes.append(unread)
+                continue
+            securable = ctx.snapshot.securable(SecurableType.CATALOG, catalog)
+            owners = {securable.owner.lower()} if securable and securable.owner else set()
+            exposed = [g for g in ctx.snapshot.grants
+                       if g.securable_name.split(".", 1)[0].lower() == catalog.lower()
+                       and g.principal.lower() not in allowed | owners]
+            if exposed:
+                outsiders = sorted({g.principal for g in exposed})
+                outcomes.append(Outcome(
+                    Status.FAIL, subject, f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
+                    f"{catalog}: " + "; ".join(f"{g.principal}: {sql_spelling(g.privilege)} on "
+                                               f"{g.securable_type.value} {g.securable_name}" for g in exposed),
+                    expected="only the integrations' principals, owners and admins", found=", ".join(outsiders),
+                    remediation=revoke_fix(exposed)))
+            else:
+                outcomes.append(Outcome(Status.PASS, subject, f"only the integrations' principals hold privileges "
+                                        f"in {catalog}"))
+        return outcomes
+
+
+class VisibilityArgs(KindArgs):
+    pass
+
+
+@register
+class AuditorVisibility(CheckKind[VisibilityArgs]):
+    """The auditor's own identity can read every fact the target's rules need (so a blind spot is never a pass)."""
+
+    name = "auditor_visibility"
+    Args = VisibilityArgs
+    families = frozenset({FactFamily.IDENTITY})
+
+    def plan(self, args: VisibilityArgs) -> CollectionPlan:
+        return CollectionPlan(families=self.families)
+
+    def evaluate(self, args: VisibilityArgs, ctx: EvalContext) -> list[Outcome]:
+        identity = ctx.snapshot.auditor_identity or "the auditor"
+        subject = f"auditor:{identity}"
+        unread = ctx.unread(FactFamily.IDENTITY, [None], subject)
+        if unread is not None:
+            return [unread]
+        hidden = sorted({f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
+                         for r in ctx.snapshot.reads if r.state is ReadState.NOT_VISIBLE})
+        failed = sorted({f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
+                         for r in ctx.snapshot.reads if r.state is ReadState.FAILED})
+        if hidden:
+            return [Outcome(Status.FAIL, subject, f"not visible to {identity}: " + ", ".join(hidden),
+                            expected="every needed fact family readable", found=f"{len(hidden)} not visible",
+                            remediation=Remediation(summary=f"grant {identity} read access (workspace admin, or "
+                                                    "metastore admin / USE + BROWSE on the watched catalogs)"))]
+        if failed:
+            return [Outcome(Status.ERROR, subject, f"{identity} could not read: " + ", ".join(failed))]
+        return [Outcome(Status.PASS, subject, f"{identity} can read every fact family the rules need")]

@@ -1,0 +1,106 @@
+"""The registry of check kinds: one place that knows every kind a rule may name.
+
+A kind is a class with a pydantic ``Args`` model (validated when a pack loads and again when it is
+bound), the fact families it reads, a ``plan`` (what to collect) and a pure ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from auditor.model.facts import FactFamily, ReadStatus
+from auditor.model.findings import Remediation, Status
+from auditor.model.plan import CollectionPlan
+
+if TYPE_CHECKING:
+    from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
+
+
+class KindArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ArgsT = TypeVar("ArgsT", bound=KindArgs)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One result of a check on one subject, before the engine turns it into a `Finding`."""
+
+    status: Status
+    subject: str
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    evidence: tuple[str, ...] = ()
+    remediation: Remediation = field(default_factory=Remediation)
+
+    @classmethod
+    def unread(cls, subject: str, status: ReadStatus, *, identity: str | None = None) -> Outcome:
+        """`error`: a fact this check needs was not read."""
+        reason = status.reason or status.state.value
+        if status.state.value == "not_visible":
+            reason = f"not visible to {identity or 'the auditor'}" + (f" ({status.reason})" if status.reason else "")
+        scope = "" if status.scope == "*" else f" [{status.scope}]"
+        return cls(Status.ERROR, subject, f"could not read {status.family.value}{scope}: {reason}")
+
+
+class CheckKind(ABC, Generic[ArgsT]):
+    """A kind of check. Subclasses set ``name``, ``Args``, ``families`` and implement both methods."""
+
+    name: ClassVar[str]
+    Args: ClassVar[type[KindArgs]]
+    families: ClassVar[frozenset[FactFamily]]
+    description: ClassVar[str] = ""
+
+    @abstractmethod
+    def plan(self, args: ArgsT) -> CollectionPlan:
+        """The facts this check reads for these arguments."""
+
+    @abstractmethod
+    def evaluate(self, args: ArgsT, ctx: EvalContext) -> Sequence[Outcome]:
+        """Pure: facts in, outcomes out. Never calls an API; unread facts give `error` outcomes."""
+
+    def required(self, args: ArgsT) -> Sequence[RequiredGrant | RequiredAcl]:
+        """What this check asks to be granted: the least-privilege checks allow exactly these."""
+        return ()
+
+
+class DuplicateKindError(Exception):
+    pass
+
+
+class Registry:
+    def __init__(self) -> None:
+        self._kinds: dict[str, CheckKind[KindArgs]] = {}
+
+    def register(self, cls: type[CheckKind[ArgsT]]) -> type[CheckKind[ArgsT]]:
+        if cls.name in self._kinds:
+            raise DuplicateKindError(f"check kind {cls.name!r} is registered twice")
+        self._kinds[cls.name] = cls()  # type: ignore[assignment]
+        return cls
+
+    def get(self, name: str) -> CheckKind[KindArgs] | None:
+        return self._kinds.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def items(self) -> list[tuple[str, CheckKind[KindArgs]]]:
+        return sorted(self._kinds.items())
+
+
+KINDS = Registry()
+register: Callable[[type[CheckKind[ArgsT]]], type[CheckKind[ArgsT]]] = KINDS.register
+
+
+def load_builtin_kinds() -> Registry:
+    """Import the built-in kinds (each module registers itself) and return the registry."""
+    from auditor.evaluate import kinds  # noqa: F401  (import registers)
+
+    return KINDS

@@ -1,0 +1,300 @@
+"""The one home of Databricks privilege semantics (Unity Catalog and hive_metastore).
+
+Everything that decides "does principal P hold privilege X on securable S" lives here:
+normalisation of spellings, the two vocabularies, the legacy-to-Unity-Catalog mapping, what
+`ALL PRIVILEGES` does and does not imply, inheritance catalog -> schema -> table, ownership, nested
+groups (cycle-safe) and the explanation of an effective privilege.
+
+Sources: ../shared/reference/databricks.md §1-2 (SHOW GRANTS, privilege model, legacy names).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from auditor.model.facts import Grant, PrincipalKind, SecurableType, Snapshot
+
+HIVE_METASTORE = "hive_metastore"
+
+
+def normalize_privilege(privilege: str) -> str:
+    """``"use catalog"``, ``"USE_CATALOG"``, ``" Use Catalog "`` -> ``"USE_CATALOG"``."""
+    return "_".join(privilege.strip().upper().replace("_", " ").split())
+
+
+# Unity Catalog privileges (SDK wire spelling), reference §2.1-2.2.
+UC_PRIVILEGES: frozenset[str] = frozenset(
+    """ACCESS ALL_PRIVILEGES APPLY_TAG BROWSE CREATE_CATALOG CREATE_CLEAN_ROOM CREATE_CONNECTION
+    CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_METADATA CREATE_EXTERNAL_TABLE CREATE_EXTERNAL_VOLUME CREATE_FEATURE
+    CREATE_FOREIGN_CATALOG CREATE_FOREIGN_SECURABLE CREATE_FUNCTION CREATE_MANAGED_STORAGE CREATE_MATERIALIZED_VIEW
+    CREATE_MODEL CREATE_PROVIDER CREATE_RECIPIENT CREATE_SCHEMA CREATE_SERVICE_CREDENTIAL CREATE_SHARE
+    CREATE_STORAGE_CREDENTIAL CREATE_TABLE CREATE_VIEW CREATE_VOLUME EXECUTE EXECUTE_CLEAN_ROOM_TASK
+    EXTERNAL_USE_LOCATION EXTERNAL_USE_SCHEMA MANAGE MANAGE_ALLOWLIST MODIFY MODIFY_CLEAN_ROOM READ_FEATURE
+    READ_FILES READ_METADATA READ_PRIVATE_FILES READ_VOLUME REFRESH SELECT SET_SHARE_PERMISSION USE_CATALOG
+    USE_CONNECTION USE_MARKETPLACE_ASSETS USE_PROVIDER USE_RECIPIENT USE_SCHEMA USE_SHARE WRITE_FILES
+    WRITE_PRIVATE_FILES WRITE_VOLUME""".split()
+)
+
+# hive_metastore table-ACL privileges, reference §1.2. OWN is how SHOW GRANTS reports ownership.
+HIVE_PRIVILEGES: frozenset[str] = frozenset(
+    "SELECT MODIFY CREATE USAGE READ_METADATA CREATE_NAMED_FUNCTION MODIFY_CLASSPATH ALL_PRIVILEGES OWN".split()
+)
+
+LEGACY_PRIVILEGES: frozenset[str] = frozenset({"USAGE", "CREATE", "READ_METADATA"})
+KNOWN_PRIVILEGES: frozenset[str] = UC_PRIVILEGES | HIVE_PRIVILEGES
+
+# ALL PRIVILEGES expands at check time to every applicable privilege except these (reference §2.5).
+NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
+
+_PARENT_TYPE = {SecurableType.SCHEMA: SecurableType.CATALOG, SecurableType.TABLE: SecurableType.SCHEMA,
+                SecurableType.VIEW: SecurableType.SCHEMA, SecurableType.VOLUME: SecurableType.SCHEMA,
+                SecurableType.FUNCTION: SecurableType.SCHEMA}
+
+
+class UnknownPrivilegeError(ValueError):
+    def __init__(self, privilege: str, suggestion: str | None) -> None:
+        self.privilege = privilege
+        self.suggestion = suggestion
+        hint = f" (did you mean {suggestion.replace('_', ' ')!r}?)" if suggestion else ""
+        super().__init__(f"unknown privilege {privilege!r}{hint}")
+
+
+def check_privilege(privilege: str) -> str:
+    """Normalise and validate a privilege named in a rule; unknown names raise with a suggestion."""
+    normal = normalize_privilege(privilege)
+    if normal in KNOWN_PRIVILEGES:
+        return normal
+    close = difflib.get_close_matches(normal, sorted(KNOWN_PRIVILEGES), n=1, cutoff=0.6)
+    raise UnknownPrivilegeError(privilege, close[0] if close else None)
+
+
+def sql_spelling(privilege: str) -> str:
+    """The SQL spelling of a normalised privilege: spaces, except hive's underscore names."""
+    if privilege in {"READ_METADATA", "CREATE_NAMED_FUNCTION", "MODIFY_CLASSPATH"}:
+        return privilege
+    return privilege.replace("_", " ")
+
+
+def is_hive(full_name: str) -> bool:
+    return full_name.split(".", 1)[0].lower() == HIVE_METASTORE
+
+
+def split_name(full_name: str) -> list[str]:
+    """Unity Catalog names cannot contain '.', so a full name splits unambiguously."""
+    return full_name.split(".") if full_name else []
+
+
+def ancestors(securable_type: SecurableType, full_name: str) -> list[tuple[SecurableType, str]]:
+    """The securables whose grants flow down to this one, nearest first (not including itself)."""
+    chain: list[tuple[SecurableType, str]] = []
+    current, parts = securable_type, split_name(full_name)
+    while current in _PARENT_TYPE and len(parts) > 1:
+        current, parts = _PARENT_TYPE[current], parts[:-1]
+        chain.append((current, ".".join(parts)))
+    return chain
+
+
+def lineage(securable_type: SecurableType, full_name: str) -> list[tuple[SecurableType, str]]:
+    """The securable itself followed by its ancestors."""
+    return [(securable_type, full_name), *ancestors(securable_type, full_name)]
+
+
+def canonical(privilege: str, on: SecurableType, *, hive: bool) -> frozenset[str]:
+    """What a privilege means on a securable, in the vocabulary of its metastore.
+
+    Unity Catalog maps the legacy names by securable: ``USAGE`` -> ``USE CATALOG`` / ``USE SCHEMA``,
+    ``CREATE`` -> ``CREATE SCHEMA`` on a catalog, ``CREATE TABLE`` (and the other object creations) on
+    a schema, ``CREATE EXTERNAL TABLE`` on a location or credential; hive's ``READ_METADATA`` has no
+    equivalent and ``BROWSE`` is the closest. hive_metastore maps the Unity Catalog names back.
+    """
+    priv = normalize_privilege(privilege)
+    if hive:
+        if priv in {"USE_CATALOG", "USE_SCHEMA"}:
+            return frozenset({"USAGE"})
+        if priv.startswith("CREATE_") and priv != "CREATE_NAMED_FUNCTION":
+            return frozenset({"CREATE"})
+        if priv == "BROWSE":
+            return frozenset({"READ_METADATA"})
+        return frozenset({priv})
+    if priv == "USAGE":
+        return frozenset({"USE_CATALOG"} if on is SecurableType.CATALOG else {"USE_SCHEMA"})
+    if priv == "CREATE":
+        by_type = {
+            SecurableType.METASTORE: {"CREATE_CATALOG"},
+            SecurableType.CATALOG: {"CREATE_SCHEMA"},
+            SecurableType.SCHEMA: {"CREATE_TABLE", "CREATE_FUNCTION", "CREATE_VOLUME", "CREATE_MODEL",
+                                   "CREATE_MATERIALIZED_VIEW"},
+            SecurableType.EXTERNAL_LOCATION: {"CREATE_EXTERNAL_TABLE"},
+            SecurableType.STORAGE_CREDENTIAL: {"CREATE_EXTERNAL_TABLE"},
+        }
+        return frozenset(by_type.get(on, {"CREATE"}))
+    if priv == "READ_METADATA" and on is not SecurableType.METASTORE:
+        return frozenset({"BROWSE"})
+    return frozenset({priv})
+
+
+def implies(granted: str, granted_on: SecurableType, required: str, *, hive: bool) -> bool:
+    """Whether ``granted`` (on ``granted_on``) provides the canonical privilege ``required``."""
+    if granted == "ALL_PRIVILEGES":
+        return required not in NOT_IMPLIED_BY_ALL_PRIVILEGES
+    return required in canonical(granted, granted_on, hive=hive)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """How a principal reaches a group: the chain of groups, outermost last."""
+
+    group: str
+    chain: tuple[str, ...]  # e.g. ("segment-readers", "segment-integrations")
+
+    def describe(self) -> str:
+        return "via group " + " \u2282 ".join(self.chain)  # nested chain: inner ⊂ outer
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Why a principal holds a privilege on a securable."""
+
+    principal: str
+    privilege: str  # the canonical privilege that was required
+    securable_type: SecurableType
+    securable_name: str
+    granted: str  # what was granted ("ALL_PRIVILEGES", "USAGE", ... or "OWNER")
+    granted_on: tuple[SecurableType, str]
+    via: Membership | None = None
+
+    @property
+    def legacy_name(self) -> bool:
+        return self.granted in LEGACY_PRIVILEGES and not is_hive(self.securable_name)
+
+    def describe(self) -> str:
+        text = f"{sql_spelling(self.privilege)} on {self.securable_type.value} {self.securable_name}"
+        text += f" {self.via.describe()}" if self.via else " directly"
+        if self.granted == "OWNER":
+            text += ", as owner"
+        elif self.granted != self.privilege:
+            text += f", granted as {sql_spelling(self.granted)}"
+        if self.granted_on != (self.securable_type, self.securable_name):
+            text += f", inherited from {self.granted_on[0].value} {self.granted_on[1]}"
+        if self.legacy_name:
+            text += " (legacy privilege name: prefer the Unity Catalog name)"
+        return text
+
+
+@dataclass
+class PrivilegeModel:
+    """Effective privileges over one snapshot: grants indexed once, group closure cycle-safe."""
+
+    snapshot: Snapshot
+    _grants_by_securable: dict[tuple[SecurableType, str], list[Grant]] = field(init=False)
+    _groups_of_member: dict[str, set[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        by_securable: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
+        for grant in self.snapshot.grants:
+            by_securable[(grant.securable_type, grant.securable_name.lower())].append(grant)
+        self._grants_by_securable = dict(by_securable)
+        groups: dict[str, set[str]] = defaultdict(set)
+        for edge in self.snapshot.memberships:
+            groups[edge.member.lower()].add(edge.group)
+        self._groups_of_member = dict(groups)
+
+    @cached_property
+    def _workspace_local_groups(self) -> frozenset[str]:
+        return frozenset(
+            p.name.lower()
+            for p in self.snapshot.principals
+            if p.kind is PrincipalKind.GROUP and not p.account_level
+        )
+
+    def groups_of(self, principal: str) -> dict[str, Membership]:
+        """Every group ``principal`` belongs to, directly or through nesting, with the shortest chain."""
+        found: dict[str, Membership] = {}
+        queue: deque[tuple[str, tuple[str, ...]]] = deque([(principal, ())])
+        seen = {principal.lower()}
+        while queue:
+            member, chain = queue.popleft()
+            for group in sorted(self._groups_of_member.get(member.lower(), ())):
+                if group.lower() in seen:
+                    continue  # cycles and diamonds: first (shortest) chain wins
+                seen.add(group.lower())
+                membership = Membership(group=group, chain=(*chain, group))
+                found[group.lower()] = membership
+                queue.append((group, membership.chain))
+        return found
+
+    def grants_on(self, securable_type: SecurableType, full_name: str) -> list[Grant]:
+        return self._grants_by_securable.get((securable_type, full_name.lower()), [])
+
+    def explain(
+        self, principal: str, privilege: str, securable_type: SecurableType, full_name: str
+    ) -> Explanation | None:
+        """How ``principal`` holds ``privilege`` on the securable, or ``None`` when it does not.
+
+        ``privilege`` may be legacy or Unity Catalog spelling; it is interpreted on the securable's
+        metastore. Grants on ancestors count (inheritance), grants to any group containing the
+        principal count (nesting), and the owner of the securable itself holds every privilege on it.
+        Unity Catalog ignores workspace-local groups.
+        """
+        securable_type = SecurableType(securable_type)
+        hive = is_hive(full_name)
+        wanted = canonical(privilege, securable_type, hive=hive)
+        holders = self._holders(principal, hive=hive)
+        securable = self.snapshot.securable(securable_type, full_name)
+        if securable is not None and securable.owner is not None and securable.owner.lower() in holders:
+            return Explanation(principal, min(wanted), securable_type, full_name, "OWNER",
+                               (securable_type, full_name), holders[securable.owner.lower()])
+        best: Explanation | None = None
+        for on_type, on_name in lineage(securable_type, full_name):
+            for grant in self.grants_on(on_type, on_name):
+                via_key = grant.principal.lower()
+                if via_key not in holders:
+                    continue
+                for required in sorted(wanted):
+                    if implies(grant.privilege, on_type, required, hive=hive):
+                        candidate = Explanation(principal, required, securable_type, full_name, grant.privilege,
+                                                (on_type, on_name), holders[via_key])
+                        if best is None or _rank(candidate) < _rank(best):
+                            best = candidate
+        return best
+
+    def _holders(self, principal: str, *, hive: bool) -> dict[str, Membership | None]:
+        holders: dict[str, Membership | None] = {principal.lower(): None}
+        for key, membership in self.groups_of(principal).items():
+            if not hive and key in self._workspace_local_groups:
+                continue
+            holders[key] = membership
+        return holders
+
+    def missing(
+        self, principal: str, privileges: Iterable[str], securable_type: SecurableType, full_name: str
+    ) -> tuple[list[str], list[Explanation]]:
+        """Split required privileges into the missing ones and the explanations of the held ones."""
+        missing: list[str] = []
+        held: list[Explanation] = []
+        for privilege in privileges:
+            explanation = self.explain(principal, privilege, securable_type, full_name)
+            if explanation is None:
+                missing.append(privilege)
+            else:
+                held.append(explanation)
+        return missing, held
+
+    def grants_to(self, principal: str) -> list[Grant]:
+        """Grants made to the principal itself (not through groups)."""
+        wanted = principal.lower()
+        return [g for g in self.snapshot.grants if g.principal.lower() == wanted]
+
+
+def _rank(explanation: Explanation) -> tuple[int, int, int]:
+    """Prefer the simplest explanation: direct over group, own securable over ancestor, exact name."""
+    return (
+        0 if explanation.via is None else len(explanation.via.chain),
+        0 if explanation.granted_on == (explanation.securable_type, explanation.securable_name) else 1,
+        0 if explanation.granted == explanation.privilege else 1,
+    )
+
