@@ -11,7 +11,16 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from auditor.model.facts import Binding, Watch
 from auditor.yamlio import InputError, LineIndex, Loc, format_loc, load_yaml, validation_error
@@ -117,6 +126,11 @@ class Settings(_Strict):
     max_concurrent_targets: int = Field(4, ge=1)
     targets: tuple[TargetSettings, ...] = Field(min_length=1)
     source_path: str | None = Field(None, exclude=True)
+    _lines: LineIndex = PrivateAttr(default_factory=LineIndex)
+
+    def line_of(self, loc: Loc) -> int | None:
+        """The config line a value came from (for errors found after loading, e.g. in bindings)."""
+        return self._lines.line_of(loc)
 
     @model_validator(mode="after")
     def _unique_targets(self) -> Settings:
@@ -177,4 +191,18 @@ def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settin
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise validation_error(path, exc, index) from exc
-    return settings.model_copy(update={"source_path": str(path)})
+    settings = settings.model_copy(update={"source_path": str(path)})
+    settings._lines = index
+    return settings
+
+
+def secret_values(settings: Settings) -> list[str]:
+    """Every secret in the config, so the log redactor can mask it wherever it appears."""
+    found: list[str] = []
+    for target in settings.targets:
+        auth = target.databricks.auth
+        found.append(auth.token.get_secret_value() if isinstance(auth, PatAuth) else
+                     auth.client_secret.get_secret_value())
+        if target.aws is not None and target.aws.secret_access_key is not None:
+            found.append(target.aws.secret_access_key.get_secret_value())
+    return [value for value in found if value]
