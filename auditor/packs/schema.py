@@ -8,9 +8,9 @@ reference the pack's parameters as ``${name}``; parameters are bound per deploym
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from auditor.model.findings import Severity
 
@@ -49,7 +49,10 @@ class Condition(_Strict):
     """Apply a rule only when a parameter has one of the given values (e.g. ``auth: pat``)."""
 
     param: str
-    equals: tuple[Any, ...] = Field(min_length=1)
+    equals: Annotated[
+        tuple[Any, ...],
+        WithJsonSchema({"anyOf": [{"type": "array", "minItems": 1}, {"type": ["string", "number", "boolean"]}]}),
+    ] = Field(min_length=1)
 
     @field_validator("equals", mode="before")
     @classmethod
