@@ -1,0 +1,50 @@
+"""Boundaries the design depends on: the core never imports the sandbox; the evaluation core does no I/O."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = ["model", "privileges", "packs", "evaluate", "remediate", "outputs", "collect", "drift"]
+PURE = ["model", "privileges", "packs/schema.py", "evaluate", "remediate"]
+IO_MODULES = {"requests", "urllib3", "boto3", "botocore", "databricks", "socket", "sqlite3", "subprocess", "http"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _files(parts: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for part in parts:
+        target = ROOT / "auditor" / part
+        files += [target] if target.is_file() else sorted(target.rglob("*.py"))
+    return files
+
+
+@pytest.mark.parametrize("path", _files(CORE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_never_imports_the_sandbox(path: Path) -> None:
+    assert not any(m == "auditor.sandbox" or m.startswith("auditor.sandbox.") for m in _imports(path))
+
+
+@pytest.mark.parametrize("path", _files(PURE), ids=lambda p: str(p.relative_to(ROOT)))
+def test_evaluation_core_does_no_io(path: Path) -> None:
+    roots = {m.split(".")[0] for m in _imports(path)}
+    assert not roots & IO_MODULES
+
+
+def test_sandbox_imports_nothing_from_the_core() -> None:
+    for path in (ROOT / "auditor" / "sandbox").rglob("*.py"):
+        for module in _imports(path):
+            if module.startswith("auditor."):
+                assert module.startswith("auditor.sandbox"), f"{path.name} imports {module}"

@@ -1,0 +1,24 @@
+"""The README's first two commands are the contract with a new user and with CI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```sh\n(.+?)\n```", text)[:2]
+
+
+def test_readme_starts_with_the_demo_and_the_test_command() -> None:
+    demo, tests = _readme_commands()
+    assert demo.endswith("grants-auditor demo")
+    assert "pytest" in tests
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    _, tests = _readme_commands()
+    assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
