@@ -74,8 +74,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         if not args.config:
             raise InputError("command line", "give --snapshot FILE or --config FILE")
-        _configure_logging(args)
         settings = load_settings(args.config)
+        _configure_logging(args, settings)
         packs = load_packs_for(settings)
         targets = [settings.target(args.target)] if args.target else list(settings.targets)
         reports += [run_cycle(t, packs, now=_now(args.now)).report for t in targets]
@@ -88,8 +88,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     from auditor.collect.snapshot import collect_target
     from auditor.settings import load_settings
 
-    _configure_logging(args)
     settings = load_settings(args.config)
+    _configure_logging(args, settings)
     packs = load_packs_for(settings)
     target = settings.target(args.target)
     result = collect_target(target, plan_target(target, packs), now=_now(args.now))
@@ -166,10 +166,12 @@ def cmd_config_validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _configure_logging(args: argparse.Namespace) -> None:
-    from auditor.log import configure_logging
+def _configure_logging(args: argparse.Namespace, settings: object) -> None:
+    """Logs go to stderr (JSON off a TTY); every secret in the config is masked wherever it appears."""
+    from auditor.log import configure_logging, register_secrets_from
 
     configure_logging(level=getattr(args, "log_level", "INFO"))
+    register_secrets_from(settings)
 
 
 # ---- parser ---------------------------------------------------------------------------------------

@@ -1,0 +1,397 @@
+"""Prometheus metrics: one custom collector over the latest published state of every target.
+
+The daemon calls `AuditMetrics.publish_cycle` after each cycle. Publishing builds a new immutable
+`_TargetState` and swaps it into a copy-on-write mapping under a short lock; `collect()` reads that
+mapping by reference, so a scrape never waits on a running cycle and never sees half a cycle.
+
+Cardinality is bounded by construction: labels carry only configured names (target, binding
+instance, rule id) and closed sets (state, severity, outcome, API family, drift kind, credential
+kind). Principals, e-mails, securables, reasons and secrets never become label values.
+See docs/metrics.md for the exposed series.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from auditor.model.facts import Binding, FactFamily, ReadState, Snapshot
+from auditor.model.findings import STATUSES, Report, Severity, Status
+from auditor.model.stats import API_FAMILIES, CollectionStats
+
+PREFIX = "grants_auditor_"
+
+DRIFT_KINDS: tuple[str, ...] = (
+    "grant_added",
+    "grant_removed",
+    "warehouse_acl_changed",
+    "entitlement_changed",
+    "membership_changed",
+    "trust_policy_changed",
+    "credential_changed",
+    "exposure",
+)
+"""The only values `record_drift` accepts; every one is pre-created at 0 per target."""
+
+CYCLE_OUTCOMES: tuple[str, ...] = ("success", "failed", "error", "timeout")
+"""``success``/``failed``: a cycle published a report with ``succeeded`` true/false; ``timeout``: it missed
+its collection deadline (published partial results, or nothing); ``error``: it crashed before publishing."""
+
+_TIMEOUT_REASONS = frozenset({"timeout", "deadline", "deadline_exceeded"})
+
+CREDENTIAL_KINDS: tuple[str, ...] = ("pat", "oauth_secret")
+
+OTHER_API = "other"  # where request/error counts of an unknown API family are folded
+
+_SEVERITY_RANK: Mapping[Severity, int] = {
+    Severity.CRITICAL: 4,
+    Severity.HIGH: 3,
+    Severity.MEDIUM: 2,
+    Severity.LOW: 1,
+    Severity.INFO: 0,
+}
+_STATUS_RANK: Mapping[Status, int] = {Status.FAIL: 3, Status.ERROR: 2, Status.WARN: 1, Status.PASS: 0}
+
+_PRINCIPAL_PARAMS = ("principal", "client_id")
+
+
+@dataclass(frozen=True)
+class RuleState:
+    """The status of one rule of one binding: the worst status among its findings."""
+
+    pack: str  # the binding's instance name (Finding.integration)
+    rule: str
+    status: Status
+    severity: Severity  # the highest severity among the findings that carry ``status``
+
+
+def rule_states(report: Report) -> tuple[RuleState, ...]:
+    """One `RuleState` per (binding instance, rule): fail > error > warn > pass, sorted by key."""
+    worst: dict[tuple[str, str], RuleState] = {}
+    for finding in report.findings:
+        key = (finding.integration, finding.rule_id)
+        candidate = RuleState(finding.integration, finding.rule_id, finding.status, finding.severity)
+        current = worst.get(key)
+        if current is None or _outranks(candidate, current):
+            worst[key] = candidate
+    return tuple(worst[key] for key in sorted(worst))
+
+
+def _outranks(candidate: RuleState, current: RuleState) -> bool:
+    if _STATUS_RANK[candidate.status] != _STATUS_RANK[current.status]:
+        return _STATUS_RANK[candidate.status] > _STATUS_RANK[current.status]
+    return _SEVERITY_RANK[candidate.severity] > _SEVERITY_RANK[current.severity]
+
+
+def bound_principal(binding: Binding) -> str | None:
+    """The principal a binding audits: its ``principal`` or ``client_id`` parameter."""
+    for name in _PRINCIPAL_PARAMS:
+        value = binding.params.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def credential_expiries(snapshot: Snapshot) -> dict[tuple[str, str], datetime]:
+    """The expiry that matters per (binding instance, credential kind), for bindings with a principal.
+
+    Among the principal's PATs (or ACTIVE OAuth secrets) that are still valid at
+    ``snapshot.collected_at``, the earliest expiry; when every one has expired, the latest expiry
+    (so "expired" is reported, not hidden by an older leftover). Kinds whose credentials never expire,
+    or that the principal does not have, are absent.
+    """
+    now = snapshot.collected_at
+    result: dict[tuple[str, str], datetime] = {}
+    for binding in snapshot.integrations:
+        principal = bound_principal(binding)
+        if principal is None:
+            continue
+        wanted = principal.lower()
+        pat_expiries = [t.expiry_time for t in snapshot.tokens if t.owner.lower() == wanted]
+        secret_expiries = [
+            s.expire_time
+            for s in snapshot.oauth_secrets
+            if s.application_id.lower() == wanted and s.status.upper() == "ACTIVE"
+        ]
+        for kind, expiries in (("pat", pat_expiries), ("oauth_secret", secret_expiries)):
+            relevant = _relevant_expiry(expiries, now)
+            if relevant is not None:
+                result[(binding.instance, kind)] = relevant
+    return result
+
+
+def _relevant_expiry(expiries: Sequence[datetime | None], now: datetime) -> datetime | None:
+    dated = [e for e in expiries if e is not None]
+    valid = [e for e in dated if e > now]
+    if valid:
+        return min(valid)
+    if not dated or len(dated) < len(expiries):
+        return None  # nothing dated, or a never-expiring credential is still valid
+    return max(dated)
+
+
+@dataclass(frozen=True)
+class _TargetState:
+    """Everything exported for one target. Never mutated: every change builds a new one."""
+
+    configured_at: float
+    rules: tuple[RuleState, ...] = ()
+    cycle_duration_seconds: float | None = None
+    last_success: float | None = None
+    credentials: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    cycles: Mapping[str, int] = field(default_factory=dict)
+    requests: Mapping[str, int] = field(default_factory=dict)
+    errors: Mapping[str, int] = field(default_factory=dict)
+    statements: int = 0
+    drift: Mapping[str, int] = field(default_factory=dict)
+
+
+def _added(counts: Mapping[str, int], increments: Mapping[str, int]) -> Mapping[str, int]:
+    merged = dict(counts)
+    for key, value in increments.items():
+        if value:
+            merged[key] = merged.get(key, 0) + value
+    return MappingProxyType(merged)
+
+
+def _by_family(per_family: Mapping[str, int]) -> dict[str, int]:
+    folded: dict[str, int] = {}
+    for family, count in per_family.items():
+        key = family if family in API_FAMILIES else OTHER_API
+        folded[key] = folded.get(key, 0) + count
+    return folded
+
+
+class AuditMetrics:
+    """The auditor's only Prometheus collector; register it once on a registry you own."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        version: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._version = version
+        self._python = platform.python_version()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._targets: Mapping[str, _TargetState] = MappingProxyType({})
+        registry.register(self)
+
+    # ---- publishing (daemon side) --------------------------------------------------------------
+
+    def publish_cycle(
+        self,
+        target: str,
+        report: Report,
+        snapshot: Snapshot,
+        stats: CollectionStats,
+        *,
+        finished_at: datetime,
+        succeeded: bool,
+    ) -> None:
+        """Make a finished cycle's results the target's exported state and add its counts."""
+        rules = rule_states(report)
+        credentials = {key: expiry.timestamp() for key, expiry in credential_expiries(snapshot).items()}
+        outcome = "success" if succeeded else "timeout" if stats.deadline_exceeded else "failed"
+
+        def update(state: _TargetState) -> _TargetState:
+            kept = dict(credentials)
+            for kind, family in (("pat", FactFamily.TOKENS), ("oauth_secret", FactFamily.OAUTH_SECRETS)):
+                if snapshot.read_status(family).state is not ReadState.READ:
+                    # An unreadable family keeps its last known expiries: an outage must not hide them.
+                    kept.update({key: value for key, value in state.credentials.items() if key[1] == kind})
+            return replace(
+                state,
+                rules=rules,
+                cycle_duration_seconds=stats.duration_seconds,
+                last_success=finished_at.timestamp() if succeeded else state.last_success,
+                credentials=MappingProxyType(kept),
+                cycles=_added(state.cycles, {outcome: 1}),
+                requests=_added(state.requests, _by_family(stats.requests)),
+                errors=_added(state.errors, _by_family(stats.errors)),
+                statements=state.statements + stats.statements,
+            )
+
+        self._update(target, update)
+
+    def record_drift(self, target: str, kind: str, count: int = 1) -> None:
+        """Count ``count`` drift events of ``kind`` (one of `DRIFT_KINDS`) on ``target``."""
+        kind = str(kind)  # a drift ChangeKind (StrEnum) becomes its plain value
+        if kind not in DRIFT_KINDS:
+            raise ValueError(f"unknown drift kind {kind!r}; expected one of {', '.join(DRIFT_KINDS)}")
+        if count < 0:
+            raise ValueError("a drift event count cannot be negative")
+        self._update(target, lambda state: replace(state, drift=_added(state.drift, {kind: count})))
+
+    def record_cycle_failure(self, target: str, reason_kind: str) -> None:
+        """Count a cycle that ended without publishing: ``timeout`` (or ``deadline``) or anything else.
+
+        Never raises on an unexpected ``reason_kind``: it is counted as ``error``.
+        """
+        outcome = "timeout" if reason_kind in _TIMEOUT_REASONS else "error"
+        self._update(target, lambda state: replace(state, cycles=_added(state.cycles, {outcome: 1})))
+
+    def forget_target(self, target: str) -> None:
+        """Drop every series of a target removed from the configuration."""
+        with self._lock:
+            if target in self._targets:
+                remaining = {name: state for name, state in self._targets.items() if name != target}
+                self._targets = MappingProxyType(remaining)
+
+    def declare_targets(
+        self, targets_with_bindings: Mapping[str, Sequence[tuple[str, Sequence[tuple[str, str]]]]]
+    ) -> None:
+        """Declare configured targets: ``{target: [(binding instance, [(rule_id, severity), ...]), ...]}``.
+
+        New targets get their per-target series pre-created at 0 (counters, rule counts per
+        severity, the configured time that staleness is measured from until a first success).
+        For known targets, rule and credential series of bindings or rules no longer declared are
+        dropped at once instead of lingering until the next cycle. Targets not named are untouched
+        (use `forget_target`).
+        """
+        for target, bindings in targets_with_bindings.items():
+            declared_rules = {(instance, rule_id) for instance, rules in bindings for rule_id, _ in rules}
+            declared_packs = {instance for instance, _ in bindings}
+
+            def prune(
+                state: _TargetState,
+                rules: set[tuple[str, str]] = declared_rules,
+                packs: set[str] = declared_packs,
+            ) -> _TargetState:
+                return replace(
+                    state,
+                    rules=tuple(r for r in state.rules if (r.pack, r.rule) in rules),
+                    credentials=MappingProxyType(
+                        {key: value for key, value in state.credentials.items() if key[0] in packs}
+                    ),
+                )
+
+            self._update(target, prune)
+
+    def _update(self, target: str, change: Callable[[_TargetState], _TargetState]) -> None:
+        with self._lock:
+            current = self._targets.get(target) or _TargetState(configured_at=self._clock())
+            updated = dict(self._targets)
+            updated[target] = change(current)
+            self._targets = MappingProxyType(updated)
+
+    # ---- scraping (collector protocol) ---------------------------------------------------------
+
+    def describe(self) -> Iterable[Metric]:
+        """The metric families this collector exposes, without samples (for duplicate checks)."""
+        return list(self._families().values())
+
+    def collect(self) -> Iterable[Metric]:
+        """Fresh metric families from the latest published state of every target."""
+        families = self._families()
+        targets = self._targets  # one consistent view, read without waiting on publishers
+        for name in sorted(targets):
+            _fill(families, name, targets[name])
+        families["build_info"].add_metric([self._version, self._python], 1)
+        return list(families.values())
+
+    def _families(self) -> dict[str, Any]:
+        return {
+            "build_info": GaugeMetricFamily(
+                f"{PREFIX}build_info",
+                "Build information of the running auditor.",
+                labels=["version", "python"],
+            ),
+            "rule_status": GaugeMetricFamily(
+                f"{PREFIX}rule_status",
+                "State set per rule of each binding: 1 for the rule's current (worst) status, else 0.",
+                labels=["target", "pack", "rule", "state"],
+            ),
+            "rules": GaugeMetricFamily(
+                f"{PREFIX}rules",
+                "Number of rules per severity and current status.",
+                labels=["target", "severity", "status"],
+            ),
+            "cycle_duration": GaugeMetricFamily(
+                f"{PREFIX}cycle_duration_seconds",
+                "Collection wall time of the last published cycle.",
+                labels=["target"],
+            ),
+            "last_success": GaugeMetricFamily(
+                f"{PREFIX}last_success_timestamp_seconds",
+                "Unix time the last successful cycle finished.",
+                labels=["target"],
+            ),
+            "configured": GaugeMetricFamily(
+                f"{PREFIX}target_configured_timestamp_seconds",
+                "Unix time this process first saw the target; staleness baseline before a first success.",
+                labels=["target"],
+            ),
+            "cycles": CounterMetricFamily(
+                f"{PREFIX}cycles", "Audit cycles by outcome.", labels=["target", "outcome"]
+            ),
+            "requests": CounterMetricFamily(
+                f"{PREFIX}api_requests",
+                "HTTP requests sent by collection, retries included, per API family.",
+                labels=["target", "api"],
+            ),
+            "statements": CounterMetricFamily(
+                f"{PREFIX}sql_statements", "SQL statements executed by collection.", labels=["target"]
+            ),
+            "errors": CounterMetricFamily(
+                f"{PREFIX}api_errors", "Failed reads after retries, per API family.", labels=["target", "api"]
+            ),
+            "drift": CounterMetricFamily(
+                f"{PREFIX}drift_events", "Drift events detected, by kind.", labels=["target", "kind"]
+            ),
+            "credential_expiry": GaugeMetricFamily(
+                f"{PREFIX}credential_expiry_timestamp_seconds",
+                "Unix time the bound principal's credential of this kind expires (absent: never expires).",
+                labels=["target", "pack", "credential"],
+            ),
+        }
+
+
+def _fill(families: Mapping[str, Any], target: str, state: _TargetState) -> None:
+    families["configured"].add_metric([target], state.configured_at)
+    for rule in state.rules:
+        for status in STATUSES:
+            families["rule_status"].add_metric(
+                [target, rule.pack, rule.rule, status.value], 1 if status is rule.status else 0
+            )
+    for severity, status, count in _rule_counts(state.rules):
+        families["rules"].add_metric([target, severity.value, status.value], count)
+    if state.cycle_duration_seconds is not None:
+        families["cycle_duration"].add_metric([target], state.cycle_duration_seconds)
+    if state.last_success is not None:
+        families["last_success"].add_metric([target], state.last_success)
+    for outcome in CYCLE_OUTCOMES:
+        families["cycles"].add_metric([target, outcome], state.cycles.get(outcome, 0))
+    for api in _api_labels(state):
+        families["requests"].add_metric([target, api], state.requests.get(api, 0))
+        families["errors"].add_metric([target, api], state.errors.get(api, 0))
+    families["statements"].add_metric([target], state.statements)
+    for kind in DRIFT_KINDS:
+        families["drift"].add_metric([target, kind], state.drift.get(kind, 0))
+    for (pack, credential), expiry in sorted(state.credentials.items()):
+        families["credential_expiry"].add_metric([target, pack, credential], expiry)
+
+
+def _rule_counts(rules: Sequence[RuleState]) -> Iterator[tuple[Severity, Status, int]]:
+    counts: dict[tuple[Severity, Status], int] = {}
+    for rule in rules:
+        counts[(rule.severity, rule.status)] = counts.get((rule.severity, rule.status), 0) + 1
+    for severity in Severity:
+        for status in STATUSES:
+            yield severity, status, counts.get((severity, status), 0)
+
+
+def _api_labels(state: _TargetState) -> list[str]:
+    seen_other = OTHER_API in state.requests or OTHER_API in state.errors
+    return [*API_FAMILIES, OTHER_API] if seen_other else list(API_FAMILIES)

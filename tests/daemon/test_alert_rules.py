@@ -1,0 +1,149 @@
+"""The Prometheus alert rules: valid, unit-tested with promtool, and consistent with metrics and runbook."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from auditor.metrics import AuditMetrics
+from auditor.model.facts import Binding, Snapshot, Token
+from auditor.model.findings import Finding, Report, Severity, Status
+from auditor.model.stats import CollectionStats
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "config" / "prometheus" / "grants-auditor.rules.yaml"
+RULE_TESTS = Path(__file__).with_name("alerts_test.yaml")
+RUNBOOK = ROOT / "docs" / "runbook.md"
+EXPECTED_ALERTS = {
+    "GrantsAuditorRequiredPrivilegeMissing",
+    "GrantsAuditorDriftDetected",
+    "GrantsAuditorAuditStale",
+    "GrantsAuditorCollectionErrors",
+    "GrantsAuditorCredentialExpiringSoon",
+    "GrantsAuditorCredentialExpired",
+    "GrantsAuditorDown",
+}
+
+
+@pytest.fixture(scope="module")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail("promtool is required in CI: apt-get install prometheus")
+    pytest.skip("promtool not installed (apt-get install prometheus); with CI set this fails instead")
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+def run(promtool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([promtool, *args], capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_rules_pass_promtool_check_with_every_lint(promtool: str) -> None:
+    result = run(promtool, "check", "rules", "--lint=all", "--lint-fatal", str(RULES))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(EXPECTED_ALERTS)} rules found" in result.stdout
+
+
+def test_alert_unit_tests_pass(promtool: str) -> None:
+    result = run(promtool, "test", "rules", str(RULE_TESTS))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_is_unit_tested_both_firing_and_quiet() -> None:
+    cases = [
+        case
+        for test in yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))["tests"]
+        for case in test.get("alert_rule_test", [])
+    ]
+    firing = {case["alertname"] for case in cases if case["exp_alerts"]}
+    quiet = {case["alertname"] for case in cases if not case["exp_alerts"]}
+
+    assert {rule["alert"] for rule in alert_rules()} == EXPECTED_ALERTS
+    assert firing == EXPECTED_ALERTS
+    assert quiet == EXPECTED_ALERTS
+
+
+def test_alerts_have_severity_annotations_and_a_runbook_section() -> None:
+    anchors = {
+        _github_anchor(line)
+        for line in RUNBOOK.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }
+
+    for rule in alert_rules():
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule["alert"]
+        annotations = rule["annotations"]
+        assert annotations["summary"] and "{{ $labels" in annotations["description"], rule["alert"]
+        path, _, anchor = annotations["runbook_url"].partition("#")
+        assert path == "docs/runbook.md" and anchor in anchors, rule["alert"]
+        assert anchor == rule["alert"].lower()
+
+
+def test_required_privilege_alert_waits_fifteen_minutes_and_pages() -> None:
+    (rule,) = [r for r in alert_rules() if r["alert"] == "GrantsAuditorRequiredPrivilegeMissing"]
+
+    assert rule["for"] == "15m"
+    assert rule["labels"]["severity"] == "page"
+
+
+def test_rules_only_use_metrics_the_auditor_exposes() -> None:
+    registry = CollectorRegistry()
+    metrics = AuditMetrics(registry, version="test")
+    now = datetime(2025, 1, 1, tzinfo=UTC)
+    binding = Binding(pack="reverse-etl-source", params={"principal": "bot@customer.example"})
+    finding = Finding(
+        rule_id="RETL-1",
+        pack="reverse-etl-source",
+        integration="reverse-etl-source",
+        target="prod",
+        status=Status.FAIL,
+        severity=Severity.HIGH,
+        title="t",
+    )
+    metrics.publish_cycle(
+        "prod",
+        Report(target="prod", evaluated_at=now, snapshot_collected_at=now, findings=(finding,)),
+        Snapshot(
+            target="prod",
+            collected_at=now,
+            integrations=(binding,),
+            tokens=(Token(token_id="t", owner="bot@customer.example", expiry_time=now.replace(year=2026)),),
+        ),
+        CollectionStats(duration_seconds=1.0),
+        finished_at=now,
+        succeeded=True,
+    )
+    exposed = {
+        sample.name
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for sample in family.samples
+    }
+
+    used = {name for rule in alert_rules() for name in re.findall(r"\bgrants_auditor_\w+", rule["expr"])}
+
+    assert used, "the rules should reference the auditor's metrics"
+    assert used <= exposed
+
+
+def _github_anchor(heading: str) -> str:
+    text = heading.lstrip("#").strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
