@@ -10,8 +10,9 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
+from auditor.privileges import iam_trust
 
-SEGMENT_ROLE_ARN = "arn:aws:iam::595280932656:role/segment-storage-destinations-production-access"
+SEGMENT_ROLE_ARN = iam_trust.SEGMENT_ROLE_ARN
 
 
 class TrustPolicyArgs(KindArgs):
@@ -34,8 +35,6 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
                               role_arns=frozenset({args.role_arn}) if args.role_arn else frozenset())
 
     def evaluate(self, args: TrustPolicyArgs, ctx: EvalContext) -> list[Outcome]:
-        from auditor.privileges import iam_trust
-
         subject = f"storage_credential:{args.storage_credential}"
         unread = ctx.unread(FactFamily.STORAGE_CREDENTIALS, [args.storage_credential], subject)
         if unread is not None:
@@ -54,8 +53,12 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         policy = ctx.snapshot.trust_policy(role_arn)
         if policy is None:
             return [Outcome(Status.FAIL, subject, f"IAM role {role_arn} does not exist")]
-        required = iam_trust.required_pairs(role_arn, credential.unity_catalog_iam_arn, credential.aws_external_id,
-                                            args.segment_role_arn, args.segment_workspace_id)
+        try:
+            required = iam_trust.required_pairs(role_arn, credential.unity_catalog_iam_arn,
+                                                credential.aws_external_id, args.segment_role_arn,
+                                                args.segment_workspace_id)
+        except ValueError as exc:
+            return [Outcome(Status.ERROR, subject, f"cannot derive the required trust: {exc}")]
         document = policy.document if policy.document is not None else policy.raw
         verdict = iam_trust.evaluate_trust(document, required, role_arn)
         expected = "; ".join(f"{r.label} ({r.principal_arn}) with external ID {r.external_id}" for r in required)
@@ -63,7 +66,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         if verdict.status == "pass":
             return [Outcome(Status.PASS, subject, f"{role_arn} trusts exactly what Segment needs",
                             expected=expected, evidence=verdict.evidence)]
-        if verdict.status == "error" or policy.document is None:
+        if verdict.status == "error":
             reason = policy.decode_error or "; ".join(messages) or "the policy could not be evaluated"
             return [Outcome(Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}")]
         fixed = iam_trust.corrected_policy(policy.document, required, role_arn)
