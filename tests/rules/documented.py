@@ -219,7 +219,8 @@ def healthy(now: datetime = NOW) -> Snapshot:
 
 
 def change(snapshot: Snapshot, **updates: Any) -> Snapshot:
-    return snapshot.model_copy(update=updates)
+    """A validated copy (``model_copy`` would carry the snapshot's cached lookups over, stale)."""
+    return Snapshot.model_validate({**dict(snapshot), **updates})
 
 
 def without_grants(snapshot: Snapshot, keep: Callable[[Grant], bool]) -> Snapshot:
@@ -235,3 +236,61 @@ def unread(snapshot: Snapshot, family: FactFamily, scope: str = "*", state: Read
     status = ReadStatus(family=family, scope=scope, state=state, reason=reason)
     kept = tuple(r for r in snapshot.reads if not (r.family == family and r.scope == scope))
     return change(snapshot, reads=(*kept, status))
+
+
+# ---- small mutations of the documented workspace (shared by the rule, coverage and CLI tests) ---------
+
+
+def revoke(snapshot: Snapshot, principal: str, privilege: str, securable_name: str) -> Snapshot:
+    """Drop the direct grant of ``privilege`` on ``securable_name`` to ``principal``."""
+    wanted = (principal.lower(), normalize_privilege(privilege), securable_name.lower())
+    return without_grants(
+        snapshot, lambda g: (g.principal.lower(), g.privilege, g.securable_name.lower()) != wanted)
+
+
+def with_params(snapshot: Snapshot, pack: str, **params: Any) -> Snapshot:
+    """The integration of ``pack`` bound with some parameters changed."""
+    bindings = tuple(b.model_copy(update={"params": {**b.params, **params}}) if b.pack == pack else b
+                     for b in snapshot.integrations)
+    return change(snapshot, integrations=bindings)
+
+
+def with_warehouse(snapshot: Snapshot, **updates: Any) -> Snapshot:
+    return change(snapshot, warehouses=tuple(w.model_copy(update=updates) for w in snapshot.warehouses))
+
+
+def with_acl_level(snapshot: Snapshot, principal: str, level: str | None) -> Snapshot:
+    """Set the principal's direct permission on the warehouse (``None`` removes it)."""
+    acl = tuple(e if e.principal != principal else e.model_copy(update={"permission_level": level})
+                for e in snapshot.warehouses[0].acl if level is not None or e.principal != principal)
+    return with_warehouse(snapshot, acl=acl)
+
+
+def with_principal(snapshot: Snapshot, name: str, **updates: Any) -> Snapshot:
+    return change(snapshot, principals=tuple(p.model_copy(update=updates) if p.name == name else p
+                                             for p in snapshot.principals))
+
+
+def without_principal(snapshot: Snapshot, name: str) -> Snapshot:
+    return change(snapshot, principals=tuple(p for p in snapshot.principals if p.name != name))
+
+
+def with_securable(snapshot: Snapshot, full_name: str, **updates: Any) -> Snapshot:
+    return change(snapshot, securables=tuple(s.model_copy(update=updates) if s.full_name == full_name else s
+                                             for s in snapshot.securables))
+
+
+def without_securable(snapshot: Snapshot, full_name: str) -> Snapshot:
+    return change(snapshot, securables=tuple(s for s in snapshot.securables if s.full_name != full_name))
+
+
+def with_secret_expiry(snapshot: Snapshot, application_id: str, expire_time: datetime | None) -> Snapshot:
+    return change(snapshot, oauth_secrets=tuple(
+        s.model_copy(update={"expire_time": expire_time}) if s.application_id == application_id else s
+        for s in snapshot.oauth_secrets))
+
+
+def with_token_expiry(snapshot: Snapshot, owner: str, expiry_time: datetime | None) -> Snapshot:
+    return change(snapshot, tokens=tuple(
+        t.model_copy(update={"expiry_time": expiry_time}) if t.owner == owner else t
+        for t in snapshot.tokens))

@@ -88,7 +88,9 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
             return Outcome(Status.FAIL, subject, f"{principal} holds more than its integrations need: "
                            + "; ".join(problems), expected="only the privileges the bound rules require",
                            found="; ".join(problems), remediation=revoke_fix(excess))
-        unread = ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
+        unread = (ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
+                  or ctx.unread(FactFamily.PRINCIPALS, [principal], subject)  # admin-group membership
+                  or ctx.unread(FactFamily.WAREHOUSE_ACLS, [w.id for w in ctx.snapshot.warehouses], subject))
         if unread is not None:
             return Outcome(Status.ERROR, subject, f"no excess found in what was read, but {unread.message}")
         return Outcome(Status.PASS, subject, f"{principal} holds nothing beyond what its integrations need")

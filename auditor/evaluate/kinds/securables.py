@@ -192,8 +192,10 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
                          if g.principal.lower() in holders and _in_catalog(g.securable_name, catalog)
                          and _matches(g.privilege, patterns)]
             if not offending:
-                outcomes.append(Outcome(Status.PASS, subject, f"{args.principal} holds no write privilege in "
-                                        f"read-only catalog {catalog}"))
+                # a group of the principal might hold a write privilege: without memberships, unknown
+                unread = ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
+                outcomes.append(unread or Outcome(Status.PASS, subject, f"{args.principal} holds no write "
+                                                  f"privilege in read-only catalog {catalog}"))
                 continue
             outcomes.append(Outcome(
                 Status.FAIL, subject,

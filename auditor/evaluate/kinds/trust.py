@@ -69,7 +69,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         if verdict.status == "error":
             reason = policy.decode_error or "; ".join(messages) or "the policy could not be evaluated"
             return [Outcome(Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}")]
-        fixed = iam_trust.corrected_policy(policy.document, required, role_arn)
+        fixed = iam_trust.corrected_policy(document, required, role_arn)
         remediation = Remediation(summary="replace the trust policy with the corrected one (merged with what is "
                                   "unrelated and harmless)", policy_json=fixed,
                                   commands=(iam_trust.update_command(role_arn, fixed),))

@@ -77,7 +77,7 @@ class WarehousePermission(CheckKind[WarehousePermissionArgs]):
         if level is not None and level_rank(level) >= level_rank(args.level):
             return [Outcome(Status.PASS, subject, f"{args.principal} has {level} on warehouse {warehouse.name}",
                             expected=args.level, found=level, evidence=(f"{level} {how}",))]
-        if level is None and not ctx.memberships_read(args.principal):
+        if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
             return [ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
                     or Outcome(Status.ERROR, subject, "group memberships unknown")]
         fix = _fixes.warehouse_permission(args.warehouse_id, args.principal, ctx.principal_kind(args.principal),
@@ -117,7 +117,7 @@ class TokenPermission(CheckKind[TokenPermissionArgs]):
         if level is not None and level_rank(level) >= level_rank(args.level):
             return [Outcome(Status.PASS, subject, f"{args.principal} has {level} on token usage",
                             evidence=(f"{level} {how}",))]
-        if level is None and not ctx.memberships_read(args.principal):
+        if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
             return [ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
                     or Outcome(Status.ERROR, subject, "group memberships unknown")]
         return [Outcome(Status.FAIL, subject, f"{args.principal} lacks {args.level} on token usage",
