@@ -1,0 +1,205 @@
+"""``grants-auditor demo``: the sandbox with the ``drifted`` scenario, the daemon against it, a drift caught.
+
+The demo starts the bundled sandbox on loopback ports, writes its config to a temporary directory,
+runs the daemon with a short interval, prints where ``/metrics`` and ``/findings`` are and a summary
+of the first cycle, then REVOKEs the Delta Lake service principal's ``ALL PRIVILEGES`` on
+``segment_events`` through the real SQL connector (as an operator would by mistake), waits for the
+debounced drift event and the rule flipping to ``fail``, prints both and exits 0. With
+``--keep-running`` it then stays up (Ctrl-C to stop) so the endpoints can be explored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import yaml
+
+from auditor.daemon import Daemon, TargetView
+from auditor.drift.diff import ChangeKind
+from auditor.model.findings import Status
+from auditor.settings import load_settings
+
+DEMO_INTERVAL_SECONDS = 3.0
+DEMO_DEBOUNCE_CYCLES = 2
+DELTA_LAKE_SP = "5e9e0003-0000-4000-8000-000000000003"
+DEMO_CATALOG = "segment_events"
+DEMO_RULE = "DL-3"
+
+
+def sql_connection(host: str, http_path: str, token: str) -> Any:
+    """A databricks-sql-connector connection (Thrift backend) to a plain-HTTP sandbox warehouse."""
+    from databricks import sql
+
+    hostname = urlsplit(host).hostname or "127.0.0.1"
+    return sql.connect(
+        server_hostname=hostname,
+        http_path=http_path,
+        access_token=token,
+        _connection_uri=f"{host.rstrip('/')}{http_path}",
+        enable_telemetry=False,
+        use_cloud_fetch=False,
+        _retry_stop_after_attempts_count=2,
+        _retry_delay_max=5,
+    )
+
+
+def execute_sql(host: str, http_path: str, token: str, statement: str) -> None:
+    """Run one statement through the real SQL connector."""
+    with sql_connection(host, http_path, token) as connection, connection.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def demo_config(sandbox_config: dict[str, Any], workdir: Path, interval: float) -> dict[str, Any]:
+    """The sandbox's config with the demo's schedule, state file and an ephemeral HTTP port."""
+    config = dict(sandbox_config)
+    config["state"] = {"path": str(workdir / "state.sqlite"), "retention_days": 7}
+    config["server"] = {"bind": "127.0.0.1", "port": 0}
+    config["drift"] = {"debounce_cycles": DEMO_DEBOUNCE_CYCLES}
+    targets = []
+    for target in config["targets"]:
+        schedule = {**target.get("schedule", {}), "interval_seconds": interval, "jitter_seconds": 0}
+        schedule.pop("cron", None)
+        targets.append({**target, "schedule": schedule})
+    config["targets"] = targets
+    return config
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def _rule_status(view: TargetView | None, rule_id: str, subject_part: str) -> Status | None:
+    if view is None or view.report is None:
+        return None
+    statuses = [f.status for f in view.report.findings if f.rule_id == rule_id and subject_part in f.subject]
+    if not statuses:
+        statuses = [f.status for f in view.report.findings if f.rule_id == rule_id]
+    return Status.FAIL if Status.FAIL in statuses else (statuses[0] if statuses else None)
+
+
+def _summary(view: TargetView, out: TextIO) -> None:
+    report = view.report
+    if report is None:
+        print(f"  first cycle failed: {view.error}", file=out)
+        return
+    counts = report.counts()
+    print("  " + ", ".join(f"{counts.get(s, 0)} {s.value}" for s in Status), file=out)
+    for finding in report.findings:
+        if finding.status in (Status.FAIL, Status.ERROR):
+            print(
+                f"  {finding.status.value:5} {finding.rule_id:8} {finding.subject}: {finding.title}", file=out
+            )
+
+
+def run_demo(
+    *, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None
+) -> int:
+    """Run the demo; 0 when the drift was caught and the rule flipped, 1 otherwise."""
+    from auditor.sandbox import Sandbox
+
+    out = out or sys.stdout
+    with (
+        tempfile.TemporaryDirectory(prefix="grants-auditor-demo-") as tmp,
+        Sandbox.start(scenario="drifted", port=0) as sandbox,
+    ):
+        workdir = Path(tmp)
+        config_path = workdir / "config.yaml"
+        config_path.write_text(
+            yaml.safe_dump(demo_config(sandbox.config_dict(auth="pat"), workdir, interval))
+        )
+        settings = load_settings(config_path)
+        target = settings.targets[0].name
+        daemon = Daemon(settings, config_path=config_path)
+        daemon.start()
+        try:
+            return _show(daemon, sandbox, target, interval, keep_running, out)
+        finally:
+            daemon.stop(grace_seconds=5)
+
+
+def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_running: bool, out: TextIO) -> int:
+    print(f"sandbox workspace: {sandbox.host} (scenario 'drifted')", file=out)
+    print(f"metrics:  {daemon.url}/metrics", file=out)
+    print(f"findings: {daemon.url}/findings", file=out)
+    print(f"auditing '{target}' every {interval:g}s, drift debounce {DEMO_DEBOUNCE_CYCLES} cycles", file=out)
+    if not daemon.wait_for_cycles(target, 1, timeout=60):
+        print("the first cycle did not finish within 60 s", file=out)
+        return 1
+    print("\nfirst cycle (the drifted scenario has six planted problems):", file=out)
+    _summary(daemon.views[target], out)
+    before = _rule_status(daemon.views.get(target), DEMO_RULE, DEMO_CATALOG)
+
+    statement = f"REVOKE ALL PRIVILEGES ON CATALOG {DEMO_CATALOG} FROM `{DELTA_LAKE_SP}`"
+    print(f"\nsomeone runs, through the SQL warehouse:\n  {statement}", file=out)
+    execute_sql(sandbox.host, sandbox.http_path, sandbox.auditor_token, statement)
+    started = time.monotonic()
+
+    def caught() -> bool:
+        view = daemon.views.get(target)
+        return bool(
+            view
+            and any(
+                e.kind is ChangeKind.GRANT_REMOVED and e.subject.lower() == f"catalog:{DEMO_CATALOG}"
+                for e in view.drift_events
+            )
+            and _rule_status(view, DEMO_RULE, DEMO_CATALOG) is Status.FAIL
+        )
+
+    if not _wait(caught, timeout=(DEMO_DEBOUNCE_CYCLES + 3) * interval + 30):
+        print("the drift was not caught in time", file=out)
+        return 1
+    view = daemon.views[target]
+    event = next(e for e in view.drift_events if e.kind is ChangeKind.GRANT_REMOVED)
+    print(
+        f"\ndrift caught after {time.monotonic() - started:.1f}s ({event.cycles} consecutive cycles):",
+        file=out,
+    )
+    print(f"  {event.kind.value} {event.subject}: {event.principal} lost {', '.join(event.lost)}", file=out)
+    after = _rule_status(view, DEMO_RULE, DEMO_CATALOG)
+    print(
+        f"  rule {DEMO_RULE}: {before.value if before else '?'} -> {after.value if after else '?'}", file=out
+    )
+    print(f"  (counted in grants_auditor_drift_events_total at {daemon.url}/metrics)", file=out)
+    if keep_running:
+        print("\nstill running; Ctrl-C to stop", file=out)
+        _wait_for_interrupt()
+    return 0
+
+
+def _wait_for_interrupt() -> None:
+    stopped = threading.Event()
+    try:
+        while not stopped.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        return
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` sub-command's arguments."""
+    parser.add_argument("--keep-running", action="store_true", help="stay up after the drift was shown")
+    parser.add_argument("--interval", type=float, default=DEMO_INTERVAL_SECONDS, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=cmd_demo)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``grants-auditor demo``."""
+    from auditor.log import configure_logging
+
+    configure_logging(level="WARNING")
+    logging.getLogger("databricks.sql").setLevel(logging.ERROR)  # connector notices are noise here
+    return run_demo(keep_running=args.keep_running, interval=args.interval)
