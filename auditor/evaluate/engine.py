@@ -116,7 +116,7 @@ def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
     spec = rule.rule
     status = Status.WARN if spec.advisory and outcome.status is Status.FAIL else outcome.status
     params = resolve_params(rule.pack, rule.binding)
-    advice = render_template(spec.remediation, params)
+    advice = render_template(spec.remediation, params).strip()  # folded YAML (">") ends with a newline
     remediation = outcome.remediation
     if status in {Status.FAIL, Status.WARN}:
         summary = advice if not remediation.summary else f"{advice} ({remediation.summary})"

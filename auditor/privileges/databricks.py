@@ -16,7 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from auditor.model.facts import Grant, PrincipalKind, SecurableType, Snapshot
+from auditor.model.facts import (
+    ExternalLocation,
+    Grant,
+    PrincipalKind,
+    Securable,
+    SecurableType,
+    Snapshot,
+    StorageCredential,
+)
 
 HIVE_METASTORE = "hive_metastore"
 
@@ -244,10 +252,10 @@ class PrivilegeModel:
         hive = is_hive(full_name)
         wanted = canonical(privilege, securable_type, hive=hive)
         holders = self._holders(principal, hive=hive)
-        securable = self.snapshot.securable(securable_type, full_name)
-        if securable is not None and securable.owner is not None and securable.owner.lower() in holders:
+        owner = self.owner_of(securable_type, full_name)
+        if owner is not None and owner.lower() in holders:
             return Explanation(principal, min(wanted), securable_type, full_name, "OWNER",
-                               (securable_type, full_name), holders[securable.owner.lower()])
+                               (securable_type, full_name), holders[owner.lower()])
         best: Explanation | None = None
         for on_type, on_name in lineage(securable_type, full_name):
             for grant in self.grants_on(on_type, on_name):
@@ -261,6 +269,17 @@ class PrivilegeModel:
                         if best is None or _rank(candidate) < _rank(best):
                             best = candidate
         return best
+
+    def owner_of(self, securable_type: SecurableType, full_name: str) -> str | None:
+        """The owner of a securable, storage credential or external location, when known."""
+        found: Securable | StorageCredential | ExternalLocation | None
+        if securable_type is SecurableType.STORAGE_CREDENTIAL:
+            found = self.snapshot.storage_credential(full_name)
+        elif securable_type is SecurableType.EXTERNAL_LOCATION:
+            found = self.snapshot.external_location(full_name)
+        else:
+            found = self.snapshot.securable(securable_type, full_name)
+        return found.owner if found is not None else None
 
     def _holders(self, principal: str, *, hive: bool) -> dict[str, Membership | None]:
         holders: dict[str, Membership | None] = {principal.lower(): None}

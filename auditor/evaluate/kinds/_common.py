@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BeforeValidator, StringConstraints
 
@@ -35,14 +35,9 @@ NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)
 Names = Annotated[tuple[NonEmpty, ...], BeforeValidator(_as_list)]
 Privileges = Annotated[tuple[str, ...], BeforeValidator(_privileges)]
 
-GRANTABLE_TYPES = (
-    SecurableType.CATALOG,
-    SecurableType.SCHEMA,
-    SecurableType.TABLE,
-    SecurableType.VIEW,
-    SecurableType.EXTERNAL_LOCATION,
-    SecurableType.STORAGE_CREDENTIAL,
-)
+# Plain strings, not enum members: a bad value's error then lists 'CATALOG', 'SCHEMA', ... not enum reprs.
+GrantableType = Literal["CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL"]
+GRANTABLE_TYPES: tuple[SecurableType, ...] = tuple(SecurableType(t) for t in get_args(GrantableType))
 
 
 def subject_of(securable_type: SecurableType, full_name: str) -> str:

@@ -46,14 +46,18 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
         subject = f"{args.credential}:{args.principal}"
         if args.credential == "pat":
             unread = ctx.unread(FactFamily.TOKENS, [None], subject)
-            expiries = [t.expiry_time for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
-            ids = [t.token_id for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
-            rotate = _fixes.rotate_token(args.principal, args.rotation_lifetime_days)
+            tokens = [t for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
+            expiries = [t.expiry_time for t in tokens]
+            created = [t.creation_time for t in tokens]
+            ids = [t.token_id for t in tokens]
+            lifetime = min(args.rotation_lifetime_days, args.max_lifetime_days or args.rotation_lifetime_days)
+            rotate = _fixes.rotate_token(args.principal, lifetime)  # a replacement must respect the cap
         else:
             unread = ctx.unread(FactFamily.OAUTH_SECRETS, [args.principal], subject)
             secrets = [s for s in ctx.snapshot.oauth_secrets
                        if s.application_id.lower() == args.principal.lower() and s.status.upper() == "ACTIVE"]
             expiries = [s.expire_time for s in secrets]
+            created = [s.create_time for s in secrets]
             ids = [s.secret_id for s in secrets]
             rotate = _fixes.rotate_secret(ctx.snapshot.principal(args.principal), args.principal)
         if unread is not None:
@@ -73,10 +77,18 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
             return [Outcome(Status.WARN, subject, f"the {label} of {args.principal} expires in {days:.1f} days "
                             f"({latest.date().isoformat()})", expected=f"more than {args.warn_days} days left",
                             found=f"{days:.1f} days", evidence=evidence, remediation=rotate)]
-        if args.max_lifetime_days is not None and latest is None:
-            return [Outcome(Status.WARN, subject, f"a {label} of {args.principal} never expires, but lifetimes are "
-                            f"capped at {args.max_lifetime_days} days", evidence=evidence,
-                            remediation=Remediation(summary="replace it with a token that expires",
-                                                    commands=rotate.commands))]
+        if args.max_lifetime_days is not None:
+            cap = timedelta(days=args.max_lifetime_days)
+            too_long = [(i, e) for i, c, e in zip(ids, created, expiries, strict=True)
+                        if e is None or (e > ctx.now and e - (c or ctx.now) > cap)]
+            if too_long:
+                lives = "never expires" if any(e is None for _, e in too_long) else "lives longer than that"
+                cap_days = args.max_lifetime_days
+                replace = f"replace it with one that expires within {cap_days} days"
+                return [Outcome(
+                    Status.WARN, subject, f"lifetimes are capped at {cap_days} days, but a {label} of "
+                    f"{args.principal} {lives}: " + ", ".join(i for i, _ in too_long),
+                    expected=f"at most {cap_days} days", evidence=evidence,
+                    remediation=Remediation(summary=replace, commands=rotate.commands))]
         return [Outcome(Status.PASS, subject, f"{args.principal} has a valid {label} ({_when(latest)})",
                         evidence=evidence)]

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from auditor.evaluate.context import EvalContext, RequiredGrant as Required
-from auditor.evaluate.kinds._common import GRANTABLE_TYPES, Names, NonEmpty, Privileges, subject_of
+from auditor.evaluate.kinds._common import GrantableType, Names, NonEmpty, Privileges, subject_of
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, SecurableType
 from auditor.model.findings import Remediation, Status
@@ -69,16 +69,17 @@ def check_grant(
         return Outcome(Status.ERROR, subject, f"{', '.join(sql_spelling(m) for m in missing)} not granted "
                        f"directly, and group memberships are unknown: {reason}", evidence=evidence)
     lacking = ", ".join(sql_spelling(m) for m in missing)
+    holding = ", ".join(sql_spelling(p) for p in privileges if p not in missing)
     return Outcome(
         Status.FAIL, subject, f"{principal} lacks {lacking} on {securable_type.value} {full_name}",
-        expected=expected, found=", ".join(sql_spelling(e.privilege) for e in held) or "nothing",
+        expected=expected, found=holding or "nothing",
         evidence=evidence, remediation=grant_fix(missing, securable_type, full_name, principal),
     )
 
 
 class RequiredGrantArgs(KindArgs):
     principal: NonEmpty
-    securable_type: Literal[GRANTABLE_TYPES]  # type: ignore[valid-type]
+    securable_type: GrantableType
     securables: Names = Field(min_length=0, description="full names; one finding each")
     privileges: Privileges = Field(min_length=1)
     if_exists: bool = Field(False, description="pass as not applicable when the securable does not exist")
@@ -109,7 +110,7 @@ class RequiredGrant(CheckKind[RequiredGrantArgs]):
 
 
 class Alternative(KindArgs):
-    securable_type: Literal[GRANTABLE_TYPES]  # type: ignore[valid-type]
+    securable_type: GrantableType
     securable: NonEmpty
     privileges: Privileges = Field(min_length=1)
 

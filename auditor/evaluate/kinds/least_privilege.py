@@ -15,7 +15,14 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
-from auditor.privileges.databricks import canonical, is_hive, lineage, sql_spelling, split_name
+from auditor.privileges.databricks import (
+    NOT_IMPLIED_BY_ALL_PRIVILEGES,
+    canonical,
+    is_hive,
+    lineage,
+    split_name,
+    sql_spelling,
+)
 from auditor.remediate.sql import commented, revoke_statement
 
 
@@ -46,6 +53,11 @@ def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
         asks = {c for p in req.privileges for c in canonical(p, req.securable_type, hive=hive)}
         asks |= {c for p in req.privileges for c in canonical(p, grant.securable_type, hive=hive)}
         if gives <= asks:
+            return True
+        # on the required securable itself, a privilege that ALL PRIVILEGES implies is redundant, not excess
+        on_itself = (grant.securable_type, grant.securable_name.lower()) == (req.securable_type,
+                                                                             req.full_name.lower())
+        if on_itself and "ALL_PRIVILEGES" in asks and not gives & NOT_IMPLIED_BY_ALL_PRIVILEGES:
             return True
     return False
 
@@ -90,10 +102,15 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
                            found="; ".join(problems), remediation=revoke_fix(excess))
         unread = (ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
                   or ctx.unread(FactFamily.PRINCIPALS, [principal], subject)  # admin-group membership
-                  or ctx.unread(FactFamily.WAREHOUSE_ACLS, [w.id for w in ctx.snapshot.warehouses], subject))
+                  or ctx.unread(FactFamily.WAREHOUSE_ACLS, _required_warehouses(ctx), subject))
         if unread is not None:
             return Outcome(Status.ERROR, subject, f"no excess found in what was read, but {unread.message}")
         return Outcome(Status.PASS, subject, f"{principal} holds nothing beyond what its integrations need")
+
+
+def _required_warehouses(ctx: EvalContext) -> list[str]:
+    """The warehouses whose ACLs the bound rules have collected read (the ones they require access to)."""
+    return sorted({acl.object_id for acl in ctx.required_acls if acl.object_type == "warehouse"})
 
 
 class ExposureArgs(KindArgs):

@@ -236,12 +236,16 @@ class Entitlement(CheckKind[EntitlementArgs]):
         if who is None:
             return [Outcome(Status.FAIL, subject, f"principal {args.principal} does not exist")]
         sources: dict[str, str] = {e: "directly" for e in who.entitlements}
-        for key, membership in ctx.privileges.groups_of(args.principal).items():
+        groups = ctx.privileges.groups_of(args.principal)
+        for key, membership in groups.items():
             group = ctx.snapshot.principal(key)
             for entitlement in group.entitlements if group else ():
                 sources.setdefault(entitlement, membership.describe())
         missing = [e for e in args.entitlements if e not in sources]
         evidence = tuple(f"{e} {sources[e]}" for e in args.entitlements if e in sources)
+        group_unread = ctx.unread(FactFamily.ENTITLEMENTS, [m.group for m in groups.values()], subject)
+        if missing and group_unread is not None:  # a group whose entitlements are unknown might grant them
+            return [group_unread]
         if missing:
             return [Outcome(Status.FAIL, subject, f"{args.principal} lacks entitlement(s) {', '.join(missing)}",
                             expected=", ".join(args.entitlements), found=", ".join(sorted(sources)) or "none",
