@@ -38,13 +38,9 @@ def validate_bindings(settings: Settings, packs: PackSet) -> None:
                 bind_all(packs, [binding], where=where)
             except BindingError as exc:
                 loc = ("targets", t_index, "integrations", b_index)
-                field = exc.field or ""
-                line = settings.line_of((*loc, *field.split(".")[:2])) if field.startswith("params") else \
-                    settings.line_of(loc)
-                raise InputError(where, exc.detail, line=line,
-                                 field=f"targets[{t_index}].integrations[{b_index}]" + (f".{field}" if field
-                                                                                        .startswith("params") else ".pack")
-                                 ) from exc
+                field = exc.field if exc.field and exc.field.startswith("params") else "pack"
+                raise InputError(where, exc.detail, line=settings.line_of((*loc, *field.split(".")[:2])),
+                                 field=f"targets[{t_index}].integrations[{b_index}].{field}") from exc
 
 
 def plan_target(target: TargetSettings, packs: PackSet) -> CollectionPlan:

@@ -180,6 +180,20 @@ def _interpolate(value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[s
     return _ENV_REF.sub(replace, value)
 
 
+def _reject_duplicate_targets(path: Path, data: dict[str, Any], index: LineIndex) -> None:
+    targets = data.get("targets")
+    if not isinstance(targets, list):
+        return
+    seen: set[str] = set()
+    for i, target in enumerate(targets):
+        name = target.get("name") if isinstance(target, dict) else None
+        if isinstance(name, str) and name in seen:
+            raise InputError(path, f"target names must be unique: {name}", line=index.line_of(("targets", i, "name")),
+                             field=f"targets[{i}].name")
+        if isinstance(name, str):
+            seen.add(name)
+
+
 def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
     """Load and validate a config file. Raises `InputError` (file, line, field) on bad input."""
     path = Path(path)
@@ -187,10 +201,11 @@ def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settin
     if not isinstance(data, dict):
         raise InputError(path, "the config must be a mapping with a 'targets' list", line=1)
     data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env)
+    _reject_duplicate_targets(path, data, index)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(path, exc, index) from exc
+        raise validation_error(path, exc, index, data=data) from exc
     settings = settings.model_copy(update={"source_path": str(path)})
     settings._lines = index
     return settings

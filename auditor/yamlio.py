@@ -89,19 +89,40 @@ def format_loc(loc: Sequence[str | int]) -> str:
     return out
 
 
+def _strip_union_tags(loc: Sequence[str | int], data: Any) -> tuple[str | int, ...]:
+    """Drop the path parts pydantic adds for union members (``auth.pat.token`` -> ``auth.token``)."""
+    kept: list[str | int] = []
+    current = data
+    for index, part in enumerate(loc):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            current = current[part]
+        elif isinstance(current, dict) and isinstance(part, str) and index < len(loc) - 1:
+            continue  # a union tag: not a key of the document
+        else:
+            current = None
+        kept.append(part)
+    return tuple(kept)
+
+
 def validation_error(
-    path: str | Path, exc: ValidationError, index: LineIndex, prefix: Loc = ()
+    path: str | Path, exc: ValidationError, index: LineIndex, prefix: Loc = (), data: Any = None
 ) -> InputError:
     """The first error of a pydantic validation, as an `InputError` naming file, line and field."""
-    err = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    primary = [e for e in errors if e["type"] != "too_short"] or errors  # too_short cascades from item errors
+    err = primary[0]
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    if data is not None:
+        loc = _strip_union_tags(loc, data)
     full = (*prefix, *loc)
-    message = err["msg"]
+    message = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         message = "unknown key"
     elif err["type"] == "missing":
         message = "required field is missing"
-    more = len(exc.errors()) - 1
+    more = len(primary) - 1
     if more:
         message += f" (and {more} more error{'s' if more > 1 else ''})"
     return InputError(path, message, line=index.line_of(full), field=format_loc(full) or None)

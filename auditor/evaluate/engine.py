@@ -96,7 +96,10 @@ def evaluate(
         ctx = EvalContext(snapshot=snapshot, now=now, binding=rule.binding,
                           required_grants=required_grants, required_acls=required_acls,
                           bound_principals=principals)
-        findings += [_finding(rule, outcome, snapshot) for outcome in _run(rule, ctx)]
+        outcomes = _run(rule, ctx)
+        if not outcomes:  # e.g. DG-5 with no narrower scope configured: nothing to judge
+            skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
+        findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
     return Report(target=snapshot.target, evaluated_at=now, snapshot_collected_at=snapshot.collected_at,
                   findings=tuple(findings), skipped=tuple(skipped))
 
@@ -109,7 +112,7 @@ def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
     except Exception as exc:  # a bug in one kind must not hide every other finding
         log.exception("rule_evaluation_failed", rule_id=rule.rule.id, kind=rule.rule.check.kind)
         return [Outcome(Status.ERROR, "", f"internal error while evaluating: {type(exc).__name__}: {exc}")]
-    return outcomes or [Outcome(Status.PASS, "", "nothing to check for this binding")]
+    return outcomes
 
 
 def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:

@@ -325,6 +325,12 @@ class Snapshot(_Frozen):
     def trust_policy(self, role_arn: str) -> TrustPolicy | None:
         return next((t for t in self.trust_policies if t.role_arn == role_arn), None)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Snapshot:
+        """A copy with derived lookups rebuilt (they must not describe the original's facts)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("_securables_by_key", None)
+        return copy
+
     # ---- JSON ----------------------------------------------------------------------------------
 
     def to_json(self) -> str:

@@ -123,17 +123,24 @@ def markdown(report: Report) -> str:
     return "\n".join(out)
 
 
+def _comment(text: str) -> str:
+    """A one-line SQL comment, whatever the text holds (names may contain line breaks)."""
+    return "-- " + " ".join(text.splitlines())
+
+
 @register_format("sql")
 def sql(report: Report) -> str:
     """One script: GRANTs that restore what is missing; REVOKE suggestions commented out, kept apart."""
     grants: list[str] = []
     revokes: list[str] = []
+    seen: set[str] = set()
     for f in _sorted(report.findings):
-        if f.remediation.grant_sql:
-            grants += [f"-- {f.integration} {f.rule_id} {f.subject}".replace("\n", " "), *f.remediation.grant_sql]
-        if f.remediation.revoke_sql:
-            revokes += [f"-- {f.integration} {f.rule_id} {f.subject}".replace("\n", " "), *f.remediation.revoke_sql]
-    out = [f"-- grants-auditor remediation for target {report.target}".replace("\n", " "),
+        for statements, out_list in ((f.remediation.grant_sql, grants), (f.remediation.revoke_sql, revokes)):
+            fresh = [s for s in statements if s not in seen]  # two rules may need the same GRANT
+            seen.update(fresh)
+            if fresh:
+                out_list += [_comment(f"{f.integration} {f.rule_id} {f.subject}"), *fresh]
+    out = [_comment(f"grants-auditor remediation for target {report.target}"),
            "-- Review before running. GRANT statements are idempotent.", ""]
     out += grants or ["-- nothing to grant"]
     out += ["", "-- Excess privileges: suggestions only, commented out. Review, then uncomment what you want.", ""]

@@ -160,7 +160,7 @@ def load_pack_file(path: Path) -> LoadedPack:
     try:
         spec = PackSpec.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(path, exc, lines) from exc
+        raise validation_error(path, exc, lines, data=data) from exc
     seen: dict[str, int] = {}
     for index, rule in enumerate(spec.rules):
         if rule.id in seen:

@@ -42,22 +42,23 @@ def revoke_fix(grants: Iterable[Grant]) -> Remediation:
 
 
 def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
-    """A grant is needed when some requirement at or below its securable asks for no less than it gives."""
+    """A grant is needed when a requirement on its securable, or on an ancestor, asks for no less than it gives.
+
+    A grant on an ancestor of what a rule requires is broader than needed (SELECT on a catalog where
+    a schema was asked for), so it is excess; a grant below a requirement is within it.
+    """
     hive = is_hive(grant.securable_name)
     gives = canonical(grant.privilege, grant.securable_type, hive=hive)
+    within = {(t, n.lower()) for t, n in lineage(grant.securable_type, grant.securable_name)}
     for req in required:
-        if (grant.securable_type, grant.securable_name.lower()) not in {
-            (t, n.lower()) for t, n in lineage(req.securable_type, req.full_name)
-        }:
+        if (req.securable_type, req.full_name.lower()) not in within:
             continue
         asks = {c for p in req.privileges for c in canonical(p, req.securable_type, hive=hive)}
         asks |= {c for p in req.privileges for c in canonical(p, grant.securable_type, hive=hive)}
         if gives <= asks:
             return True
-        # on the required securable itself, a privilege that ALL PRIVILEGES implies is redundant, not excess
-        on_itself = (grant.securable_type, grant.securable_name.lower()) == (req.securable_type,
-                                                                             req.full_name.lower())
-        if on_itself and "ALL_PRIVILEGES" in asks and not gives & NOT_IMPLIED_BY_ALL_PRIVILEGES:
+        # under a required ALL PRIVILEGES, anything it implies is redundant, not excess
+        if "ALL_PRIVILEGES" in asks and not gives & NOT_IMPLIED_BY_ALL_PRIVILEGES:
             return True
     return False
 
