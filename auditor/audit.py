@@ -39,8 +39,12 @@ def validate_bindings(settings: Settings, packs: PackSet) -> None:
             except BindingError as exc:
                 loc = ("targets", t_index, "integrations", b_index)
                 field = exc.field if exc.field and exc.field.startswith("params") else "pack"
-                raise InputError(where, exc.detail, line=settings.line_of((*loc, *field.split(".")[:2])),
-                                 field=f"targets[{t_index}].integrations[{b_index}].{field}") from exc
+                raise InputError(
+                    where,
+                    exc.detail,
+                    line=settings.line_of((*loc, *field.split(".")[:2])),
+                    field=f"targets[{t_index}].integrations[{b_index}].{field}",
+                ) from exc
 
 
 def plan_target(target: TargetSettings, packs: PackSet) -> CollectionPlan:

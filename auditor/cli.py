@@ -67,8 +67,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 raise InputError(path, f"cannot read snapshot: {exc.strerror or exc}") from exc
             except ValidationError as exc:
                 err = exc.errors(include_url=False)[0]
-                raise InputError(path, f"not a valid snapshot: {err['msg']}",
-                                 field=".".join(str(p) for p in err["loc"])) from exc
+                raise InputError(
+                    path, f"not a valid snapshot: {err['msg']}", field=".".join(str(p) for p in err["loc"])
+                ) from exc
             # offline, facts are judged as of their collection time, so results are reproducible
             reports.append(evaluate(snapshot, packs, now=_now(args.now) or snapshot.collected_at))
     else:
@@ -95,8 +96,11 @@ def cmd_collect(args: argparse.Namespace) -> int:
     result = collect_target(target, plan_target(target, packs), now=_now(args.now))
     _write(result.snapshot.to_json() + "\n", args.out)
     unread = [r for r in result.snapshot.reads if r.state.value != "read"]
-    print(f"collected {target.name}: {len(result.snapshot.grants)} grants, {sum(result.stats.requests.values())} "
-          f"requests, {result.stats.statements} statements, {len(unread)} unread fact scopes", file=sys.stderr)
+    print(
+        f"collected {target.name}: {len(result.snapshot.grants)} grants, {sum(result.stats.requests.values())} "
+        f"requests, {result.stats.statements} statements, {len(unread)} unread fact scopes",
+        file=sys.stderr,
+    )
     return EXIT_OK
 
 
@@ -113,7 +117,9 @@ def cmd_rules_validate(args: argparse.Namespace) -> int:
     for path in files:
         loaded = load_pack_file(path)
         if loaded.name in names:
-            raise InputError(path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack")
+            raise InputError(
+                path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack"
+            )
         names[loaded.name] = path
         rules += len(loaded.spec.rules)
     print(f"OK: {len(files)} pack file(s), {rules} rules")
@@ -126,9 +132,20 @@ def cmd_rules_list(args: argparse.Namespace) -> int:
     from auditor.packs.loader import load_packs
 
     packs = load_packs([Path(d) for d in args.rules])
-    rows = [{"pack": p.name, "id": r.id, "requirements": list(r.requirements), "severity": r.severity.value,
-             "advisory": r.advisory, "kind": r.check.kind, "title": r.title,
-             "source": f"{r.source.document} § {r.source.section}"} for p in packs for r in p.spec.rules]
+    rows = [
+        {
+            "pack": p.name,
+            "id": r.id,
+            "requirements": list(r.requirements),
+            "severity": r.severity.value,
+            "advisory": r.advisory,
+            "kind": r.check.kind,
+            "title": r.title,
+            "source": f"{r.source.document} § {r.source.section}",
+        }
+        for p in packs
+        for r in p.spec.rules
+    ]
     if args.format == "json":
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
@@ -161,8 +178,10 @@ def cmd_config_validate(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     load_packs_for(settings)
-    print(f"OK: {len(settings.targets)} target(s), "
-          f"{sum(len(t.integrations) for t in settings.targets)} integration(s)")
+    print(
+        f"OK: {len(settings.targets)} target(s), "
+        f"{sum(len(t.integrations) for t in settings.targets)} integration(s)"
+    )
     return EXIT_OK
 
 
@@ -183,9 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="grants-auditor",
         description="Prove that a Databricks workspace and its AWS side grant exactly what Segment's "
-                    "Databricks integrations need.",
+        "Databricks integrations need.",
         epilog="exit codes: 0 nothing failing, 1 something failing, 2 bad input, 3 something could not be "
-               "evaluated",
+        "evaluated",
     )
     parser.add_argument("--version", action="version", version=f"grants-auditor {__version__}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -193,14 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="collect once (or read a snapshot) and evaluate: for CI")
     source = check.add_mutually_exclusive_group()
-    source.add_argument("--snapshot", nargs="+", metavar="FILE", help="evaluate facts snapshot file(s) offline")
+    source.add_argument(
+        "--snapshot", nargs="+", metavar="FILE", help="evaluate facts snapshot file(s) offline"
+    )
     source.add_argument("--config", metavar="FILE", help="collect from the config's target(s), then evaluate")
     check.add_argument("--target", help="only this target of the config")
     check.add_argument("--rules", nargs="*", default=[], metavar="DIR", help="extra rule pack directories")
     check.add_argument("--format", choices=sorted(FORMATS), default="text")
     check.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
-    check.add_argument("--now", help="evaluate as of this ISO-8601 time (credential expiry); default: now, or a "
-                       "snapshot's collection time")
+    check.add_argument(
+        "--now",
+        help="evaluate as of this ISO-8601 time (credential expiry); default: now, or a "
+        "snapshot's collection time",
+    )
     check.set_defaults(handler=cmd_check)
 
     collect = sub.add_parser("collect", help="collect one target's facts into a snapshot file")
@@ -220,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--format", choices=["text", "json"], default="text")
     listing.set_defaults(handler=cmd_rules_list)
     rules_sub.add_parser("kinds", help="list the check kinds and their arguments").set_defaults(
-        handler=cmd_rules_kinds)
+        handler=cmd_rules_kinds
+    )
     schema = rules_sub.add_parser("schema", help="write JSON Schemas for rule packs and the config")
     schema.add_argument("--out", default="docs/schemas")
     schema.set_defaults(handler=cmd_rules_schema)

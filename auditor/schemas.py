@@ -11,8 +11,11 @@ from auditor.evaluate.registry import load_builtin_kinds
 from auditor.packs.schema import PackSpec
 from auditor.settings import Settings
 
-_PARAM_REF_SCHEMA = {"type": "string", "pattern": r"^.*\$\{[A-Za-z_][A-Za-z0-9_]*\}.*$",
-                     "description": "a ${parameter} reference, bound per deployment"}
+_PARAM_REF_SCHEMA = {
+    "type": "string",
+    "pattern": r"^.*\$\{[A-Za-z_][A-Za-z0-9_]*\}.*$",
+    "description": "a ${parameter} reference, bound per deployment",
+}
 
 
 def _allow_param_refs(schema: dict[str, Any]) -> dict[str, Any]:
@@ -32,13 +35,15 @@ def rule_pack_schema() -> dict[str, Any]:
         args = kind.Args.model_json_schema(ref_template="#/$defs/{model}")
         for def_name, definition in args.pop("$defs", {}).items():
             defs.setdefault(def_name, _allow_param_refs(definition))
-        variants.append({
-            "type": "object",
-            "description": (kind.__doc__ or "").strip(),
-            "properties": {"kind": {"const": name}, "args": _allow_param_refs(args)},
-            "required": ["kind"],
-            "additionalProperties": False,
-        })
+        variants.append(
+            {
+                "type": "object",
+                "description": (kind.__doc__ or "").strip(),
+                "properties": {"kind": {"const": name}, "args": _allow_param_refs(args)},
+                "required": ["kind"],
+                "additionalProperties": False,
+            }
+        )
     defs["CheckSpec"] = {"oneOf": variants}
     schema["title"] = "grants-auditor rule pack"
     return schema
@@ -53,7 +58,10 @@ def config_schema() -> dict[str, Any]:
 def write_schemas(directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in (("rule-pack.schema.json", rule_pack_schema()), ("config.schema.json", config_schema())):
+    for name, schema in (
+        ("rule-pack.schema.json", rule_pack_schema()),
+        ("config.schema.json", config_schema()),
+    ):
         path = directory / name
         path.write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         written.append(path)

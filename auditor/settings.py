@@ -99,7 +99,9 @@ class TargetSettings(_Strict):
         seen: set[str] = set()
         for binding in self.integrations:
             if binding.instance in seen:
-                raise ValueError(f"integration {binding.instance!r} is bound twice: give each a distinct name")
+                raise ValueError(
+                    f"integration {binding.instance!r} is bound twice: give each a distinct name"
+                )
             seen.add(binding.instance)
         return self
 
@@ -188,8 +190,12 @@ def _reject_duplicate_targets(path: Path, data: dict[str, Any], index: LineIndex
     for i, target in enumerate(targets):
         name = target.get("name") if isinstance(target, dict) else None
         if isinstance(name, str) and name in seen:
-            raise InputError(path, f"target names must be unique: {name}", line=index.line_of(("targets", i, "name")),
-                             field=f"targets[{i}].name")
+            raise InputError(
+                path,
+                f"target names must be unique: {name}",
+                line=index.line_of(("targets", i, "name")),
+                field=f"targets[{i}].name",
+            )
         if isinstance(name, str):
             seen.add(name)
 
@@ -216,8 +222,11 @@ def secret_values(settings: Settings) -> list[str]:
     found: list[str] = []
     for target in settings.targets:
         auth = target.databricks.auth
-        found.append(auth.token.get_secret_value() if isinstance(auth, PatAuth) else
-                     auth.client_secret.get_secret_value())
+        found.append(
+            auth.token.get_secret_value()
+            if isinstance(auth, PatAuth)
+            else auth.client_secret.get_secret_value()
+        )
         if target.aws is not None and target.aws.secret_access_key is not None:
             found.append(target.aws.secret_access_key.get_secret_value())
     return [value for value in found if value]

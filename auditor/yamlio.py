@@ -70,7 +70,7 @@ def load_yaml(path: str | Path, text: str | None = None) -> tuple[Any, LineIndex
             raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
     try:
         node = yaml.compose(text, Loader=_Loader)
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -94,9 +94,9 @@ def _strip_union_tags(loc: Sequence[str | int], data: Any) -> tuple[str | int, .
     kept: list[str | int] = []
     current = data
     for index, part in enumerate(loc):
-        if isinstance(current, dict) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+        if (isinstance(current, dict) and part in current) or (
+            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        ):
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str) and index < len(loc) - 1:
             continue  # a union tag: not a key of the document

@@ -10,7 +10,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["model", "privileges", "packs", "evaluate", "remediate", "outputs", "collect", "drift"]
 PURE = ["model", "privileges", "packs/schema.py", "evaluate", "remediate"]
-IO_MODULES = {"requests", "urllib3", "boto3", "botocore", "databricks", "socket", "sqlite3", "subprocess", "http"}
+IO_MODULES = {
+    "requests",
+    "urllib3",
+    "boto3",
+    "botocore",
+    "databricks",
+    "socket",
+    "sqlite3",
+    "subprocess",
+    "http",
+}
 
 
 def _imports(path: Path) -> set[str]:

@@ -25,8 +25,11 @@ def bind_all(packs: PackSet, bindings: Sequence[Binding], *, where: str = "confi
     for binding in bindings:
         pack = packs.get(binding.pack)
         if pack is None:
-            raise BindingError(where, f"unknown pack {binding.pack!r}{_did_you_mean(binding.pack, packs.names())}",
-                               field=f"integrations.{binding.instance}.pack")
+            raise BindingError(
+                where,
+                f"unknown pack {binding.pack!r}{_did_you_mean(binding.pack, packs.names())}",
+                field=f"integrations.{binding.instance}.pack",
+            )
         bound += bind(pack, binding, where=where)
     return bound
 
@@ -58,17 +61,20 @@ def _requirements(bound: Sequence[BoundRule]) -> tuple[tuple[RequiredGrant, ...]
 def plan(bound: Sequence[BoundRule], watch: Watch) -> CollectionPlan:
     """Everything the applicable rules read, and nothing more (plus the auditor's own identity)."""
     principals = bound_principals(bound)
-    result = CollectionPlan(families=frozenset({FactFamily.IDENTITY}),
-                            watched_catalogs=frozenset(watch.catalogs),
-                            principals=frozenset(watch.principals))
+    result = CollectionPlan(
+        families=frozenset({FactFamily.IDENTITY}),
+        watched_catalogs=frozenset(watch.catalogs),
+        principals=frozenset(watch.principals),
+    )
     for rule in bound:
         kind = KINDS.get(rule.rule.check.kind)
         if kind is None or not rule.applicable:
             continue
         step = kind.plan(rule.args)
         if rule.rule.check.kind == "excess_privilege" and not step.grant_sweep_principals:
-            step = step.merge(CollectionPlan(grant_sweep_principals=frozenset(principals),
-                                             principals=frozenset(principals)))
+            step = step.merge(
+                CollectionPlan(grant_sweep_principals=frozenset(principals), principals=frozenset(principals))
+            )
         if rule.rule.check.kind == "exposure" and not step.watched_catalogs:
             step = step.merge(CollectionPlan(watched_catalogs=frozenset(watch.catalogs)))
         result = result.merge(step)
@@ -93,15 +99,25 @@ def evaluate(
         if not rule.applicable:
             skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
             continue
-        ctx = EvalContext(snapshot=snapshot, now=now, binding=rule.binding,
-                          required_grants=required_grants, required_acls=required_acls,
-                          bound_principals=principals)
+        ctx = EvalContext(
+            snapshot=snapshot,
+            now=now,
+            binding=rule.binding,
+            required_grants=required_grants,
+            required_acls=required_acls,
+            bound_principals=principals,
+        )
         outcomes = _run(rule, ctx)
         if not outcomes:  # e.g. DG-5 with no narrower scope configured: nothing to judge
             skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
         findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
-    return Report(target=snapshot.target, evaluated_at=now, snapshot_collected_at=snapshot.collected_at,
-                  findings=tuple(findings), skipped=tuple(skipped))
+    return Report(
+        target=snapshot.target,
+        evaluated_at=now,
+        snapshot_collected_at=snapshot.collected_at,
+        findings=tuple(findings),
+        skipped=tuple(skipped),
+    )
 
 
 def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:

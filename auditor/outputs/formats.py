@@ -38,7 +38,9 @@ def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
 
 def summary_line(report: Report) -> str:
     counts = report.counts()
-    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS))
+    parts = ", ".join(
+        f"{counts.get(s, 0)} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS)
+    )
     return f"{report.target}: {len(report.findings)} findings ({parts})"
 
 
@@ -54,8 +56,10 @@ def text(report: Report) -> str:
         lines += [f"        evidence: {e}" for e in f.evidence]
         if f.remediation.summary:
             lines.append(f"        fix: {f.remediation.summary}")
-        lines += [f"          {s}" for s in (*f.remediation.grant_sql, *f.remediation.revoke_sql,
-                                             *f.remediation.commands)]
+        lines += [
+            f"          {s}"
+            for s in (*f.remediation.grant_sql, *f.remediation.revoke_sql, *f.remediation.commands)
+        ]
     if report.skipped:
         lines += ["", "not applicable: " + ", ".join(report.skipped)]
     return "\n".join(lines) + "\n"
@@ -73,14 +77,22 @@ def as_json(report: Report) -> str:
 @register_format("junit")
 def junit(report: Report) -> str:
     """FAIL -> failure (remediation as message), ERROR -> error, WARN -> skipped with the reason, PASS -> ok."""
-    suite = ET.Element("testsuite", name=f"grants-auditor {report.target}", tests=str(len(report.findings)),
-                       failures=str(report.counts().get(Status.FAIL, 0)),
-                       errors=str(report.counts().get(Status.ERROR, 0)),
-                       skipped=str(report.counts().get(Status.WARN, 0)),
-                       timestamp=report.evaluated_at.isoformat())
+    suite = ET.Element(
+        "testsuite",
+        name=f"grants-auditor {report.target}",
+        tests=str(len(report.findings)),
+        failures=str(report.counts().get(Status.FAIL, 0)),
+        errors=str(report.counts().get(Status.ERROR, 0)),
+        skipped=str(report.counts().get(Status.WARN, 0)),
+        timestamp=report.evaluated_at.isoformat(),
+    )
     for f in _sorted(report.findings):
-        case = ET.SubElement(suite, "testcase", classname=f"{f.integration}.{f.rule_id}",
-                             name=f"{f.rule_id} {f.subject}".strip())
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"{f.integration}.{f.rule_id}",
+            name=f"{f.rule_id} {f.subject}".strip(),
+        )
         if f.status is Status.FAIL:
             node = ET.SubElement(case, "failure", message=f.message, type=f.severity.value)
             node.text = "\n".join((f.remediation.summary, *f.remediation.grant_sql, *f.remediation.commands))
@@ -95,15 +107,25 @@ def junit(report: Report) -> str:
 @register_format("markdown")
 def markdown(report: Report) -> str:
     """The report a security reviewer reads: what is wrong, why we think so, and the fix."""
-    out = [f"# grants-auditor report: {report.target}", "",
-           f"Evaluated {report.evaluated_at.isoformat()} on facts collected {report.snapshot_collected_at.isoformat()}.",
-           "", f"**{summary_line(report)}**", ""]
+    out = [
+        f"# grants-auditor report: {report.target}",
+        "",
+        f"Evaluated {report.evaluated_at.isoformat()} on facts collected {report.snapshot_collected_at.isoformat()}.",
+        "",
+        f"**{summary_line(report)}**",
+        "",
+    ]
     for f in _sorted(report.findings):
         if f.status is Status.PASS:
             continue
-        out += [f"## {f.status.value.upper()}: {f.integration} {f.rule_id} — {f.title}", "",
-                f"- Subject: `{f.subject}`", f"- Severity: {f.severity.value}",
-                f"- Requirement(s): {', '.join(f.requirements)} ({f.source})", f"- {f.message}"]
+        out += [
+            f"## {f.status.value.upper()}: {f.integration} {f.rule_id} — {f.title}",
+            "",
+            f"- Subject: `{f.subject}`",
+            f"- Severity: {f.severity.value}",
+            f"- Requirement(s): {', '.join(f.requirements)} ({f.source})",
+            f"- {f.message}",
+        ]
         if f.expected or f.found:
             out.append(f"- Expected: {f.expected or '-'}; found: {f.found or '-'}")
         out += [f"- Evidence: {e}" for e in f.evidence]
@@ -118,8 +140,12 @@ def markdown(report: Report) -> str:
                 out += ["```json", json.dumps(f.remediation.policy_json, indent=2), "```", ""]
         out.append("")
     passing = [f for f in report.findings if f.status is Status.PASS]
-    out += ["## Passing", "", *[f"- {f.integration} {f.rule_id} `{f.subject}`: {f.message}" for f in _sorted(
-        tuple(passing))], ""]
+    out += [
+        "## Passing",
+        "",
+        *[f"- {f.integration} {f.rule_id} `{f.subject}`: {f.message}" for f in _sorted(tuple(passing))],
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -140,9 +166,16 @@ def sql(report: Report) -> str:
             seen.update(fresh)
             if fresh:
                 out_list += [_comment(f"{f.integration} {f.rule_id} {f.subject}"), *fresh]
-    out = [_comment(f"grants-auditor remediation for target {report.target}"),
-           "-- Review before running. GRANT statements are idempotent.", ""]
+    out = [
+        _comment(f"grants-auditor remediation for target {report.target}"),
+        "-- Review before running. GRANT statements are idempotent.",
+        "",
+    ]
     out += grants or ["-- nothing to grant"]
-    out += ["", "-- Excess privileges: suggestions only, commented out. Review, then uncomment what you want.", ""]
+    out += [
+        "",
+        "-- Excess privileges: suggestions only, commented out. Review, then uncomment what you want.",
+        "",
+    ]
     out += revokes or ["-- nothing to revoke"]
     return "\n".join(out) + "\n"

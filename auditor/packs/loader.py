@@ -138,14 +138,22 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
                 path,
                 f"${{{name}}} is not a parameter of pack {pack.pack!r}{_did_you_mean(name, pack.parameters)}",
                 line=lines.line_of(field_loc),
-                field="rules[{}].check.args".format(index) + "".join(f".{p}" if isinstance(p, str) else f"[{p}]"
-                                                                      for p in sub),
+                field=f"rules[{index}].check.args"
+                + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in sub),
             )
     if rule.when is not None and rule.when.param not in pack.parameters:
-        raise InputError(path, f"unknown parameter {rule.when.param!r}{_did_you_mean(rule.when.param, pack.parameters)}",
-                         line=lines.line_of((*loc, "when", "param")), field=f"rules[{index}].when.param")
-    probe = {name: spec.default if spec.default is not None and not isinstance(spec.default, str)
-             else _PROBE_VALUES[spec.type] for name, spec in pack.parameters.items()}
+        raise InputError(
+            path,
+            f"unknown parameter {rule.when.param!r}{_did_you_mean(rule.when.param, pack.parameters)}",
+            line=lines.line_of((*loc, "when", "param")),
+            field=f"rules[{index}].when.param",
+        )
+    probe = {
+        name: spec.default
+        if spec.default is not None and not isinstance(spec.default, str)
+        else _PROBE_VALUES[spec.type]
+        for name, spec in pack.parameters.items()
+    }
     try:
         _validate_args(rule.check.kind, _substitute(rule.check.args, probe))
     except ValidationError as exc:
@@ -164,8 +172,12 @@ def load_pack_file(path: Path) -> LoadedPack:
     seen: dict[str, int] = {}
     for index, rule in enumerate(spec.rules):
         if rule.id in seen:
-            raise InputError(path, f"rule id {rule.id!r} is used twice (first at rules[{seen[rule.id]}])",
-                             line=lines.line_of(("rules", index, "id")), field=f"rules[{index}].id")
+            raise InputError(
+                path,
+                f"rule id {rule.id!r} is used twice (first at rules[{seen[rule.id]}])",
+                line=lines.line_of(("rules", index, "id")),
+                field=f"rules[{index}].id",
+            )
         seen[rule.id] = index
         _check_rule(spec, index, rule, path, lines)
     for name, param in spec.parameters.items():
@@ -179,12 +191,20 @@ def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: Path, line
         if isinstance(default, str):
             ref = PARAM_REF.fullmatch(default)
             if ref and ref.group(1) not in spec.parameters:
-                raise InputError(path, f"default refers to unknown parameter {ref.group(1)!r}",
-                                 line=lines.line_of(("parameters", name, "default")), field=f"parameters.{name}.default")
+                raise InputError(
+                    path,
+                    f"default refers to unknown parameter {ref.group(1)!r}",
+                    line=lines.line_of(("parameters", name, "default")),
+                    field=f"parameters.{name}.default",
+                )
         return
     if not isinstance(default, _PYTHON_TYPES[param.type]):
-        raise InputError(path, f"default {default!r} is not a {param.type}",
-                         line=lines.line_of(("parameters", name, "default")), field=f"parameters.{name}.default")
+        raise InputError(
+            path,
+            f"default {default!r} is not a {param.type}",
+            line=lines.line_of(("parameters", name, "default")),
+            field=f"parameters.{name}.default",
+        )
 
 
 def pack_files(dirs: Sequence[Path]) -> list[Path]:
@@ -206,8 +226,12 @@ def load_packs(extra_dirs: Sequence[Path] = (), *, include_default: bool = True)
     for path in pack_files(dirs):
         loaded = load_pack_file(path)
         if loaded.name in packs:
-            raise InputError(path, f"pack {loaded.name!r} is already defined in {packs[loaded.name].path}",
-                             line=loaded.lines.line_of(("pack",)), field="pack")
+            raise InputError(
+                path,
+                f"pack {loaded.name!r} is already defined in {packs[loaded.name].path}",
+                line=loaded.lines.line_of(("pack",)),
+                field="pack",
+            )
         packs[loaded.name] = loaded
     return PackSet(packs)
 
@@ -222,22 +246,37 @@ def resolve_params(pack: LoadedPack, binding: Binding, *, where: str = "config")
     label = f"integration {binding.instance!r}"
     for name in binding.params:
         if name not in spec.parameters:
-            raise BindingError(where, f"{label}: unknown parameter {name!r} for pack {spec.pack!r}"
-                               f"{_did_you_mean(name, spec.parameters)}", field=f"params.{name}")
+            raise BindingError(
+                where,
+                f"{label}: unknown parameter {name!r} for pack {spec.pack!r}"
+                f"{_did_you_mean(name, spec.parameters)}",
+                field=f"params.{name}",
+            )
     values: dict[str, Any] = {}
     for name, param in spec.parameters.items():
         if name in binding.params and binding.params[name] is not None:
             value = binding.params[name]
-            if not isinstance(value, _PYTHON_TYPES[param.type]) or (param.type == "integer" and isinstance(value, bool)):
-                raise BindingError(where, f"{label}: parameter {name!r} must be a {param.type}, got {value!r}",
-                                   field=f"params.{name}")
+            if not isinstance(value, _PYTHON_TYPES[param.type]) or (
+                param.type == "integer" and isinstance(value, bool)
+            ):
+                raise BindingError(
+                    where,
+                    f"{label}: parameter {name!r} must be a {param.type}, got {value!r}",
+                    field=f"params.{name}",
+                )
             if param.choices is not None and value not in param.choices:
-                raise BindingError(where, f"{label}: parameter {name!r} must be one of {list(param.choices)}",
-                                   field=f"params.{name}")
+                raise BindingError(
+                    where,
+                    f"{label}: parameter {name!r} must be one of {list(param.choices)}",
+                    field=f"params.{name}",
+                )
             values[name] = value
         elif param.required:
-            raise BindingError(where, f"{label}: required parameter {name!r} is missing ({param.description})",
-                               field=f"params.{name}")
+            raise BindingError(
+                where,
+                f"{label}: required parameter {name!r} is missing ({param.description})",
+                field=f"params.{name}",
+            )
         else:
             values[name] = param.default
     for name, value in list(values.items()):  # defaults that name another parameter: "${segment_catalog}"
@@ -256,8 +295,11 @@ def bind(pack: LoadedPack, binding: Binding, *, where: str = "config") -> list[B
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             field = ".".join(str(p) for p in err["loc"])
-            raise BindingError(where, f"integration {binding.instance!r}: rule {rule.id} check argument {field}: "
-                               f"{err['msg']}", field=f"params") from exc
+            raise BindingError(
+                where,
+                f"integration {binding.instance!r}: rule {rule.id} check argument {field}: {err['msg']}",
+                field="params",
+            ) from exc
         bound.append(BoundRule(pack=pack, binding=binding, rule=rule, args=args, applicable=applicable))
     return bound
 

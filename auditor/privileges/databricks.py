@@ -36,31 +36,93 @@ def normalize_privilege(privilege: str) -> str:
 
 # Unity Catalog privileges (SDK wire spelling), reference §2.1-2.2.
 UC_PRIVILEGES: frozenset[str] = frozenset(
-    """ACCESS ALL_PRIVILEGES APPLY_TAG BROWSE CREATE_CATALOG CREATE_CLEAN_ROOM CREATE_CONNECTION
-    CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_METADATA CREATE_EXTERNAL_TABLE CREATE_EXTERNAL_VOLUME CREATE_FEATURE
-    CREATE_FOREIGN_CATALOG CREATE_FOREIGN_SECURABLE CREATE_FUNCTION CREATE_MANAGED_STORAGE CREATE_MATERIALIZED_VIEW
-    CREATE_MODEL CREATE_PROVIDER CREATE_RECIPIENT CREATE_SCHEMA CREATE_SERVICE_CREDENTIAL CREATE_SHARE
-    CREATE_STORAGE_CREDENTIAL CREATE_TABLE CREATE_VIEW CREATE_VOLUME EXECUTE EXECUTE_CLEAN_ROOM_TASK
-    EXTERNAL_USE_LOCATION EXTERNAL_USE_SCHEMA MANAGE MANAGE_ALLOWLIST MODIFY MODIFY_CLEAN_ROOM READ_FEATURE
-    READ_FILES READ_METADATA READ_PRIVATE_FILES READ_VOLUME REFRESH SELECT SET_SHARE_PERMISSION USE_CATALOG
-    USE_CONNECTION USE_MARKETPLACE_ASSETS USE_PROVIDER USE_RECIPIENT USE_SCHEMA USE_SHARE WRITE_FILES
-    WRITE_PRIVATE_FILES WRITE_VOLUME""".split()
+    [
+        "ACCESS",
+        "ALL_PRIVILEGES",
+        "APPLY_TAG",
+        "BROWSE",
+        "CREATE_CATALOG",
+        "CREATE_CLEAN_ROOM",
+        "CREATE_CONNECTION",
+        "CREATE_EXTERNAL_LOCATION",
+        "CREATE_EXTERNAL_METADATA",
+        "CREATE_EXTERNAL_TABLE",
+        "CREATE_EXTERNAL_VOLUME",
+        "CREATE_FEATURE",
+        "CREATE_FOREIGN_CATALOG",
+        "CREATE_FOREIGN_SECURABLE",
+        "CREATE_FUNCTION",
+        "CREATE_MANAGED_STORAGE",
+        "CREATE_MATERIALIZED_VIEW",
+        "CREATE_MODEL",
+        "CREATE_PROVIDER",
+        "CREATE_RECIPIENT",
+        "CREATE_SCHEMA",
+        "CREATE_SERVICE_CREDENTIAL",
+        "CREATE_SHARE",
+        "CREATE_STORAGE_CREDENTIAL",
+        "CREATE_TABLE",
+        "CREATE_VIEW",
+        "CREATE_VOLUME",
+        "EXECUTE",
+        "EXECUTE_CLEAN_ROOM_TASK",
+        "EXTERNAL_USE_LOCATION",
+        "EXTERNAL_USE_SCHEMA",
+        "MANAGE",
+        "MANAGE_ALLOWLIST",
+        "MODIFY",
+        "MODIFY_CLEAN_ROOM",
+        "READ_FEATURE",
+        "READ_FILES",
+        "READ_METADATA",
+        "READ_PRIVATE_FILES",
+        "READ_VOLUME",
+        "REFRESH",
+        "SELECT",
+        "SET_SHARE_PERMISSION",
+        "USE_CATALOG",
+        "USE_CONNECTION",
+        "USE_MARKETPLACE_ASSETS",
+        "USE_PROVIDER",
+        "USE_RECIPIENT",
+        "USE_SCHEMA",
+        "USE_SHARE",
+        "WRITE_FILES",
+        "WRITE_PRIVATE_FILES",
+        "WRITE_VOLUME",
+    ]
 )
 
 # hive_metastore table-ACL privileges, reference §1.2. OWN is how SHOW GRANTS reports ownership.
 HIVE_PRIVILEGES: frozenset[str] = frozenset(
-    "SELECT MODIFY CREATE USAGE READ_METADATA CREATE_NAMED_FUNCTION MODIFY_CLASSPATH ALL_PRIVILEGES OWN".split()
+    [
+        "SELECT",
+        "MODIFY",
+        "CREATE",
+        "USAGE",
+        "READ_METADATA",
+        "CREATE_NAMED_FUNCTION",
+        "MODIFY_CLASSPATH",
+        "ALL_PRIVILEGES",
+        "OWN",
+    ]
 )
 
 LEGACY_PRIVILEGES: frozenset[str] = frozenset({"USAGE", "CREATE", "READ_METADATA"})
 KNOWN_PRIVILEGES: frozenset[str] = UC_PRIVILEGES | HIVE_PRIVILEGES
 
 # ALL PRIVILEGES expands at check time to every applicable privilege except these (reference §2.5).
-NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
+NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset(
+    {"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"}
+)
 
-_PARENT_TYPE = {SecurableType.SCHEMA: SecurableType.CATALOG, SecurableType.TABLE: SecurableType.SCHEMA,
-                SecurableType.VIEW: SecurableType.SCHEMA, SecurableType.VOLUME: SecurableType.SCHEMA,
-                SecurableType.FUNCTION: SecurableType.SCHEMA}
+_PARENT_TYPE = {
+    SecurableType.SCHEMA: SecurableType.CATALOG,
+    SecurableType.TABLE: SecurableType.SCHEMA,
+    SecurableType.VIEW: SecurableType.SCHEMA,
+    SecurableType.VOLUME: SecurableType.SCHEMA,
+    SecurableType.FUNCTION: SecurableType.SCHEMA,
+}
 
 
 class UnknownPrivilegeError(ValueError):
@@ -134,8 +196,13 @@ def canonical(privilege: str, on: SecurableType, *, hive: bool) -> frozenset[str
         by_type = {
             SecurableType.METASTORE: {"CREATE_CATALOG"},
             SecurableType.CATALOG: {"CREATE_SCHEMA"},
-            SecurableType.SCHEMA: {"CREATE_TABLE", "CREATE_FUNCTION", "CREATE_VOLUME", "CREATE_MODEL",
-                                   "CREATE_MATERIALIZED_VIEW"},
+            SecurableType.SCHEMA: {
+                "CREATE_TABLE",
+                "CREATE_FUNCTION",
+                "CREATE_VOLUME",
+                "CREATE_MODEL",
+                "CREATE_MATERIALIZED_VIEW",
+            },
             SecurableType.EXTERNAL_LOCATION: {"CREATE_EXTERNAL_TABLE"},
             SecurableType.STORAGE_CREDENTIAL: {"CREATE_EXTERNAL_TABLE"},
         }
@@ -254,8 +321,15 @@ class PrivilegeModel:
         holders = self._holders(principal, hive=hive)
         owner = self.owner_of(securable_type, full_name)
         if owner is not None and owner.lower() in holders:
-            return Explanation(principal, min(wanted), securable_type, full_name, "OWNER",
-                               (securable_type, full_name), holders[owner.lower()])
+            return Explanation(
+                principal,
+                min(wanted),
+                securable_type,
+                full_name,
+                "OWNER",
+                (securable_type, full_name),
+                holders[owner.lower()],
+            )
         best: Explanation | None = None
         for on_type, on_name in lineage(securable_type, full_name):
             for grant in self.grants_on(on_type, on_name):
@@ -264,8 +338,15 @@ class PrivilegeModel:
                     continue
                 for required in sorted(wanted):
                     if implies(grant.privilege, on_type, required, hive=hive):
-                        candidate = Explanation(principal, required, securable_type, full_name, grant.privilege,
-                                                (on_type, on_name), holders[via_key])
+                        candidate = Explanation(
+                            principal,
+                            required,
+                            securable_type,
+                            full_name,
+                            grant.privilege,
+                            (on_type, on_name),
+                            holders[via_key],
+                        )
                         if best is None or _rank(candidate) < _rank(best):
                             best = candidate
         return best
@@ -316,4 +397,3 @@ def _rank(explanation: Explanation) -> tuple[int, int, int]:
         0 if explanation.granted_on == (explanation.securable_type, explanation.securable_name) else 1,
         0 if explanation.granted == explanation.privilege else 1,
     )
-

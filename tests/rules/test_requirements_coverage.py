@@ -111,8 +111,15 @@ def test_advisory_rules_never_fail(case: RuleCase) -> None:
 
 
 def test_advisory_rules_warn_when_everything_they_check_is_wrong() -> None:
-    snapshot = with_warehouse(healthy(), state="STOPPED", cluster_size="4X-Large", min_num_clusters=1,
-                              max_num_clusters=1, enable_serverless_compute=False, warehouse_type="CLASSIC")
+    snapshot = with_warehouse(
+        healthy(),
+        state="STOPPED",
+        cluster_size="4X-Large",
+        min_num_clusters=1,
+        max_num_clusters=1,
+        enable_serverless_compute=False,
+        warehouse_type="CLASSIC",
+    )
     snapshot = change(snapshot, securables=())
     report = evaluate(snapshot, PACKS, now=NOW)
     statuses = [(f.rule_id, f.status) for f in report.findings]

@@ -34,13 +34,23 @@ def entitlements(principal: Principal, missing: Sequence[str]) -> Remediation:
 
 
 def workspace_conf(key: str, value: str) -> Remediation:
-    return Remediation(summary=f"set {key} to {value}", commands=commands.set_workspace_conf({key: value}).lines)
+    return Remediation(
+        summary=f"set {key} to {value}", commands=commands.set_workspace_conf({key: value}).lines
+    )
 
 
-def warehouse_edit(warehouse_id: str, size: str | None, min_clusters: int | None, max_clusters: int | None
-                   ) -> Remediation:
-    body = {k: v for k, v in {"cluster_size": size, "min_num_clusters": min_clusters,
-                              "max_num_clusters": max_clusters}.items() if v is not None}
+def warehouse_edit(
+    warehouse_id: str, size: str | None, min_clusters: int | None, max_clusters: int | None
+) -> Remediation:
+    body = {
+        k: v
+        for k, v in {
+            "cluster_size": size,
+            "min_num_clusters": min_clusters,
+            "max_num_clusters": max_clusters,
+        }.items()
+        if v is not None
+    }
     cli = shlex.join(["databricks", "warehouses", "edit", warehouse_id, "--json", json.dumps(body)])
     return Remediation(summary="resize the warehouse as the document recommends", commands=(cli,))
 
@@ -48,8 +58,9 @@ def warehouse_edit(warehouse_id: str, size: str | None, min_clusters: int | None
 def rotate_token(application_id: str, lifetime_days: int) -> Remediation:
     return Remediation(
         summary=f"create a new token for {application_id}, update it in Segment, then revoke the old one",
-        commands=commands.create_obo_token(application_id, lifetime_seconds=lifetime_days * 86400,
-                                           comment="Segment integration token").lines,
+        commands=commands.create_obo_token(
+            application_id, lifetime_seconds=lifetime_days * 86400, comment="Segment integration token"
+        ).lines,
     )
 
 

@@ -20,7 +20,9 @@ class CredentialExpiryArgs(KindArgs):
     principal: NonEmpty
     credential: Literal["pat", "oauth_secret"]
     warn_days: int = Field(30, ge=0, description="warn when the credential expires within this many days")
-    max_lifetime_days: int | None = Field(None, ge=1, description="warn when a credential lives longer (or forever)")
+    max_lifetime_days: int | None = Field(
+        None, ge=1, description="warn when a credential lives longer (or forever)"
+    )
     rotation_lifetime_days: int = Field(90, ge=1, description="lifetime proposed for a replacement token")
 
 
@@ -38,8 +40,9 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
 
     def plan(self, args: CredentialExpiryArgs) -> CollectionPlan:
         family = FactFamily.TOKENS if args.credential == "pat" else FactFamily.OAUTH_SECRETS
-        return CollectionPlan(families=frozenset({family, FactFamily.PRINCIPALS}),
-                              principals=frozenset({args.principal}))
+        return CollectionPlan(
+            families=frozenset({family, FactFamily.PRINCIPALS}), principals=frozenset({args.principal})
+        )
 
     def evaluate(self, args: CredentialExpiryArgs, ctx: EvalContext) -> list[Outcome]:
         label = "personal access token" if args.credential == "pat" else "OAuth secret"
@@ -54,8 +57,11 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
             rotate = _fixes.rotate_token(args.principal, lifetime)  # a replacement must respect the cap
         else:
             unread = ctx.unread(FactFamily.OAUTH_SECRETS, [args.principal], subject)
-            secrets = [s for s in ctx.snapshot.oauth_secrets
-                       if s.application_id.lower() == args.principal.lower() and s.status.upper() == "ACTIVE"]
+            secrets = [
+                s
+                for s in ctx.snapshot.oauth_secrets
+                if s.application_id.lower() == args.principal.lower() and s.status.upper() == "ACTIVE"
+            ]
             expiries = [s.expire_time for s in secrets]
             created = [s.create_time for s in secrets]
             ids = [s.secret_id for s in secrets]
@@ -63,32 +69,72 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
         if unread is not None:
             return [unread]
         if not expiries:
-            return [Outcome(Status.FAIL, subject, f"{args.principal} has no active {label}",
-                            expected=f"an active {label}", found="none", remediation=rotate)]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"{args.principal} has no active {label}",
+                    expected=f"an active {label}",
+                    found="none",
+                    remediation=rotate,
+                )
+            ]
         valid = [e for e in expiries if e is None or e > ctx.now]
         evidence = tuple(f"{label} {i} {_when(e)}" for i, e in zip(ids, expiries, strict=True))
         if not valid:
-            return [Outcome(Status.FAIL, subject, f"every {label} of {args.principal} has expired",
-                            expected=f"an unexpired {label}", found=f"{len(expiries)} expired", evidence=evidence,
-                            remediation=rotate)]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"every {label} of {args.principal} has expired",
+                    expected=f"an unexpired {label}",
+                    found=f"{len(expiries)} expired",
+                    evidence=evidence,
+                    remediation=rotate,
+                )
+            ]
         latest = None if any(e is None for e in valid) else max(e for e in valid if e is not None)
         if latest is not None and latest - ctx.now <= timedelta(days=args.warn_days):
             days = (latest - ctx.now).total_seconds() / 86400
-            return [Outcome(Status.WARN, subject, f"the {label} of {args.principal} expires in {days:.1f} days "
-                            f"({latest.date().isoformat()})", expected=f"more than {args.warn_days} days left",
-                            found=f"{days:.1f} days", evidence=evidence, remediation=rotate)]
+            return [
+                Outcome(
+                    Status.WARN,
+                    subject,
+                    f"the {label} of {args.principal} expires in {days:.1f} days "
+                    f"({latest.date().isoformat()})",
+                    expected=f"more than {args.warn_days} days left",
+                    found=f"{days:.1f} days",
+                    evidence=evidence,
+                    remediation=rotate,
+                )
+            ]
         if args.max_lifetime_days is not None:
             cap = timedelta(days=args.max_lifetime_days)
-            too_long = [(i, e) for i, c, e in zip(ids, created, expiries, strict=True)
-                        if e is None or (e > ctx.now and e - (c or ctx.now) > cap)]
+            too_long = [
+                (i, e)
+                for i, c, e in zip(ids, created, expiries, strict=True)
+                if e is None or (e > ctx.now and e - (c or ctx.now) > cap)
+            ]
             if too_long:
                 lives = "never expires" if any(e is None for _, e in too_long) else "lives longer than that"
                 cap_days = args.max_lifetime_days
                 replace = f"replace it with one that expires within {cap_days} days"
-                return [Outcome(
-                    Status.WARN, subject, f"lifetimes are capped at {cap_days} days, but a {label} of "
-                    f"{args.principal} {lives}: " + ", ".join(i for i, _ in too_long),
-                    expected=f"at most {cap_days} days", evidence=evidence,
-                    remediation=Remediation(summary=replace, commands=rotate.commands))]
-        return [Outcome(Status.PASS, subject, f"{args.principal} has a valid {label} ({_when(latest)})",
-                        evidence=evidence)]
+                return [
+                    Outcome(
+                        Status.WARN,
+                        subject,
+                        f"lifetimes are capped at {cap_days} days, but a {label} of "
+                        f"{args.principal} {lives}: " + ", ".join(i for i, _ in too_long),
+                        expected=f"at most {cap_days} days",
+                        evidence=evidence,
+                        remediation=Remediation(summary=replace, commands=rotate.commands),
+                    )
+                ]
+        return [
+            Outcome(
+                Status.PASS,
+                subject,
+                f"{args.principal} has a valid {label} ({_when(latest)})",
+                evidence=evidence,
+            )
+        ]

@@ -7,21 +7,26 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from auditor.evaluate.context import EvalContext, RequiredGrant as Required
+from auditor.evaluate.context import EvalContext
+from auditor.evaluate.context import RequiredGrant as Required
 from auditor.evaluate.kinds._common import GrantableType, Names, NonEmpty, Privileges, subject_of
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.databricks import is_hive, sql_spelling, split_name
+from auditor.privileges.databricks import is_hive, split_name, sql_spelling
 from auditor.remediate.sql import grant_statement
 
 
-def grant_fix(privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str) -> Remediation:
+def grant_fix(
+    privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str
+) -> Remediation:
     statement = grant_statement(list(privileges), securable_type.value, split_name(full_name), principal)
     spelled = ", ".join(sql_spelling(p) for p in privileges)
-    return Remediation(summary=f"grant {spelled} on {securable_type.value} {full_name} to {principal}",
-                       grant_sql=(statement,))
+    return Remediation(
+        summary=f"grant {spelled} on {securable_type.value} {full_name} to {principal}",
+        grant_sql=(statement,),
+    )
 
 
 def grant_plan(principal: str, securables: Sequence[tuple[SecurableType, str]]) -> CollectionPlan:
@@ -53,27 +58,50 @@ def check_grant(
     expected = ", ".join(sql_spelling(p) for p in privileges)
     if not ctx.exists(securable_type, full_name):
         if if_exists:
-            return Outcome(Status.PASS, subject, f"{securable_type.value} {full_name} does not exist: not applicable")
-        return Outcome(Status.FAIL, subject, f"{securable_type.value} {full_name} does not exist",
-                       expected=f"{expected} for {principal}", found="no such securable",
-                       remediation=Remediation(summary=f"create {securable_type.value} {full_name}, then "
-                                               f"grant {expected} to {principal}"))
+            return Outcome(
+                Status.PASS, subject, f"{securable_type.value} {full_name} does not exist: not applicable"
+            )
+        return Outcome(
+            Status.FAIL,
+            subject,
+            f"{securable_type.value} {full_name} does not exist",
+            expected=f"{expected} for {principal}",
+            found="no such securable",
+            remediation=Remediation(
+                summary=f"create {securable_type.value} {full_name}, then grant {expected} to {principal}"
+            ),
+        )
     missing, held = ctx.privileges.missing(principal, privileges, securable_type, full_name)
     evidence = tuple(e.describe() for e in held)
     if not missing:
-        return Outcome(Status.PASS, subject, f"{principal} holds {expected} on {securable_type.value} {full_name}",
-                       expected=expected, found=expected, evidence=evidence)
+        return Outcome(
+            Status.PASS,
+            subject,
+            f"{principal} holds {expected} on {securable_type.value} {full_name}",
+            expected=expected,
+            found=expected,
+            evidence=evidence,
+        )
     if not ctx.memberships_read(principal):
         status = ctx.snapshot.read_status(FactFamily.PRINCIPALS, principal)
         reason = Outcome.unread(subject, status, identity=ctx.snapshot.auditor_identity).message
-        return Outcome(Status.ERROR, subject, f"{', '.join(sql_spelling(m) for m in missing)} not granted "
-                       f"directly, and group memberships are unknown: {reason}", evidence=evidence)
+        return Outcome(
+            Status.ERROR,
+            subject,
+            f"{', '.join(sql_spelling(m) for m in missing)} not granted "
+            f"directly, and group memberships are unknown: {reason}",
+            evidence=evidence,
+        )
     lacking = ", ".join(sql_spelling(m) for m in missing)
     holding = ", ".join(sql_spelling(p) for p in privileges if p not in missing)
     return Outcome(
-        Status.FAIL, subject, f"{principal} lacks {lacking} on {securable_type.value} {full_name}",
-        expected=expected, found=holding or "nothing",
-        evidence=evidence, remediation=grant_fix(missing, securable_type, full_name, principal),
+        Status.FAIL,
+        subject,
+        f"{principal} lacks {lacking} on {securable_type.value} {full_name}",
+        expected=expected,
+        found=holding or "nothing",
+        evidence=evidence,
+        remediation=grant_fix(missing, securable_type, full_name, principal),
     )
 
 
@@ -83,8 +111,11 @@ class RequiredGrantArgs(KindArgs):
     securables: Names = Field(min_length=0, description="full names; one finding each")
     privileges: Privileges = Field(min_length=1)
     if_exists: bool = Field(False, description="pass as not applicable when the securable does not exist")
-    also_allowed: Privileges = Field((), description="tolerated by least-privilege checks (e.g. ALL PRIVILEGES "
-                                     "when the document also grants that)")
+    also_allowed: Privileges = Field(
+        (),
+        description="tolerated by least-privilege checks (e.g. ALL PRIVILEGES "
+        "when the document also grants that)",
+    )
 
 
 @register
@@ -100,13 +131,17 @@ class RequiredGrant(CheckKind[RequiredGrantArgs]):
 
     def required(self, args: RequiredGrantArgs) -> list[Required]:
         kind = SecurableType(args.securable_type)
-        return [Required(args.principal, kind, n, frozenset(args.privileges) | frozenset(args.also_allowed))
-                for n in args.securables]
+        return [
+            Required(args.principal, kind, n, frozenset(args.privileges) | frozenset(args.also_allowed))
+            for n in args.securables
+        ]
 
     def evaluate(self, args: RequiredGrantArgs, ctx: EvalContext) -> list[Outcome]:
         kind = SecurableType(args.securable_type)
-        return [check_grant(ctx, args.principal, kind, name, args.privileges, if_exists=args.if_exists)
-                for name in args.securables]
+        return [
+            check_grant(ctx, args.principal, kind, name, args.privileges, if_exists=args.if_exists)
+            for name in args.securables
+        ]
 
 
 class Alternative(KindArgs):
@@ -129,11 +164,15 @@ class AnyGrant(CheckKind[AnyGrantArgs]):
     families = RequiredGrant.families
 
     def plan(self, args: AnyGrantArgs) -> CollectionPlan:
-        return grant_plan(args.principal, [(SecurableType(a.securable_type), a.securable) for a in args.alternatives])
+        return grant_plan(
+            args.principal, [(SecurableType(a.securable_type), a.securable) for a in args.alternatives]
+        )
 
     def required(self, args: AnyGrantArgs) -> list[Required]:
-        return [Required(args.principal, SecurableType(a.securable_type), a.securable, frozenset(a.privileges))
-                for a in args.alternatives]
+        return [
+            Required(args.principal, SecurableType(a.securable_type), a.securable, frozenset(a.privileges))
+            for a in args.alternatives
+        ]
 
     def evaluate(self, args: AnyGrantArgs, ctx: EvalContext) -> list[Outcome]:
         results: list[Outcome] = []
@@ -141,19 +180,31 @@ class AnyGrant(CheckKind[AnyGrantArgs]):
             kind = SecurableType(alt.securable_type)
             outcome = check_grant(ctx, args.principal, kind, alt.securable, alt.privileges)
             if outcome.status is Status.PASS:
-                return [Outcome(Status.PASS, outcome.subject, outcome.message, expected=outcome.expected,
-                                found=outcome.found, evidence=outcome.evidence)]
+                return [
+                    Outcome(
+                        Status.PASS,
+                        outcome.subject,
+                        outcome.message,
+                        expected=outcome.expected,
+                        found=outcome.found,
+                        evidence=outcome.evidence,
+                    )
+                ]
             results.append(outcome)
         subject = results[0].subject
         errors = [r for r in results if r.status is Status.ERROR]
         if errors:
             return [Outcome(Status.ERROR, subject, "; ".join(r.message for r in errors))]
-        return [Outcome(
-            Status.FAIL, subject, "none of the alternatives holds: " + "; ".join(r.message for r in results),
-            expected=" or ".join(r.expected or r.subject for r in results),
-            evidence=tuple(e for r in results for e in r.evidence),
-            remediation=next((r.remediation for r in results if not r.remediation.empty), Remediation()),
-        )]
+        return [
+            Outcome(
+                Status.FAIL,
+                subject,
+                "none of the alternatives holds: " + "; ".join(r.message for r in results),
+                expected=" or ".join(r.expected or r.subject for r in results),
+                evidence=tuple(e for r in results for e in r.evidence),
+                remediation=next((r.remediation for r in results if not r.remediation.empty), Remediation()),
+            )
+        ]
 
 
 class ReadScope(KindArgs):
@@ -174,7 +225,9 @@ class ReadAccessArgs(KindArgs):
     principal: NonEmpty
     catalogs: Names
     scopes: dict[str, ReadScope] = Field(default_factory=dict, description="per-catalog narrower scope")
-    effective: bool = Field(False, description="also prove the access is usable: principal active, catalog open")
+    effective: bool = Field(
+        False, description="also prove the access is usable: principal active, catalog open"
+    )
     scoped_only: bool = Field(False, description="check only the catalogs listed in scopes")
 
     def targets(self) -> tuple[str, ...]:
@@ -185,9 +238,13 @@ def read_requirements(catalog: str, scope: ReadScope) -> list[tuple[SecurableTyp
     """What read-only access means at each scope, as the Data Graph document grants it."""
     if scope.scope == "catalog":
         return [(SecurableType.CATALOG, catalog, ("USE_CATALOG", "USE_SCHEMA", "SELECT"))]
-    needs: list[tuple[SecurableType, str, tuple[str, ...]]] = [(SecurableType.CATALOG, catalog, ("USE_CATALOG",))]
+    needs: list[tuple[SecurableType, str, tuple[str, ...]]] = [
+        (SecurableType.CATALOG, catalog, ("USE_CATALOG",))
+    ]
     if scope.scope == "schema":
-        needs += [(SecurableType.SCHEMA, _qualify(catalog, s), ("USE_SCHEMA", "SELECT")) for s in scope.schemas]
+        needs += [
+            (SecurableType.SCHEMA, _qualify(catalog, s), ("USE_SCHEMA", "SELECT")) for s in scope.schemas
+        ]
         return needs
     schemas = sorted({_qualify(catalog, t).rsplit(".", 1)[0] for t in scope.tables})
     needs += [(SecurableType.SCHEMA, s, ("USE_SCHEMA",)) for s in schemas]
@@ -217,14 +274,19 @@ class ReadAccess(CheckKind[ReadAccessArgs]):
         return grant_plan(args.principal, refs)
 
     def required(self, args: ReadAccessArgs) -> list[Required]:
-        return [Required(args.principal, t, n, frozenset(p)) for c in args.targets()
-                for t, n, p in read_requirements(c, scope_for(args, c))]
+        return [
+            Required(args.principal, t, n, frozenset(p))
+            for c in args.targets()
+            for t, n, p in read_requirements(c, scope_for(args, c))
+        ]
 
     def evaluate(self, args: ReadAccessArgs, ctx: EvalContext) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for catalog in args.targets():
-            parts = [check_grant(ctx, args.principal, t, n, privs)
-                     for t, n, privs in read_requirements(catalog, scope_for(args, catalog))]
+            parts = [
+                check_grant(ctx, args.principal, t, n, privs)
+                for t, n, privs in read_requirements(catalog, scope_for(args, catalog))
+            ]
             if args.effective:
                 parts += _usability(ctx, args.principal, catalog)
             outcomes.append(_combine(subject_of(SecurableType.CATALOG, catalog), parts))
@@ -245,8 +307,14 @@ def _usability(ctx: EvalContext, principal: str, catalog: str) -> list[Outcome]:
         found.append(Outcome(Status.FAIL, subject, f"principal {principal} is deactivated"))
     securable = ctx.snapshot.securable(SecurableType.CATALOG, catalog)
     if securable is not None and (securable.isolation_mode or "").upper().endswith("ISOLATED"):
-        found.append(Outcome(Status.WARN, subject, f"catalog {catalog} is ISOLATED: usable only from bound "
-                             "workspaces (bindings are not audited)"))
+        found.append(
+            Outcome(
+                Status.WARN,
+                subject,
+                f"catalog {catalog} is ISOLATED: usable only from bound "
+                "workspaces (bindings are not audited)",
+            )
+        )
     return found
 
 
@@ -256,12 +324,21 @@ def _combine(subject: str, parts: Sequence[Outcome]) -> Outcome:
         bad = [p for p in parts if p.status is status]
         if bad:
             fixes = [s for p in bad for s in p.remediation.grant_sql]
-            return Outcome(status, subject, "; ".join(p.message for p in bad),
-                           expected="; ".join(p.expected for p in bad if p.expected) or None,
-                           found="; ".join(p.found for p in bad if p.found) or None,
-                           evidence=tuple(e for p in parts for e in p.evidence),
-                           remediation=Remediation(summary="; ".join(p.remediation.summary for p in bad
-                                                                     if p.remediation.summary),
-                                                   grant_sql=tuple(fixes)))
-    return Outcome(Status.PASS, subject, "; ".join(p.message for p in parts),
-                   evidence=tuple(e for p in parts for e in p.evidence))
+            return Outcome(
+                status,
+                subject,
+                "; ".join(p.message for p in bad),
+                expected="; ".join(p.expected for p in bad if p.expected) or None,
+                found="; ".join(p.found for p in bad if p.found) or None,
+                evidence=tuple(e for p in parts for e in p.evidence),
+                remediation=Remediation(
+                    summary="; ".join(p.remediation.summary for p in bad if p.remediation.summary),
+                    grant_sql=tuple(fixes),
+                ),
+            )
+    return Outcome(
+        Status.PASS,
+        subject,
+        "; ".join(p.message for p in parts),
+        evidence=tuple(e for p in parts for e in p.evidence),
+    )

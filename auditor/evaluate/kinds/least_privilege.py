@@ -35,10 +35,16 @@ def revoke_fix(grants: Iterable[Grant]) -> Remediation:
     for (principal, kind, name), privs in sorted(by_target.items()):
         distinct = sorted(set(privs))
         # ALL PRIVILEGES cannot share a statement with other privileges
-        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
-        statements += [commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g]
-    return Remediation(summary="review and, if not needed, revoke (suggestions are commented out)",
-                       revoke_sql=tuple(statements))
+        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [
+            [p for p in distinct if p != "ALL_PRIVILEGES"]
+        ]
+        statements += [
+            commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g
+        ]
+    return Remediation(
+        summary="review and, if not needed, revoke (suggestions are commented out)",
+        revoke_sql=tuple(statements),
+    )
 
 
 def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
@@ -64,7 +70,9 @@ def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
 
 
 class ExcessArgs(KindArgs):
-    principals: Names = Field(default=(), description="default: every principal the target's integrations name")
+    principals: Names = Field(
+        default=(), description="default: every principal the target's integrations name"
+    )
     admin_groups: Names = ("admins",)
 
 
@@ -77,8 +85,11 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
     families = frozenset({FactFamily.GRANTS, FactFamily.PRINCIPALS, FactFamily.WAREHOUSE_ACLS})
 
     def plan(self, args: ExcessArgs) -> CollectionPlan:
-        return CollectionPlan(families=self.families, grant_sweep_principals=frozenset(args.principals),
-                              principals=frozenset(args.principals))
+        return CollectionPlan(
+            families=self.families,
+            grant_sweep_principals=frozenset(args.principals),
+            principals=frozenset(args.principals),
+        )
 
     def evaluate(self, args: ExcessArgs, ctx: EvalContext) -> list[Outcome]:
         principals = args.principals or ctx.bound_principals
@@ -88,22 +99,34 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
         subject = f"principal:{principal}"
         required = [r for r in ctx.required_grants if r.principal.lower() == principal.lower()]
         excess = [g for g in ctx.privileges.grants_to(principal) if not _allowed(g, required)]
-        problems = [f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess]
+        problems = [
+            f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess
+        ]
         for warehouse in ctx.snapshot.warehouses:
             for entry in warehouse.acl:
-                if entry.principal.lower() == principal.lower() and level_rank(entry.permission_level) > level_rank(
-                        "CAN_USE") and not entry.inherited:
+                if (
+                    entry.principal.lower() == principal.lower()
+                    and level_rank(entry.permission_level) > level_rank("CAN_USE")
+                    and not entry.inherited
+                ):
                     problems.append(f"{entry.permission_level} on warehouse {warehouse.name}")
         groups = ctx.privileges.groups_of(principal)
         admin = [g for g in args.admin_groups if g.lower() in groups]
         problems += [f"member of admin group {g} ({groups[g.lower()].describe()})" for g in admin]
         if problems:
-            return Outcome(Status.FAIL, subject, f"{principal} holds more than its integrations need: "
-                           + "; ".join(problems), expected="only the privileges the bound rules require",
-                           found="; ".join(problems), remediation=revoke_fix(excess))
-        unread = (ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
-                  or ctx.unread(FactFamily.PRINCIPALS, [principal], subject)  # admin-group membership
-                  or ctx.unread(FactFamily.WAREHOUSE_ACLS, _required_warehouses(ctx), subject))
+            return Outcome(
+                Status.FAIL,
+                subject,
+                f"{principal} holds more than its integrations need: " + "; ".join(problems),
+                expected="only the privileges the bound rules require",
+                found="; ".join(problems),
+                remediation=revoke_fix(excess),
+            )
+        unread = (
+            ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
+            or ctx.unread(FactFamily.PRINCIPALS, [principal], subject)  # admin-group membership
+            or ctx.unread(FactFamily.WAREHOUSE_ACLS, _required_warehouses(ctx), subject)
+        )
         if unread is not None:
             return Outcome(Status.ERROR, subject, f"no excess found in what was read, but {unread.message}")
         return Outcome(Status.PASS, subject, f"{principal} holds nothing beyond what its integrations need")
@@ -133,8 +156,15 @@ class Exposure(CheckKind[ExposureArgs]):
 
     def evaluate(self, args: ExposureArgs, ctx: EvalContext) -> list[Outcome]:
         catalogs = args.catalogs or ctx.snapshot.watch.catalogs
-        allowed = {p.lower() for p in (*ctx.bound_principals, *ctx.snapshot.watch.principals,
-                                       *args.allowed_principals, *args.admin_groups)}
+        allowed = {
+            p.lower()
+            for p in (
+                *ctx.bound_principals,
+                *ctx.snapshot.watch.principals,
+                *args.allowed_principals,
+                *args.admin_groups,
+            )
+        }
         outcomes = []
         for catalog in catalogs:
             subject = subject_of(SecurableType.CATALOG, catalog)
@@ -144,20 +174,38 @@ class Exposure(CheckKind[ExposureArgs]):
                 continue
             securable = ctx.snapshot.securable(SecurableType.CATALOG, catalog)
             owners = {securable.owner.lower()} if securable and securable.owner else set()
-            exposed = [g for g in ctx.snapshot.grants
-                       if g.securable_name.split(".", 1)[0].lower() == catalog.lower()
-                       and g.principal.lower() not in allowed | owners]
+            exposed = [
+                g
+                for g in ctx.snapshot.grants
+                if g.securable_name.split(".", 1)[0].lower() == catalog.lower()
+                and g.principal.lower() not in allowed | owners
+            ]
             if exposed:
                 outsiders = sorted({g.principal for g in exposed})
-                outcomes.append(Outcome(
-                    Status.FAIL, subject, f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
-                    f"{catalog}: " + "; ".join(f"{g.principal}: {sql_spelling(g.privilege)} on "
-                                               f"{g.securable_type.value} {g.securable_name}" for g in exposed),
-                    expected="only the integrations' principals, owners and admins", found=", ".join(outsiders),
-                    remediation=revoke_fix(exposed)))
+                outcomes.append(
+                    Outcome(
+                        Status.FAIL,
+                        subject,
+                        f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
+                        f"{catalog}: "
+                        + "; ".join(
+                            f"{g.principal}: {sql_spelling(g.privilege)} on "
+                            f"{g.securable_type.value} {g.securable_name}"
+                            for g in exposed
+                        ),
+                        expected="only the integrations' principals, owners and admins",
+                        found=", ".join(outsiders),
+                        remediation=revoke_fix(exposed),
+                    )
+                )
             else:
-                outcomes.append(Outcome(Status.PASS, subject, f"only the integrations' principals hold privileges "
-                                        f"in {catalog}"))
+                outcomes.append(
+                    Outcome(
+                        Status.PASS,
+                        subject,
+                        f"only the integrations' principals hold privileges in {catalog}",
+                    )
+                )
         return outcomes
 
 
@@ -182,15 +230,34 @@ class AuditorVisibility(CheckKind[VisibilityArgs]):
         unread = ctx.unread(FactFamily.IDENTITY, [None], subject)
         if unread is not None:
             return [unread]
-        hidden = sorted({f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
-                         for r in ctx.snapshot.reads if r.state is ReadState.NOT_VISIBLE})
-        failed = sorted({f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
-                         for r in ctx.snapshot.reads if r.state is ReadState.FAILED})
+        hidden = sorted(
+            {
+                f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
+                for r in ctx.snapshot.reads
+                if r.state is ReadState.NOT_VISIBLE
+            }
+        )
+        failed = sorted(
+            {
+                f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")
+                for r in ctx.snapshot.reads
+                if r.state is ReadState.FAILED
+            }
+        )
         if hidden:
-            return [Outcome(Status.FAIL, subject, f"not visible to {identity}: " + ", ".join(hidden),
-                            expected="every needed fact family readable", found=f"{len(hidden)} not visible",
-                            remediation=Remediation(summary=f"grant {identity} read access (workspace admin, or "
-                                                    "metastore admin / USE + BROWSE on the watched catalogs)"))]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"not visible to {identity}: " + ", ".join(hidden),
+                    expected="every needed fact family readable",
+                    found=f"{len(hidden)} not visible",
+                    remediation=Remediation(
+                        summary=f"grant {identity} read access (workspace admin, or "
+                        "metastore admin / USE + BROWSE on the watched catalogs)"
+                    ),
+                )
+            ]
         if failed:
             return [Outcome(Status.ERROR, subject, f"{identity} could not read: " + ", ".join(failed))]
         return [Outcome(Status.PASS, subject, f"{identity} can read every fact family the rules need")]

@@ -31,8 +31,11 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
     families = frozenset({FactFamily.STORAGE_CREDENTIALS, FactFamily.TRUST_POLICIES})
 
     def plan(self, args: TrustPolicyArgs) -> CollectionPlan:
-        return CollectionPlan(families=self.families, storage_credentials=frozenset({args.storage_credential}),
-                              role_arns=frozenset({args.role_arn}) if args.role_arn else frozenset())
+        return CollectionPlan(
+            families=self.families,
+            storage_credentials=frozenset({args.storage_credential}),
+            role_arns=frozenset({args.role_arn}) if args.role_arn else frozenset(),
+        )
 
     def evaluate(self, args: TrustPolicyArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"storage_credential:{args.storage_credential}"
@@ -41,11 +44,19 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
             return [unread]
         credential = ctx.snapshot.storage_credential(args.storage_credential)
         if credential is None:
-            return [Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")]
+            return [
+                Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")
+            ]
         role_arn = args.role_arn or credential.aws_role_arn
         if not role_arn or not credential.aws_external_id or not credential.unity_catalog_iam_arn:
-            return [Outcome(Status.ERROR, subject, f"storage credential {args.storage_credential} reports no AWS IAM "
-                            "role, external ID or Unity Catalog master role: cannot derive the required trust")]
+            return [
+                Outcome(
+                    Status.ERROR,
+                    subject,
+                    f"storage credential {args.storage_credential} reports no AWS IAM "
+                    "role, external ID or Unity Catalog master role: cannot derive the required trust",
+                )
+            ]
         subject = f"role:{role_arn}"
         unread = ctx.unread(FactFamily.TRUST_POLICIES, [role_arn], subject)
         if unread is not None:
@@ -54,25 +65,53 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         if policy is None:
             return [Outcome(Status.FAIL, subject, f"IAM role {role_arn} does not exist")]
         try:
-            required = iam_trust.required_pairs(role_arn, credential.unity_catalog_iam_arn,
-                                                credential.aws_external_id, args.segment_role_arn,
-                                                args.segment_workspace_id)
+            required = iam_trust.required_pairs(
+                role_arn,
+                credential.unity_catalog_iam_arn,
+                credential.aws_external_id,
+                args.segment_role_arn,
+                args.segment_workspace_id,
+            )
         except ValueError as exc:
             return [Outcome(Status.ERROR, subject, f"cannot derive the required trust: {exc}")]
         document = policy.document if policy.document is not None else policy.raw
         verdict = iam_trust.evaluate_trust(document, required, role_arn)
-        expected = "; ".join(f"{r.label} ({r.principal_arn}) with external ID {r.external_id}" for r in required)
+        expected = "; ".join(
+            f"{r.label} ({r.principal_arn}) with external ID {r.external_id}" for r in required
+        )
         messages = [p.message for p in verdict.problems]
         if verdict.status == "pass":
-            return [Outcome(Status.PASS, subject, f"{role_arn} trusts exactly what Segment needs",
-                            expected=expected, evidence=verdict.evidence)]
+            return [
+                Outcome(
+                    Status.PASS,
+                    subject,
+                    f"{role_arn} trusts exactly what Segment needs",
+                    expected=expected,
+                    evidence=verdict.evidence,
+                )
+            ]
         if verdict.status == "error":
             reason = policy.decode_error or "; ".join(messages) or "the policy could not be evaluated"
-            return [Outcome(Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}")]
+            return [
+                Outcome(
+                    Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}"
+                )
+            ]
         fixed = iam_trust.corrected_policy(document, required, role_arn)
-        remediation = Remediation(summary="replace the trust policy with the corrected one (merged with what is "
-                                  "unrelated and harmless)", policy_json=fixed,
-                                  commands=(iam_trust.update_command(role_arn, fixed),))
+        remediation = Remediation(
+            summary="replace the trust policy with the corrected one (merged with what is "
+            "unrelated and harmless)",
+            policy_json=fixed,
+            commands=(iam_trust.update_command(role_arn, fixed),),
+        )
         status = Status.WARN if verdict.status == "warn" else Status.FAIL
-        return [Outcome(status, subject, "; ".join(messages) or f"trust policy of {role_arn} is {verdict.status}",
-                        expected=expected, evidence=verdict.evidence, remediation=remediation)]
+        return [
+            Outcome(
+                status,
+                subject,
+                "; ".join(messages) or f"trust policy of {role_arn} is {verdict.status}",
+                expected=expected,
+                evidence=verdict.evidence,
+                remediation=remediation,
+            )
+        ]

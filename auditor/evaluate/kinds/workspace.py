@@ -57,16 +57,20 @@ class WarehousePermission(CheckKind[WarehousePermissionArgs]):
     families = frozenset({FactFamily.WAREHOUSES, FactFamily.WAREHOUSE_ACLS, FactFamily.PRINCIPALS})
 
     def plan(self, args: WarehousePermissionArgs) -> CollectionPlan:
-        return CollectionPlan(families=self.families, warehouses=frozenset({args.warehouse_id}),
-                              principals=frozenset({args.principal}))
+        return CollectionPlan(
+            families=self.families,
+            warehouses=frozenset({args.warehouse_id}),
+            principals=frozenset({args.principal}),
+        )
 
     def required(self, args: WarehousePermissionArgs) -> list[RequiredAcl]:
         return [RequiredAcl(args.principal, "warehouse", args.warehouse_id, args.level)]
 
     def evaluate(self, args: WarehousePermissionArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"warehouse:{args.warehouse_id}"
-        unread = (ctx.unread(FactFamily.WAREHOUSES, [args.warehouse_id], subject)
-                  or ctx.unread(FactFamily.WAREHOUSE_ACLS, [args.warehouse_id], subject))
+        unread = ctx.unread(FactFamily.WAREHOUSES, [args.warehouse_id], subject) or ctx.unread(
+            FactFamily.WAREHOUSE_ACLS, [args.warehouse_id], subject
+        )
         if unread is not None:
             return [unread]
         warehouse = ctx.snapshot.warehouse(args.warehouse_id)
@@ -75,18 +79,36 @@ class WarehousePermission(CheckKind[WarehousePermissionArgs]):
         level, how = best_acl_level(ctx, args.principal, warehouse.acl)
         wanted = args.level.replace("_", " ").title()
         if level is not None and level_rank(level) >= level_rank(args.level):
-            return [Outcome(Status.PASS, subject, f"{args.principal} has {level} on warehouse {warehouse.name}",
-                            expected=args.level, found=level, evidence=(f"{level} {how}",))]
+            return [
+                Outcome(
+                    Status.PASS,
+                    subject,
+                    f"{args.principal} has {level} on warehouse {warehouse.name}",
+                    expected=args.level,
+                    found=level,
+                    evidence=(f"{level} {how}",),
+                )
+            ]
         if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
-            return [ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                    or Outcome(Status.ERROR, subject, "group memberships unknown")]
-        fix = _fixes.warehouse_permission(args.warehouse_id, args.principal, ctx.principal_kind(args.principal),
-                                          args.level)
-        return [Outcome(Status.FAIL, subject,
-                        f"{args.principal} lacks {wanted} on warehouse {warehouse.name}"
-                        + (f" (has only {level})" if level else ""),
-                        expected=args.level, found=level or "no permission", evidence=(f"{level} {how}",) if level
-                        else (), remediation=fix)]
+            return [
+                ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
+                or Outcome(Status.ERROR, subject, "group memberships unknown")
+            ]
+        fix = _fixes.warehouse_permission(
+            args.warehouse_id, args.principal, ctx.principal_kind(args.principal), args.level
+        )
+        return [
+            Outcome(
+                Status.FAIL,
+                subject,
+                f"{args.principal} lacks {wanted} on warehouse {warehouse.name}"
+                + (f" (has only {level})" if level else ""),
+                expected=args.level,
+                found=level or "no permission",
+                evidence=(f"{level} {how}",) if level else (),
+                remediation=fix,
+            )
+        ]
 
 
 class TokenPermissionArgs(KindArgs):
@@ -115,21 +137,38 @@ class TokenPermission(CheckKind[TokenPermissionArgs]):
             return [unread]
         level, how = best_acl_level(ctx, args.principal, ctx.snapshot.token_permissions)
         if level is not None and level_rank(level) >= level_rank(args.level):
-            return [Outcome(Status.PASS, subject, f"{args.principal} has {level} on token usage",
-                            evidence=(f"{level} {how}",))]
+            return [
+                Outcome(
+                    Status.PASS,
+                    subject,
+                    f"{args.principal} has {level} on token usage",
+                    evidence=(f"{level} {how}",),
+                )
+            ]
         if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
-            return [ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                    or Outcome(Status.ERROR, subject, "group memberships unknown")]
-        return [Outcome(Status.FAIL, subject, f"{args.principal} lacks {args.level} on token usage",
-                        expected=args.level, found=level or "no permission",
-                        remediation=_fixes.token_permission(args.principal, ctx.principal_kind(args.principal),
-                                                            args.level))]
+            return [
+                ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
+                or Outcome(Status.ERROR, subject, "group memberships unknown")
+            ]
+        return [
+            Outcome(
+                Status.FAIL,
+                subject,
+                f"{args.principal} lacks {args.level} on token usage",
+                expected=args.level,
+                found=level or "no permission",
+                remediation=_fixes.token_permission(
+                    args.principal, ctx.principal_kind(args.principal), args.level
+                ),
+            )
+        ]
 
 
 class WarehouseStateArgs(KindArgs):
     warehouse_id: NonEmpty
-    expect: tuple[str, ...] = Field(("STARTING", "RUNNING", "STOPPING", "STOPPED"),
-                                    description="acceptable states")
+    expect: tuple[str, ...] = Field(
+        ("STARTING", "RUNNING", "STOPPING", "STOPPED"), description="acceptable states"
+    )
 
 
 @register
@@ -151,15 +190,37 @@ class WarehouseState(CheckKind[WarehouseStateArgs]):
         warehouse = ctx.snapshot.warehouse(args.warehouse_id)
         if warehouse is None or warehouse.state in {"DELETED", "DELETING"}:
             state = "does not exist" if warehouse is None else f"is {warehouse.state}"
-            return [Outcome(Status.FAIL, subject, f"warehouse {args.warehouse_id} {state}",
-                            expected=" or ".join(args.expect), found=warehouse.state if warehouse else "missing")]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"warehouse {args.warehouse_id} {state}",
+                    expected=" or ".join(args.expect),
+                    found=warehouse.state if warehouse else "missing",
+                )
+            ]
         if warehouse.state not in args.expect:
-            return [Outcome(Status.FAIL, subject, f"warehouse {warehouse.name} is {warehouse.state}",
-                            expected=" or ".join(args.expect), found=warehouse.state,
-                            remediation=Remediation(summary="start the warehouse",
-                                                    commands=(f"databricks warehouses start {args.warehouse_id}",)))]
-        return [Outcome(Status.PASS, subject, f"warehouse {warehouse.name} is {warehouse.state}",
-                        found=warehouse.state)]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"warehouse {warehouse.name} is {warehouse.state}",
+                    expected=" or ".join(args.expect),
+                    found=warehouse.state,
+                    remediation=Remediation(
+                        summary="start the warehouse",
+                        commands=(f"databricks warehouses start {args.warehouse_id}",),
+                    ),
+                )
+            ]
+        return [
+            Outcome(
+                Status.PASS,
+                subject,
+                f"warehouse {warehouse.name} is {warehouse.state}",
+                found=warehouse.state,
+            )
+        ]
 
 
 class WarehouseConfigArgs(KindArgs):
@@ -191,8 +252,10 @@ class WarehouseConfig(CheckKind[WarehouseConfigArgs]):
             return [Outcome(Status.FAIL, subject, f"warehouse {args.warehouse_id} does not exist")]
         kind = "serverless" if w.enable_serverless_compute else (w.warehouse_type or "classic").lower()
         found = f"{w.cluster_size}, {kind}, clusters {w.min_num_clusters}..{w.max_num_clusters}"
-        expected = (f"{args.cluster_size}, {' else '.join(args.types)}, clusters "
-                    f"{args.min_num_clusters}..{args.max_num_clusters}")
+        expected = (
+            f"{args.cluster_size}, {' else '.join(args.types)}, clusters "
+            f"{args.min_num_clusters}..{args.max_num_clusters}"
+        )
         problems = []
         if args.cluster_size and (w.cluster_size or "").lower() != args.cluster_size.lower():
             problems.append(f"size {w.cluster_size}, recommended {args.cluster_size}")
@@ -203,11 +266,21 @@ class WarehouseConfig(CheckKind[WarehouseConfigArgs]):
         if args.max_num_clusters is not None and (w.max_num_clusters or 0) < args.max_num_clusters:
             problems.append(f"max clusters {w.max_num_clusters}, recommended {args.max_num_clusters}")
         if problems:
-            return [Outcome(Status.FAIL, subject, f"warehouse {w.name}: " + "; ".join(problems),
-                            expected=expected, found=found,
-                            remediation=_fixes.warehouse_edit(args.warehouse_id, args.cluster_size,
-                                                              args.min_num_clusters, args.max_num_clusters))]
-        return [Outcome(Status.PASS, subject, f"warehouse {w.name} is {found}", expected=expected, found=found)]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"warehouse {w.name}: " + "; ".join(problems),
+                    expected=expected,
+                    found=found,
+                    remediation=_fixes.warehouse_edit(
+                        args.warehouse_id, args.cluster_size, args.min_num_clusters, args.max_num_clusters
+                    ),
+                )
+            ]
+        return [
+            Outcome(Status.PASS, subject, f"warehouse {w.name} is {found}", expected=expected, found=found)
+        ]
 
 
 class EntitlementArgs(KindArgs):
@@ -228,8 +301,9 @@ class Entitlement(CheckKind[EntitlementArgs]):
 
     def evaluate(self, args: EntitlementArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"principal:{args.principal}"
-        unread = (ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                  or ctx.unread(FactFamily.ENTITLEMENTS, [args.principal], subject))
+        unread = ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject) or ctx.unread(
+            FactFamily.ENTITLEMENTS, [args.principal], subject
+        )
         if unread is not None:
             return [unread]
         who = ctx.snapshot.principal(args.principal)
@@ -247,12 +321,25 @@ class Entitlement(CheckKind[EntitlementArgs]):
         if missing and group_unread is not None:  # a group whose entitlements are unknown might grant them
             return [group_unread]
         if missing:
-            return [Outcome(Status.FAIL, subject, f"{args.principal} lacks entitlement(s) {', '.join(missing)}",
-                            expected=", ".join(args.entitlements), found=", ".join(sorted(sources)) or "none",
-                            evidence=evidence,
-                            remediation=_fixes.entitlements(who, missing))]
-        return [Outcome(Status.PASS, subject, f"{args.principal} has {', '.join(args.entitlements)}",
-                        evidence=evidence)]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"{args.principal} lacks entitlement(s) {', '.join(missing)}",
+                    expected=", ".join(args.entitlements),
+                    found=", ".join(sorted(sources)) or "none",
+                    evidence=evidence,
+                    remediation=_fixes.entitlements(who, missing),
+                )
+            ]
+        return [
+            Outcome(
+                Status.PASS,
+                subject,
+                f"{args.principal} has {', '.join(args.entitlements)}",
+                evidence=evidence,
+            )
+        ]
 
 
 class PrincipalExistsArgs(KindArgs):
@@ -279,13 +366,23 @@ class PrincipalExists(CheckKind[PrincipalExistsArgs]):
         who = ctx.snapshot.principal(args.principal)
         label = (args.kind or "principal").replace("_", " ")
         if who is None:
-            return [Outcome(Status.FAIL, subject, f"{label} {args.principal} does not exist in the workspace",
-                            remediation=Remediation(summary=f"add the {label} to the workspace"))]
+            return [
+                Outcome(
+                    Status.FAIL,
+                    subject,
+                    f"{label} {args.principal} does not exist in the workspace",
+                    remediation=Remediation(summary=f"add the {label} to the workspace"),
+                )
+            ]
         if args.kind and who.kind is not PrincipalKind(args.kind):
             return [Outcome(Status.FAIL, subject, f"{args.principal} is a {who.kind.value}, not a {label}")]
         if not who.active:
             return [Outcome(Status.FAIL, subject, f"{label} {args.principal} is deactivated")]
-        return [Outcome(Status.PASS, subject, f"{label} {args.principal} ({who.display_name}) exists and is active")]
+        return [
+            Outcome(
+                Status.PASS, subject, f"{label} {args.principal} ({who.display_name}) exists and is active"
+            )
+        ]
 
 
 class WorkspaceSettingArgs(KindArgs):
@@ -311,7 +408,16 @@ class WorkspaceSetting(CheckKind[WorkspaceSettingArgs]):
             return [unread]
         value = ctx.snapshot.workspace_conf.get(args.key)
         if value is not None and value.strip().lower() == args.expected.strip().lower():
-            return [Outcome(Status.PASS, subject, f"{args.key} is {value}", expected=args.expected, found=value)]
-        return [Outcome(Status.FAIL, subject, f"{args.key} is {value if value is not None else 'unset'}",
-                        expected=args.expected, found=value,
-                        remediation=_fixes.workspace_conf(args.key, args.expected))]
+            return [
+                Outcome(Status.PASS, subject, f"{args.key} is {value}", expected=args.expected, found=value)
+            ]
+        return [
+            Outcome(
+                Status.FAIL,
+                subject,
+                f"{args.key} is {value if value is not None else 'unset'}",
+                expected=args.expected,
+                found=value,
+                remediation=_fixes.workspace_conf(args.key, args.expected),
+            )
+        ]
