@@ -1,0 +1,176 @@
+"""Grants of the planned securables (and their ancestors) and of watched catalogs, through SQL or REST.
+
+Once the SQL decision is known (`auditor.collect.strategy`): with a SQL session every grant is read
+through it (``SHOW GRANTS`` per securable, one ``information_schema`` statement per privilege view for
+all watched catalogs); without one, Unity Catalog grants go through REST in parallel tasks, hive_metastore
+grants are FAILED with the reason SQL is unavailable, and ``collection: sql`` fails everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, Protocol
+
+from auditor.collect.clients import RestClient
+from auditor.collect.interface import (
+    FactSink,
+    ObjectNotFound,
+    ReadFailed,
+    ReadFailure,
+    is_hive_metastore,
+    watch_scope,
+)
+from auditor.collect.rest_grants import read_grants, read_watched_catalog
+from auditor.collect.scopes import ReadPlan, Scope, needs_sql
+from auditor.collect.sql_grants import parse_show_grants, read_watched_catalogs, show_grants_statement
+from auditor.collect.sqlconn import SqlSession
+from auditor.model.facts import FactFamily, Securable, SecurableType, securable_key
+from auditor.settings import TargetSettings
+
+F = FactFamily
+
+
+class CycleContext(Protocol):
+    """What the grant reader needs from the running cycle."""
+
+    target: TargetSettings
+    reads: ReadPlan
+    sink: FactSink
+    metastore_id: str | None
+    sql_reason: str | None
+
+    def rest(self) -> RestClient: ...
+
+    def task(self, scopes: list[Scope], fn: Callable[..., Any], *args: Any) -> Future[Any]: ...
+
+    def await_result(self, future: Future[Any] | None, *, limit: float | None = None) -> Any: ...
+
+
+class GrantReader:
+    """Reads every planned GRANTS scope (and hive_metastore SECURABLES, which only SQL can see)."""
+
+    def __init__(self, cycle: CycleContext) -> None:
+        self._cycle = cycle
+        self._reads = cycle.reads
+        self._sink = cycle.sink
+
+    @staticmethod
+    def uc_candidates(reads: ReadPlan) -> bool:
+        """Some Unity Catalog grant read could go through SQL."""
+        grants = reads.wants(F.GRANTS) and any(not needs_sql(t, n) for t, n in reads.securables)
+        return grants or any(not is_hive_metastore(c) for c in reads.watched_catalogs)
+
+    @staticmethod
+    def hive_needed(reads: ReadPlan) -> bool:
+        """Some hive_metastore grant or securable is planned: only SQL can read it."""
+        return reads.wants(F.GRANTS, F.SECURABLES) and any(needs_sql(t, n) for t, n in reads.securables)
+
+    def scopes(self) -> list[Scope]:
+        """Every scope this reader records a status for."""
+        scopes: list[Scope] = []
+        for securable_type, name in self._reads.securables:
+            scopes += self._families(securable_type, name)
+        return scopes + [(F.GRANTS, watch_scope(c)) for c in self._reads.watched_catalogs]
+
+    def _families(self, securable_type: SecurableType, name: str) -> list[Scope]:
+        key = securable_key(securable_type, name)
+        scopes: list[Scope] = [(F.GRANTS, key)] if self._reads.wants(F.GRANTS) else []
+        hive = needs_sql(securable_type, name) and securable_type is not SecurableType.ANY_FILE
+        return scopes + ([(F.SECURABLES, key)] if hive and self._reads.wants(F.SECURABLES) else [])
+
+    def read(self, sql_future: Future[Any] | None, metastore_future: Future[Any] | None) -> None:
+        """Wait for the SQL decision, then read every grant scope one way or the other."""
+        try:
+            session: SqlSession | None = self._cycle.await_result(sql_future)
+        except ReadFailure as failure:
+            session, self._cycle.sql_reason = None, failure.reason
+        if session is not None:
+            self._read_through_sql(session)
+            return
+        self._fail_sql_only()
+        if self._cycle.target.collection == "sql":
+            return
+        if any(t is SecurableType.METASTORE for t, _ in self._reads.securables):
+            with contextlib.suppress(ReadFailure):  # metastore grants then fail for want of its id
+                self._cycle.await_result(metastore_future)
+        for securable_type, name in self._reads.securables:
+            if not needs_sql(securable_type, name) and self._reads.wants(F.GRANTS):
+                key = securable_key(securable_type, name)
+                self._cycle.task([(F.GRANTS, key)], self._rest_grants, securable_type, name)
+        for catalog in self._reads.watched_catalogs:
+            if not is_hive_metastore(catalog):
+                self._cycle.task([(F.GRANTS, watch_scope(catalog))], self._rest_watch, catalog)
+
+    # ---- without SQL ------------------------------------------------------------------------------
+
+    def _fail_sql_only(self) -> None:
+        """Record every scope that needs SQL as FAILED, with the reason SQL is unavailable."""
+        reason = self._cycle.sql_reason or "SQL is unavailable"
+        sql_mode = self._cycle.target.collection == "sql"
+        for securable_type, name in self._reads.securables:
+            if needs_sql(securable_type, name):
+                failure = ReadFailed(f"hive_metastore is readable through SQL only: {reason}", api_family="sql")
+            elif sql_mode:
+                failure = ReadFailed(f"collection is 'sql' and SQL is unavailable: {reason}", api_family="sql")
+            else:
+                continue
+            for family, scope in self._families(securable_type, name):
+                self._sink.fail(family, scope, failure)
+        for catalog in self._reads.watched_catalogs:
+            if is_hive_metastore(catalog):
+                failure = ReadFailed("hive_metastore cannot be watched in bulk: information_schema does not cover it")
+            elif sql_mode:
+                failure = ReadFailed(f"collection is 'sql' and SQL is unavailable: {reason}", api_family="sql")
+            else:
+                continue
+            self._sink.fail(F.GRANTS, watch_scope(catalog), failure)
+
+    def _rest_grants(self, securable_type: SecurableType, name: str) -> None:
+        grants = read_grants(self._cycle.rest(), securable_type, name, metastore_id=self._cycle.metastore_id)
+        self._sink.commit(F.GRANTS, securable_key(securable_type, name), grants=grants)
+
+    def _rest_watch(self, catalog: str) -> None:
+        self._sink.commit(F.GRANTS, watch_scope(catalog), grants=read_watched_catalog(self._cycle.rest(), catalog))
+
+    # ---- with SQL ---------------------------------------------------------------------------------
+
+    def _read_through_sql(self, session: SqlSession) -> None:
+        for securable_type, name in self._reads.securables:
+            if self._families(securable_type, name):
+                self._show_grants(session, securable_type, name)
+        catalogs = [c for c in self._reads.watched_catalogs if not is_hive_metastore(c)]
+        for catalog in self._reads.watched_catalogs:
+            if is_hive_metastore(catalog):
+                reason = "hive_metastore cannot be watched in bulk: information_schema does not cover it"
+                self._sink.fail(F.GRANTS, watch_scope(catalog), ReadFailed(reason))
+        if catalogs:
+            grants = read_watched_catalogs(session, catalogs)
+            for catalog in catalogs:
+                mine = [g for g in grants if g.securable_name.split(".")[0].lower() == catalog.lower()]
+                self._sink.commit(F.GRANTS, watch_scope(catalog), grants=mine)
+
+    def _show_grants(self, session: SqlSession, securable_type: SecurableType, name: str) -> None:
+        scopes = self._families(securable_type, name)
+        try:
+            rows = session.query(show_grants_statement(securable_type, name))
+        except ObjectNotFound:
+            for family, scope in scopes:
+                self._sink.commit(family, scope)
+            return
+        except ReadFailure as failure:
+            for family, scope in scopes:
+                self._sink.fail(family, scope, failure)
+            return
+        result = parse_show_grants(rows, securable_type, name)
+        for family, scope in scopes:
+            if family is F.GRANTS:
+                self._sink.commit(family, scope, grants=result.grants)
+            else:
+                owner = next(
+                    (o for (t, n), o in result.owners.items() if t is securable_type and n.lower() == name.lower()),
+                    None,
+                )
+                securable = Securable(type=securable_type, full_name=name, owner=owner)
+                self._sink.commit(family, scope, securables=[securable])

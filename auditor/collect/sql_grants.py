@@ -1,0 +1,229 @@
+"""Grants through SQL: ``SHOW GRANTS`` per securable; bulk ``information_schema`` reads of watched catalogs.
+
+``SHOW GRANTS`` answers in two forms (reference §1): Unity Catalog (``principal, actionType, objectType,
+objectKey``, SQL spelling ``USE CATALOG``) and hive_metastore (``Principal, ActionType, ...``, ``CATALOG$``
+with a null key, ``DATABASE`` keyed by schema name, tables keyed `` `schema`.`table` ``, ``OWN`` rows).
+Column names are matched case-insensitively; rows inherited from a parent are recorded on the parent; an
+``OWN`` row is the securable's owner, never a grant.
+
+A watched catalog costs one statement per privilege view for all watched catalogs together, whatever the
+number of schemas and tables in them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from auditor.collect.interface import HIVE_METASTORE, is_hive_metastore
+from auditor.collect.sqlconn import SqlSession
+from auditor.model.facts import Grant, SecurableType
+from auditor.privileges.databricks import normalize_privilege
+
+_STATEMENT_KEYWORD = {
+    SecurableType.METASTORE: "METASTORE",
+    SecurableType.CATALOG: "CATALOG",
+    SecurableType.SCHEMA: "SCHEMA",
+    SecurableType.TABLE: "TABLE",
+    SecurableType.VIEW: "VIEW",
+    SecurableType.VOLUME: "VOLUME",
+    SecurableType.FUNCTION: "FUNCTION",
+    SecurableType.EXTERNAL_LOCATION: "EXTERNAL LOCATION",
+    SecurableType.STORAGE_CREDENTIAL: "STORAGE CREDENTIAL",
+    SecurableType.ANY_FILE: "ANY FILE",
+}
+_DOTTED = frozenset(
+    {
+        SecurableType.CATALOG,
+        SecurableType.SCHEMA,
+        SecurableType.TABLE,
+        SecurableType.VIEW,
+        SecurableType.VOLUME,
+        SecurableType.FUNCTION,
+    }
+)
+_OBJECT_TYPES = {
+    "CATALOG$": SecurableType.CATALOG,
+    "DATABASE": SecurableType.SCHEMA,
+    "ANY_FILE": SecurableType.ANY_FILE,
+    "MATERIALIZED_VIEW": SecurableType.VIEW,
+    "CREDENTIAL": SecurableType.STORAGE_CREDENTIAL,
+}
+_PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NAMELESS = frozenset({SecurableType.METASTORE, SecurableType.ANY_FILE})
+
+
+def quote_identifier(name: str) -> str:
+    """One identifier, backticked (inner backticks doubled) unless it is a plain word."""
+    if _PLAIN_IDENTIFIER.match(name):
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def quote_literal(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def show_grants_statement(securable_type: SecurableType, full_name: str) -> str:
+    """``SHOW GRANTS ON <securable>`` with every name part quoted."""
+    keyword = _STATEMENT_KEYWORD[securable_type]
+    if securable_type in _NAMELESS:
+        return f"SHOW GRANTS ON {keyword}"
+    if securable_type in _DOTTED:
+        name = ".".join(quote_identifier(part) for part in full_name.split("."))
+    else:
+        name = quote_identifier(full_name)
+    return f"SHOW GRANTS ON {keyword} {name}"
+
+
+@dataclass
+class ShowGrantsResult:
+    """What one ``SHOW GRANTS`` said: grants (on the securable and its parents) and owners (``OWN`` rows)."""
+
+    grants: list[Grant] = field(default_factory=list)
+    owners: dict[tuple[SecurableType, str], str] = field(default_factory=dict)
+
+
+def parse_show_grants(
+    rows: Iterable[dict[str, Any]], securable_type: SecurableType, full_name: str
+) -> ShowGrantsResult:
+    """Rows of ``SHOW GRANTS ON <securable_type> <full_name>`` (lower-cased column names) as facts."""
+    result = ShowGrantsResult()
+    hive = securable_type in _DOTTED and is_hive_metastore(full_name)
+    for row in rows:
+        principal = row.get("principal")
+        action = row.get("actiontype")
+        if not isinstance(principal, str) or not principal or not isinstance(action, str) or not action.strip():
+            continue
+        target = _row_securable(row.get("objecttype"), row.get("objectkey"), securable_type, full_name, hive=hive)
+        if target is None:
+            continue  # an object kind the facts model cannot name
+        privilege = normalize_privilege(action)
+        if privilege == "OWN":
+            result.owners[target] = principal
+            continue
+        result.grants.append(
+            Grant(
+                principal=principal,
+                privilege=privilege,
+                securable_type=target[0],
+                securable_name=target[1],
+                source="sql",
+            )
+        )
+    return result
+
+
+def _row_securable(
+    object_type: Any, object_key: Any, securable_type: SecurableType, full_name: str, *, hive: bool
+) -> tuple[SecurableType, str] | None:
+    """The securable a row is about: its own objectType/objectKey, defaulting to the statement's."""
+    if not isinstance(object_type, str) or not object_type.strip():
+        return securable_type, "" if securable_type in _NAMELESS else full_name
+    spelled = object_type.strip().upper().replace(" ", "_")
+    kind = _OBJECT_TYPES.get(spelled)
+    if kind is None:
+        try:
+            kind = SecurableType(spelled)
+        except ValueError:
+            return None
+    if kind in _NAMELESS:
+        return kind, ""
+    parts = split_name(object_key) if isinstance(object_key, str) and object_key.strip() else []
+    if kind is SecurableType.CATALOG:
+        if spelled == "CATALOG$" or (hive and not parts):
+            return kind, HIVE_METASTORE
+        return kind, parts[0] if parts else full_name.split(".")[0]
+    if not parts:
+        return (kind, full_name) if kind is securable_type else None
+    if hive and kind in _DOTTED and parts[0].lower() != HIVE_METASTORE:
+        parts = [HIVE_METASTORE, *parts]
+    return kind, ".".join(parts)
+
+
+def split_name(key: str) -> list[str]:
+    """`` `a`.`b.c` `` -> ``["a", "b.c"]``; unquoted dots separate parts."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    index = 0
+    text = key.strip()
+    while index < len(text):
+        char = text[index]
+        if char == "`":
+            if quoted and index + 1 < len(text) and text[index + 1] == "`":
+                current.append("`")
+                index += 2
+                continue
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    parts.append("".join(current))
+    return [part for part in parts if part]
+
+
+# ---- watched catalogs: information_schema ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PrivilegeView:
+    """One ``system.information_schema`` privilege view and the columns naming its securable."""
+
+    view: str
+    securable_type: SecurableType
+    name_columns: tuple[str, ...]
+
+    def statement(self, catalogs: Iterable[str]) -> str:
+        listed = ", ".join(quote_literal(c.lower()) for c in sorted(set(catalogs), key=str.lower))
+        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        return (
+            f"SELECT {columns} FROM system.information_schema.{self.view} "
+            f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND inherited_from = 'NONE'"
+        )
+
+    def grants(self, rows: Iterable[dict[str, Any]]) -> list[Grant]:
+        found: list[Grant] = []
+        for row in rows:
+            grantee, privilege = row.get("grantee"), row.get("privilege_type")
+            names = [row.get(column) for column in self.name_columns]
+            if (
+                not isinstance(grantee, str)
+                or not isinstance(privilege, str)
+                or not all(isinstance(n, str) for n in names)
+            ):
+                continue
+            found.append(
+                Grant(
+                    principal=grantee,
+                    privilege=normalize_privilege(privilege),
+                    securable_type=self.securable_type,
+                    securable_name=".".join(str(n) for n in names),
+                    source="information_schema",
+                )
+            )
+        return found
+
+
+PRIVILEGE_VIEWS: tuple[PrivilegeView, ...] = (
+    PrivilegeView("catalog_privileges", SecurableType.CATALOG, ("catalog_name",)),
+    PrivilegeView("schema_privileges", SecurableType.SCHEMA, ("catalog_name", "schema_name")),
+    PrivilegeView("table_privileges", SecurableType.TABLE, ("table_catalog", "table_schema", "table_name")),
+)
+
+
+def read_watched_catalogs(session: SqlSession, catalogs: Iterable[str]) -> list[Grant]:
+    """Every direct grant in the catalogs (catalog, schema and table level): one statement per view."""
+    names = [c for c in catalogs if not is_hive_metastore(c)]
+    grants: list[Grant] = []
+    if not names:
+        return grants
+    for view in PRIVILEGE_VIEWS:
+        grants.extend(view.grants(session.query(view.statement(names))))
+    return grants
