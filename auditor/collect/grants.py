@@ -20,11 +20,17 @@ from auditor.collect.interface import (
     ReadFailed,
     ReadFailure,
     is_hive_metastore,
+    principal_scope,
     watch_scope,
 )
 from auditor.collect.rest_grants import read_grants, read_watched_catalog
 from auditor.collect.scopes import ReadPlan, Scope, needs_sql
-from auditor.collect.sql_grants import parse_show_grants, read_watched_catalogs, show_grants_statement
+from auditor.collect.sql_grants import (
+    parse_show_grants,
+    read_principal_grants,
+    read_watched_catalogs,
+    show_grants_statement,
+)
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import FactFamily, Securable, SecurableType, securable_key
 from auditor.settings import TargetSettings
@@ -72,7 +78,8 @@ class GrantReader:
         scopes: list[Scope] = []
         for securable_type, name in self._reads.securables:
             scopes += self._families(securable_type, name)
-        return scopes + [(F.GRANTS, watch_scope(c)) for c in self._reads.watched_catalogs]
+        scopes += [(F.GRANTS, watch_scope(c)) for c in self._reads.watched_catalogs]
+        return scopes + [(F.GRANTS, principal_scope(p)) for p in self._reads.swept_principals]
 
     def _families(self, securable_type: SecurableType, name: str) -> list[Scope]:
         key = securable_key(securable_type, name)
@@ -126,6 +133,13 @@ class GrantReader:
             else:
                 continue
             self._sink.fail(F.GRANTS, watch_scope(catalog), failure)
+        # Unity Catalog's REST API has no "every grant to a principal" call: one request per object would not scale
+        sweep = ReadFailed(
+            f"finding every grant to a principal needs SQL (information_schema), which is unavailable: {reason}",
+            api_family="sql",
+        )
+        for principal in self._reads.swept_principals:
+            self._sink.fail(F.GRANTS, principal_scope(principal), sweep)
 
     def _rest_grants(self, securable_type: SecurableType, name: str) -> None:
         grants = read_grants(self._cycle.rest(), securable_type, name, metastore_id=self._cycle.metastore_id)
@@ -150,6 +164,12 @@ class GrantReader:
             for catalog in catalogs:
                 mine = [g for g in grants if g.securable_name.split(".")[0].lower() == catalog.lower()]
                 self._sink.commit(F.GRANTS, watch_scope(catalog), grants=mine)
+        principals = self._reads.swept_principals
+        if principals:
+            swept = read_principal_grants(session, principals)
+            for principal in principals:
+                theirs = [g for g in swept if g.principal.lower() == principal.lower()]
+                self._sink.commit(F.GRANTS, principal_scope(principal), grants=theirs)
 
     def _show_grants(self, session: SqlSession, securable_type: SecurableType, name: str) -> None:
         scopes = self._families(securable_type, name)

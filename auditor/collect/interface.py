@@ -91,6 +91,11 @@ def watch_scope(catalog: str) -> str:
     return f"{WATCH_SCOPE_PREFIX}{catalog}"
 
 
+def principal_scope(principal: str) -> str:
+    """The GRANTS scope that covers every direct grant to a principal, anywhere in the metastore."""
+    return f"principal:{principal}"
+
+
 def is_hive_metastore(full_name: str) -> bool:
     """True for ``hive_metastore`` and anything inside it (names are case-insensitive)."""
     return full_name.split(".", 1)[0].strip("`").lower() == HIVE_METASTORE

@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from auditor.collect.identities import principal_kind_of
-from auditor.collect.interface import GLOBAL_SCOPE, is_hive_metastore, watch_scope, with_ancestors
+from auditor.collect.interface import (
+    GLOBAL_SCOPE,
+    is_hive_metastore,
+    principal_scope,
+    watch_scope,
+    with_ancestors,
+)
 from auditor.model.facts import FactFamily, PrincipalKind, SecurableType, securable_key
 from auditor.model.plan import CollectionPlan
 
@@ -61,6 +67,11 @@ class ReadPlan:
         return tuple(sorted(self.plan.watched_catalogs)) if self.wants(FactFamily.GRANTS) else ()
 
     @cached_property
+    def swept_principals(self) -> tuple[str, ...]:
+        """Principals whose every direct grant is read (excess-privilege checks)."""
+        return tuple(sorted(self.plan.grant_sweep_principals)) if self.wants(FactFamily.GRANTS) else ()
+
+    @cached_property
     def service_principals(self) -> tuple[str, ...]:
         """Planned principals named by application id (they may have OAuth secrets)."""
         return tuple(p for p in sorted(self.plan.principals) if principal_kind_of(p) is PrincipalKind.SERVICE_PRINCIPAL)
@@ -98,6 +109,7 @@ class ReadPlan:
             key = securable_key(securable_type, name)
             scopes += [(f, key) for f in (FactFamily.GRANTS, FactFamily.SECURABLES) if self.wants(f)]
         scopes += [(FactFamily.GRANTS, watch_scope(c)) for c in self.watched_catalogs]
+        scopes += [(FactFamily.GRANTS, principal_scope(p)) for p in self.swept_principals]
         for principal in sorted(self.plan.principals):
             scopes += [(f, principal) for f in (FactFamily.PRINCIPALS, FactFamily.ENTITLEMENTS) if self.wants(f)]
         if self.wants(FactFamily.OAUTH_SECRETS):

@@ -188,6 +188,15 @@ class PrivilegeView:
             f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND inherited_from = 'NONE'"
         )
 
+    def grantee_statement(self, principals: Iterable[str]) -> str:
+        """Every direct grant to the principals, in every catalog the auditor can see."""
+        listed = ", ".join(quote_literal(p.lower()) for p in sorted(set(principals), key=str.lower))
+        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        return (
+            f"SELECT {columns} FROM system.information_schema.{self.view} "
+            f"WHERE lower(grantee) IN ({listed}) AND inherited_from = 'NONE'"
+        )
+
     def grants(self, rows: Iterable[dict[str, Any]]) -> list[Grant]:
         found: list[Grant] = []
         for row in rows:
@@ -226,4 +235,22 @@ def read_watched_catalogs(session: SqlSession, catalogs: Iterable[str]) -> list[
         return grants
     for view in PRIVILEGE_VIEWS:
         grants.extend(view.grants(session.query(view.statement(names))))
+    return grants
+
+
+SWEEP_VIEWS: tuple[PrivilegeView, ...] = (
+    *PRIVILEGE_VIEWS,
+    PrivilegeView("external_location_privileges", SecurableType.EXTERNAL_LOCATION, ("external_location_name",)),
+    PrivilegeView("storage_credential_privileges", SecurableType.STORAGE_CREDENTIAL, ("storage_credential_name",)),
+)
+
+
+def read_principal_grants(session: SqlSession, principals: Iterable[str]) -> list[Grant]:
+    """Every direct grant to the principals anywhere in the metastore: one statement per view, whatever its size."""
+    names = list(principals)
+    grants: list[Grant] = []
+    if not names:
+        return grants
+    for view in SWEEP_VIEWS:
+        grants.extend(view.grants(session.query(view.grantee_statement(names))))
     return grants
