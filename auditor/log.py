@@ -190,6 +190,7 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
     final += [redact_secrets, _ScrubbingRenderer(renderer)]
 
     handler = _AuditorHandler(stream)
+    handler.addFilter(_drop_known_noise)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=final,
@@ -215,6 +216,11 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,  # a reconfiguration (tests, reload) must reach existing loggers
     )
+
+
+def _drop_known_noise(record: logging.LogRecord) -> bool:
+    """The SQL connector warns on every connection that pyarrow is absent; the auditor never needs it."""
+    return not (record.name.startswith("databricks.sql") and "pyarrow is not installed" in str(record.msg))
 
 
 def _isatty(stream: TextIO) -> bool:

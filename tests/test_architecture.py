@@ -58,3 +58,10 @@ def test_sandbox_imports_nothing_from_the_core() -> None:
         for module in _imports(path):
             if module.startswith("auditor."):
                 assert module.startswith("auditor.sandbox"), f"{path.name} imports {module}"
+
+
+def test_the_rule_packs_ship_inside_the_package() -> None:
+    """auditor/bundled/rules (package data, followed by the wheel build) is the repository's rules/."""
+    bundled = ROOT / "auditor" / "bundled" / "rules"
+    assert bundled.resolve() == (ROOT / "rules").resolve()
+    assert sorted(p.name for p in bundled.glob("*.yaml")) == sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
