@@ -21,19 +21,8 @@ from auditor.collect.interface import HIVE_METASTORE, is_hive_metastore
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import Grant, SecurableType
 from auditor.privileges.databricks import normalize_privilege
+from auditor.remediate.sql import SECURABLE_KEYWORDS
 
-_STATEMENT_KEYWORD = {
-    SecurableType.METASTORE: "METASTORE",
-    SecurableType.CATALOG: "CATALOG",
-    SecurableType.SCHEMA: "SCHEMA",
-    SecurableType.TABLE: "TABLE",
-    SecurableType.VIEW: "VIEW",
-    SecurableType.VOLUME: "VOLUME",
-    SecurableType.FUNCTION: "FUNCTION",
-    SecurableType.EXTERNAL_LOCATION: "EXTERNAL LOCATION",
-    SecurableType.STORAGE_CREDENTIAL: "STORAGE CREDENTIAL",
-    SecurableType.ANY_FILE: "ANY FILE",
-}
 _DOTTED = frozenset(
     {
         SecurableType.CATALOG,
@@ -69,7 +58,7 @@ def quote_literal(value: str) -> str:
 
 def show_grants_statement(securable_type: SecurableType, full_name: str) -> str:
     """``SHOW GRANTS ON <securable>`` with every name part quoted."""
-    keyword = _STATEMENT_KEYWORD[securable_type]
+    keyword = SECURABLE_KEYWORDS[securable_type]
     if securable_type in _NAMELESS:
         return f"SHOW GRANTS ON {keyword}"
     if securable_type in _DOTTED:

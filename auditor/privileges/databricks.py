@@ -142,9 +142,13 @@ def check_privilege(privilege: str) -> str:
     raise UnknownPrivilegeError(privilege, close[0] if close else None)
 
 
+# hive_metastore privileges whose SQL spelling keeps its underscores.
+UNDERSCORE_SPELLED: frozenset[str] = frozenset({"READ_METADATA", "CREATE_NAMED_FUNCTION", "MODIFY_CLASSPATH"})
+
+
 def sql_spelling(privilege: str) -> str:
     """The SQL spelling of a normalised privilege: spaces, except hive's underscore names."""
-    if privilege in {"READ_METADATA", "CREATE_NAMED_FUNCTION", "MODIFY_CLASSPATH"}:
+    if privilege in UNDERSCORE_SPELLED:
         return privilege
     return privilege.replace("_", " ")
 

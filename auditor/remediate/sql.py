@@ -39,11 +39,10 @@ import re
 from collections.abc import Sequence
 
 from auditor.model.facts import SecurableType
+from auditor.privileges.databricks import UNDERSCORE_SPELLED, sql_spelling
 
 # hive_metastore (legacy table ACL) privileges whose SQL spelling keeps the underscore.
-LEGACY_UNDERSCORE_PRIVILEGES: frozenset[str] = frozenset(
-    {"READ_METADATA", "CREATE_NAMED_FUNCTION", "MODIFY_CLASSPATH"}
-)
+LEGACY_UNDERSCORE_PRIVILEGES: frozenset[str] = UNDERSCORE_SPELLED
 ALL_PRIVILEGES = "ALL PRIVILEGES"
 
 SECURABLE_KEYWORDS: dict[SecurableType, str] = {
@@ -121,9 +120,7 @@ def sql_privilege(privilege: str) -> str:
     canonical = re.sub(r"[\s_]+", "_", privilege.strip().upper())
     if not _PRIVILEGE_WORDS.fullmatch(canonical):
         raise ValueError(f"not a privilege name: {privilege!r}")
-    if canonical in LEGACY_UNDERSCORE_PRIVILEGES:
-        return canonical
-    return canonical.replace("_", " ")
+    return sql_spelling(canonical)
 
 
 def securable_clause(securable_type: SecurableType | str, name_parts: Sequence[str]) -> str:

@@ -279,7 +279,7 @@ class _TokenParser:
             return SecurableRef("METASTORE", ())
         if keyword == "CATALOG":
             self._advance()
-            if self._is_name_start(0) and self._peek_keyword() != terminator:
+            if self._is_name_start(0) and (terminator is None or self._peek_keyword() != terminator):
                 return SecurableRef("CATALOG", self._name())
             return SecurableRef("CATALOG", ())
         if keyword in ("SCHEMA", "DATABASE"):

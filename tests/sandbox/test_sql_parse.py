@@ -51,6 +51,8 @@ def run(sql: str) -> tuple[tuple[str, ...], list[tuple[str | None, ...]]]:
     ("sql", "expected"),
     [
         ("SHOW GRANTS ON CATALOG main", ShowGrants(None, SecurableRef("CATALOG", ("main",)))),
+        ("SHOW GRANTS ON CATALOG `main`", ShowGrants(None, SecurableRef("CATALOG", ("main",)))),
+        ("SHOW GRANTS ON CATALOG `we``ird`", ShowGrants(None, SecurableRef("CATALOG", ("we`ird",)))),
         ("show grant on catalog", ShowGrants(None, SecurableRef("CATALOG", ()))),
         ("SHOW GRANTS ON SCHEMA main.s", ShowGrants(None, SecurableRef("SCHEMA", ("main", "s")))),
         ("SHOW GRANTS ON DATABASE sales", ShowGrants(None, SecurableRef("SCHEMA", ("sales",)))),
