@@ -94,9 +94,9 @@ def _strip_union_tags(loc: Sequence[str | int], data: Any) -> tuple[str | int, .
     kept: list[str | int] = []
     current = data
     for index, part in enumerate(loc):
-        if (isinstance(current, dict) and part in current) or (
-            isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        ):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
             current = current[part]
         elif isinstance(current, dict) and isinstance(part, str) and index < len(loc) - 1:
             continue  # a union tag: not a key of the document

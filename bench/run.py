@@ -10,8 +10,8 @@ Results are printed as a Markdown table; docs/benchmarks.md keeps the latest ful
 from __future__ import annotations
 
 import argparse
-import subprocess
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -22,15 +22,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auditor.audit import plan_target, run_cycle  # noqa: E402
-from auditor.collect import collect_target  # noqa: E402
-from auditor.evaluate.engine import evaluate  # noqa: E402
-from auditor.log import configure_logging  # noqa: E402
-from auditor.model.facts import FactFamily  # noqa: E402
-from auditor.model.plan import CollectionPlan  # noqa: E402
-from auditor.packs.loader import load_packs  # noqa: E402
-from auditor.sandbox import Sandbox  # noqa: E402
-from auditor.settings import Settings, TargetSettings  # noqa: E402
+from auditor.audit import plan_target, run_cycle
+from auditor.collect import collect_target
+from auditor.evaluate.engine import evaluate
+from auditor.log import configure_logging
+from auditor.model.facts import FactFamily
+from auditor.model.plan import CollectionPlan
+from auditor.packs.loader import load_packs
+from auditor.sandbox import Sandbox
+from auditor.settings import Settings, TargetSettings
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs()
@@ -44,8 +44,10 @@ class Row:
 
     def cells(self) -> str:
         med = statistics.median(self.samples)
-        return (f"| {self.name} | {med:.3f} | {min(self.samples):.3f} | {max(self.samples):.3f} | "
-                f"{len(self.samples)} | {self.note} |")
+        return (
+            f"| {self.name} | {med:.3f} | {min(self.samples):.3f} | {max(self.samples):.3f} | "
+            f"{len(self.samples)} | {self.note} |"
+        )
 
 
 def timed(fn: Callable[[], Any], repeat: int, *, warmup: int = 0) -> tuple[list[float], Any]:
@@ -67,9 +69,18 @@ def target(sandbox: Sandbox, **overrides: Any) -> TargetSettings:
 
 
 def generated(tables_per_schema: int, schemas: int) -> dict[str, Any]:
-    return {"base": "healthy", "name": f"bench-{schemas}x{tables_per_schema}",
-            "generate": {"catalogs": 1, "schemas_per_catalog": schemas, "tables_per_schema": tables_per_schema,
-                         "principals": 20, "groups": 4, "group_depth": 2}}
+    return {
+        "base": "healthy",
+        "name": f"bench-{schemas}x{tables_per_schema}",
+        "generate": {
+            "catalogs": 1,
+            "schemas_per_catalog": schemas,
+            "tables_per_schema": tables_per_schema,
+            "principals": 20,
+            "groups": 4,
+            "group_depth": 2,
+        },
+    }
 
 
 def bench_sandbox_start(repeat: int) -> Row:
@@ -100,9 +111,19 @@ def bench_sandbox_command(repeat: int) -> Row:
 
 def bench_generator(repeat: int, tables: int) -> Row:
     schemas = 100
-    scenario = {"base": "healthy", "name": "bench-gen", "generate": {"catalogs": 10, "schemas_per_catalog": schemas // 10,
-                                                  "tables_per_schema": tables // schemas, "principals": 100,
-                                                  "groups": 20, "group_depth": 3, "grants_per_object": 2}}
+    scenario = {
+        "base": "healthy",
+        "name": "bench-gen",
+        "generate": {
+            "catalogs": 10,
+            "schemas_per_catalog": schemas // 10,
+            "tables_per_schema": tables // schemas,
+            "principals": 100,
+            "groups": 20,
+            "group_depth": 3,
+            "grants_per_object": 2,
+        },
+    }
 
     def build() -> None:
         with Sandbox.start(scenario, now=NOW):
@@ -120,8 +141,11 @@ def bench_cycle(repeat: int) -> list[Row]:
         eval_samples, _ = timed(lambda: evaluate(result.snapshot, PACKS, now=NOW), repeat * 5)
         plan_samples, _ = timed(lambda: plan_target(settings, PACKS), repeat * 5)
     return [
-        Row("full cycle, `drifted`, SQL path (collect + evaluate, s)", samples,
-            f"{requests} requests, {result.stats.statements} statements, {len(result.report.findings)} findings"),
+        Row(
+            "full cycle, `drifted`, SQL path (collect + evaluate, s)",
+            samples,
+            f"{requests} requests, {result.stats.statements} statements, {len(result.report.findings)} findings",
+        ),
         Row("evaluate only, `drifted` snapshot (s)", eval_samples),
         Row("plan only (s)", plan_samples),
     ]
@@ -137,9 +161,14 @@ def bench_watch(repeat: int, small: int, large: int) -> list[Row]:
             settings = target(sandbox)
             samples, result = timed(lambda s=settings: collect_target(s, plan, now=NOW), repeat, warmup=1)
         medians[tables] = statistics.median(samples)
-        rows.append(Row(f"watch a {tables:,}-table catalog, SQL path (s)", samples,
-                        f"{sum(result.stats.requests.values())} requests, {result.stats.statements} statements, "
-                        f"{len(result.snapshot.grants):,} grants"))
+        rows.append(
+            Row(
+                f"watch a {tables:,}-table catalog, SQL path (s)",
+                samples,
+                f"{sum(result.stats.requests.values())} requests, {result.stats.statements} statements, "
+                f"{len(result.snapshot.grants):,} grants",
+            )
+        )
     rows[-1].note += f"; time ratio {medians[large] / medians[small]:.1f}x for {large // small}x the tables"
     return rows
 
@@ -150,7 +179,11 @@ def main() -> int:
     args = parser.parse_args()
     configure_logging(level="WARNING")
     repeat = 3 if args.quick else 7
-    rows = [bench_sandbox_command(repeat), bench_sandbox_start(repeat), bench_generator(1 if args.quick else 3, 10_000 if args.quick else 100_000)]
+    rows = [
+        bench_sandbox_command(repeat),
+        bench_sandbox_start(repeat),
+        bench_generator(1 if args.quick else 3, 10_000 if args.quick else 100_000),
+    ]
     rows += bench_cycle(repeat)
     rows += bench_watch(repeat, 100, 1_000 if args.quick else 10_000)
     print("| measure | median | min | max | runs | note |")

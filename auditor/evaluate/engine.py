@@ -12,22 +12,28 @@ from auditor.evaluate.registry import KINDS, Outcome
 from auditor.model.facts import Binding, FactFamily, Snapshot, Watch
 from auditor.model.findings import Finding, Remediation, Report, Status
 from auditor.model.plan import CollectionPlan
-from auditor.packs.loader import BoundRule, PackSet, bind, render_template, resolve_params
+from auditor.packs.loader import (
+    BindingError,
+    BoundRule,
+    PackSet,
+    bind,
+    did_you_mean,
+    render_template,
+    resolve_params,
+)
 
 log = structlog.get_logger(__name__)
 
 
 def bind_all(packs: PackSet, bindings: Sequence[Binding], *, where: str = "config") -> list[BoundRule]:
     """Bind every integration to its pack; unknown packs and bad parameters raise `BindingError`."""
-    from auditor.packs.loader import BindingError, _did_you_mean
-
     bound: list[BoundRule] = []
     for binding in bindings:
         pack = packs.get(binding.pack)
         if pack is None:
             raise BindingError(
                 where,
-                f"unknown pack {binding.pack!r}{_did_you_mean(binding.pack, packs.names())}",
+                f"unknown pack {binding.pack!r}{did_you_mean(binding.pack, packs.names())}",
                 field=f"integrations.{binding.instance}.pack",
             )
         bound += bind(pack, binding, where=where)

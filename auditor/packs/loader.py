@@ -6,7 +6,7 @@ Every error names the file, the line and the field, and nothing starts: `InputEr
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,8 +68,8 @@ class PackSet:
     def names(self) -> list[str]:
         return sorted(self.packs)
 
-    def __iter__(self) -> Iterable[LoadedPack]:  # type: ignore[override]
-        return iter(self.packs[name] for name in sorted(self.packs))
+    def __iter__(self) -> Iterator[LoadedPack]:
+        return iter([self.packs[name] for name in sorted(self.packs)])
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ def _param_refs(value: Any) -> Iterable[tuple[str, Loc]]:
                 yield name, (key, *loc)
 
 
-def _did_you_mean(name: str, options: Iterable[str]) -> str:
+def did_you_mean(name: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -127,7 +127,7 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
     if kind is None:
         raise InputError(
             path,
-            f"unknown check kind {rule.check.kind!r}{_did_you_mean(rule.check.kind, KINDS.names())}",
+            f"unknown check kind {rule.check.kind!r}{did_you_mean(rule.check.kind, KINDS.names())}",
             line=lines.line_of((*loc, "check", "kind")),
             field=f"rules[{index}].check.kind",
         )
@@ -136,7 +136,7 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
             field_loc = (*loc, "check", "args", *sub)
             raise InputError(
                 path,
-                f"${{{name}}} is not a parameter of pack {pack.pack!r}{_did_you_mean(name, pack.parameters)}",
+                f"${{{name}}} is not a parameter of pack {pack.pack!r}{did_you_mean(name, pack.parameters)}",
                 line=lines.line_of(field_loc),
                 field=f"rules[{index}].check.args"
                 + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in sub),
@@ -144,7 +144,7 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
     if rule.when is not None and rule.when.param not in pack.parameters:
         raise InputError(
             path,
-            f"unknown parameter {rule.when.param!r}{_did_you_mean(rule.when.param, pack.parameters)}",
+            f"unknown parameter {rule.when.param!r}{did_you_mean(rule.when.param, pack.parameters)}",
             line=lines.line_of((*loc, "when", "param")),
             field=f"rules[{index}].when.param",
         )
@@ -249,7 +249,7 @@ def resolve_params(pack: LoadedPack, binding: Binding, *, where: str = "config")
             raise BindingError(
                 where,
                 f"{label}: unknown parameter {name!r} for pack {spec.pack!r}"
-                f"{_did_you_mean(name, spec.parameters)}",
+                f"{did_you_mean(name, spec.parameters)}",
                 field=f"params.{name}",
             )
     values: dict[str, Any] = {}
