@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.daemon import Daemon, build_trigger, findings_document
+from auditor.daemon import Daemon, build_trigger
+from auditor.web import findings_document
 from auditor.drift.store import StateStore
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Remediation, Report, Severity, Status
