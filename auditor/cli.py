@@ -104,6 +104,44 @@ def cmd_collect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_preflight(args: argparse.Namespace) -> int:
+    """Who the auditor is on each target and which fact families it can read (exit 3 on any blind spot)."""
+    import json
+
+    from auditor.collect.preflight import preflight
+    from auditor.settings import load_settings
+
+    settings = load_settings(args.config)
+    _configure_logging(args, settings)
+    targets = [settings.target(args.target)] if args.target else list(settings.targets)
+    blind = False
+    for target in targets:
+        result = preflight(target)
+        blind = blind or bool(result.blind_spots()) or result.identity is None
+        if args.format == "json":
+            print(
+                json.dumps(
+                    {
+                        "target": result.target,
+                        "identity": result.identity,
+                        "groups": list(result.groups),
+                        "warehouse_state": result.warehouse_state,
+                        "families": [s.model_dump(mode="json") for s in result.families],
+                    },
+                    indent=2,
+                )
+            )
+            continue
+        print(
+            f"{result.target}: the auditor is {result.identity or '(unknown)'}"
+            + (f" (groups: {', '.join(result.groups)})" if result.groups else "")
+        )
+        for status in result.families:
+            reason = f": {status.reason}" if status.reason else ""
+            print(f"  {status.state.value:12} {status.family.value}{reason}")
+    return EXIT_ERROR if blind else EXIT_OK
+
+
 # ---- rules ----------------------------------------------------------------------------------------
 
 
@@ -117,9 +155,7 @@ def cmd_rules_validate(args: argparse.Namespace) -> int:
     for path in files:
         loaded = load_pack_file(path)
         if loaded.name in names:
-            raise InputError(
-                path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack"
-            )
+            raise InputError(path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack")
         names[loaded.name] = path
         rules += len(loaded.spec.rules)
     print(f"OK: {len(files)} pack file(s), {rules} rules")
@@ -178,10 +214,7 @@ def cmd_config_validate(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     load_packs_for(settings)
-    print(
-        f"OK: {len(settings.targets)} target(s), "
-        f"{sum(len(t.integrations) for t in settings.targets)} integration(s)"
-    )
+    print(f"OK: {len(settings.targets)} target(s), {sum(len(t.integrations) for t in settings.targets)} integration(s)")
     return EXIT_OK
 
 
@@ -203,8 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="grants-auditor",
         description="Prove that a Databricks workspace and its AWS side grant exactly what Segment's "
         "Databricks integrations need.",
-        epilog="exit codes: 0 nothing failing, 1 something failing, 2 bad input, 3 something could not be "
-        "evaluated",
+        epilog="exit codes: 0 nothing failing, 1 something failing, 2 bad input, 3 something could not be evaluated",
     )
     parser.add_argument("--version", action="version", version=f"grants-auditor {__version__}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -212,9 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="collect once (or read a snapshot) and evaluate: for CI")
     source = check.add_mutually_exclusive_group()
-    source.add_argument(
-        "--snapshot", nargs="+", metavar="FILE", help="evaluate facts snapshot file(s) offline"
-    )
+    source.add_argument("--snapshot", nargs="+", metavar="FILE", help="evaluate facts snapshot file(s) offline")
     source.add_argument("--config", metavar="FILE", help="collect from the config's target(s), then evaluate")
     check.add_argument("--target", help="only this target of the config")
     check.add_argument("--rules", nargs="*", default=[], metavar="DIR", help="extra rule pack directories")
@@ -222,8 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--output", "-o", metavar="FILE", help="write the report here instead of stdout")
     check.add_argument(
         "--now",
-        help="evaluate as of this ISO-8601 time (credential expiry); default: now, or a "
-        "snapshot's collection time",
+        help="evaluate as of this ISO-8601 time (credential expiry); default: now, or a snapshot's collection time",
     )
     check.set_defaults(handler=cmd_check)
 
@@ -234,6 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     collect.add_argument("--now", help=argparse.SUPPRESS)
     collect.set_defaults(handler=cmd_collect)
 
+    probe = sub.add_parser("preflight", help="the auditor's identity and which fact families it can read")
+    probe.add_argument("--config", required=True, metavar="FILE")
+    probe.add_argument("--target")
+    probe.add_argument("--format", choices=["text", "json"], default="text")
+    probe.set_defaults(handler=cmd_preflight)
+
     rules = sub.add_parser("rules", help="validate, list and describe rule packs")
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     validate = rules_sub.add_parser("validate", help="validate pack files (default: the bundled packs)")
@@ -243,9 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--rules", nargs="*", default=[], metavar="DIR")
     listing.add_argument("--format", choices=["text", "json"], default="text")
     listing.set_defaults(handler=cmd_rules_list)
-    rules_sub.add_parser("kinds", help="list the check kinds and their arguments").set_defaults(
-        handler=cmd_rules_kinds
-    )
+    rules_sub.add_parser("kinds", help="list the check kinds and their arguments").set_defaults(handler=cmd_rules_kinds)
     schema = rules_sub.add_parser("schema", help="write JSON Schemas for rule packs and the config")
     schema.add_argument("--out", default="docs/schemas")
     schema.set_defaults(handler=cmd_rules_schema)

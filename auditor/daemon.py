@@ -623,6 +623,7 @@ def run_daemon(
     with _signals(stop, reload_requested, daemon):
         try:
             daemon.start()
+            threading.Thread(target=_log_preflight, args=(daemon.settings,), name="preflight", daemon=True).start()
             if on_started is not None:
                 on_started(daemon)
             while not stop.wait(0.2):
@@ -632,6 +633,26 @@ def run_daemon(
         finally:
             daemon.stop()
     return 0
+
+
+def _log_preflight(settings: Settings) -> None:
+    """At start, say who the auditor is on each target and which fact families it cannot read (X-3)."""
+    from auditor.collect.preflight import preflight
+
+    for target in settings.targets:
+        try:
+            result = preflight(target)
+        except Exception as exc:  # a probe must never take the daemon down
+            log.warning("preflight_failed", target=target.name, error=type(exc).__name__)
+            continue
+        log.info(
+            "preflight",
+            target=target.name,
+            identity=result.identity,
+            groups=list(result.groups),
+            readable=[s.family.value for s in result.families if s.state is ReadState.READ],
+            blind_spots={s.family.value: f"{s.state.value}: {s.reason}" for s in result.blind_spots()},
+        )
 
 
 @contextmanager
