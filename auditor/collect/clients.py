@@ -13,6 +13,7 @@ Errors become `ReadFailure`s with reasons that name the HTTP status, never a tok
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from databricks.sdk.errors.platform import (
 
 from auditor.collect.budget import CostMeter, Deadline
 from auditor.collect.http import DeadlineExceeded, RetryPolicy, api_family, budgeted_session, mount_budget
-from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure
+from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure, as_read_failure
 from auditor.collect.oauth import OAuthM2MTokenSource
 from auditor.settings import OAuthM2MAuth, PatAuth, TargetSettings
 
@@ -190,12 +191,14 @@ def describe_transport_error(exc: BaseException) -> str:
 
 
 class Connections:
-    """The clients of one target for one cycle. REST is built lazily, once, thread-safely by the caller."""
+    """The clients of one target for one cycle. REST is built lazily, once, thread-safely."""
 
     def __init__(self, target: TargetSettings, deadline: Deadline, meter: CostMeter) -> None:
         self.target = target
         self.deadline = deadline
         self.meter = meter
+        self._rest: RestClient | ReadFailure | None = None
+        self._rest_lock = threading.Lock()
         settings = target.databricks
         self.policy = RetryPolicy(
             max_retries=settings.max_retries,
@@ -216,6 +219,18 @@ class Connections:
         return auth.client_id if isinstance(auth, OAuthM2MAuth) else "the auditor's token"
 
     def rest(self) -> RestClient:
+        """The cycle's one `RestClient`; a failure to build it fails every read that needs it."""
+        with self._rest_lock:
+            if self._rest is None:
+                try:
+                    self._rest = self._build_rest()
+                except Exception as exc:
+                    self._rest = as_read_failure(exc)
+            if isinstance(self._rest, ReadFailure):
+                raise self._rest
+            return self._rest
+
+    def _build_rest(self) -> RestClient:
         """A `RestClient` whose every request is counted, timed out and retried within the budget.
 
         ``Config()`` probes ``/.well-known/databricks-config`` on a private session the SDK gives no hook

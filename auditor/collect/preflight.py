@@ -78,7 +78,6 @@ class _Preflight:
         self.identity_kind: PrincipalKind | None = None
         self.groups: tuple[str, ...] = ()
         self.warehouse_state: str | None = None
-        self._rest: RestClient | ReadFailure | None = None
         self._lock = threading.Lock()
 
     def run(self) -> PreflightResult:
@@ -144,15 +143,7 @@ class _Preflight:
 
     def rest(self) -> RestClient:
         """The REST client, built once for all probes."""
-        with self._lock:
-            if self._rest is None:
-                try:
-                    self._rest = self.connections.rest()
-                except Exception as exc:
-                    self._rest = as_read_failure(exc)
-            if isinstance(self._rest, ReadFailure):
-                raise self._rest
-            return self._rest
+        return self.connections.rest()
 
     def _get(self, family: FactFamily, path: str, query: dict[str, Any] | None = None) -> dict[str, Any]:
         """One probe request; 404 counts as readable (the object is absent, the API answered)."""

@@ -107,7 +107,6 @@ class _Cycle:
         self._lock = threading.Lock()
         self._runner: Runner | None = None
         self._futures: list[Future[Any]] = []
-        self._rest: RestClient | ReadFailure | None = None
         self._directory: ScimDirectory | None = None
         self._trust = Memo()
         self._warehouse_infos: dict[str, dict[str, Any]] = {}
@@ -231,15 +230,7 @@ class _Cycle:
 
     def rest(self) -> RestClient:
         """The REST client, built once; a failure to build it fails every read that needs it."""
-        with self._lock:
-            if self._rest is None:
-                try:
-                    self._rest = self.connections.rest()
-                except Exception as exc:
-                    self._rest = as_read_failure(exc)
-            if isinstance(self._rest, ReadFailure):
-                raise self._rest
-            return self._rest
+        return self.connections.rest()
 
     def directory(self) -> ScimDirectory:
         """The cycle's memoised SCIM lookups."""

@@ -12,8 +12,9 @@ name columns, so one table out of 100,000 costs one lookup and a full scan is li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlglot import exp
 
@@ -141,9 +142,7 @@ def _catalogs(state: WorkspaceState, scope: str | None, query: ViewQuery, column
     return [catalog for catalog in catalogs if not is_hive_catalog(catalog.full_name)]
 
 
-def _children(
-    state: WorkspaceState, kind: str, parent: Securable, query: ViewQuery, column: int
-) -> list[Securable]:
+def _children(state: WorkspaceState, kind: str, parent: Securable, query: ViewQuery, column: int) -> list[Securable]:
     wanted = query.candidates(column)
     if wanted is None:
         return state.children(parent.type, parent.full_name)
@@ -156,9 +155,7 @@ def _levels(query: ViewQuery, column: int) -> frozenset[str]:
     return query.candidates(column) or frozenset({"none", "catalog", "schema"})
 
 
-def _catalog_rows(
-    state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility
-) -> Iterator[Row]:
+def _catalog_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
     if "none" not in _levels(query, 5):
         return
     for catalog in _catalogs(state, scope, query, 2):
@@ -167,9 +164,7 @@ def _catalog_rows(
                 yield (catalog.owner, grantee, catalog.full_name, privilege, "NO", "NONE")
 
 
-def _schema_rows(
-    state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility
-) -> Iterator[Row]:
+def _schema_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
     levels = _levels(query, 6)
     for catalog in _catalogs(state, scope, query, 2):
         inherited = state.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
@@ -184,18 +179,14 @@ def _schema_rows(
                     yield (catalog.owner, grantee, catalog.full_name, name, privilege, "NO", "CATALOG")
 
 
-def _table_rows(
-    state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility
-) -> Iterator[Row]:
+def _table_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
     levels = _levels(query, 7)
     for catalog in _catalogs(state, scope, query, 2):
         from_catalog = state.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
         for schema in _children(state, "SCHEMA", catalog, query, 3):
             from_schema = state.direct_grants("SCHEMA", schema.full_name) if "schema" in levels else []
             inherited = [(schema.owner, grantee, privilege, "SCHEMA") for grantee, privilege in from_schema]
-            inherited += [
-                (catalog.owner, grantee, privilege, "CATALOG") for grantee, privilege in from_catalog
-            ]
+            inherited += [(catalog.owner, grantee, privilege, "CATALOG") for grantee, privilege in from_catalog]
             schema_name = schema.name
             for table in _children(state, "TABLE", schema, query, 4):
                 name = table.name
@@ -226,38 +217,36 @@ def _table_rows(
                         )
 
 
-def _external_location_rows(
-    state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility
-) -> Iterator[Row]:
-    wanted = query.candidates(2)
-    locations = (
-        state.list_external_locations()
-        if wanted is None
-        else [found for found in map(state.external_location, sorted(wanted)) if found is not None]
-    )
-    if "none" not in _levels(query, 5):
-        return
-    for location in locations:
-        for grantee, privilege in state.direct_grants("EXTERNAL_LOCATION", location.name):
-            if visible(location.owner, grantee):
-                yield (location.owner, grantee, location.name, privilege, "NO", "NONE")
+def _named_securable_rows(
+    kind: str,
+    listing: Callable[[WorkspaceState], Sequence[Any]],
+    lookup: Callable[[WorkspaceState, str], Any],
+) -> Callable[[WorkspaceState, str | None, ViewQuery, Visibility], Iterator[Row]]:
+    """The rows of a privilege view over securables with a plain name (external locations, credentials)."""
+
+    def rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
+        wanted = query.candidates(2)
+        securables = (
+            listing(state)
+            if wanted is None
+            else [found for found in (lookup(state, name) for name in sorted(wanted)) if found is not None]
+        )
+        if "none" not in _levels(query, 5):
+            return
+        for securable in securables:
+            for grantee, privilege in state.direct_grants(kind, securable.name):
+                if visible(securable.owner, grantee):
+                    yield (securable.owner, grantee, securable.name, privilege, "NO", "NONE")
+
+    return rows
 
 
-def _storage_credential_rows(
-    state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility
-) -> Iterator[Row]:
-    wanted = query.candidates(2)
-    credentials = (
-        state.list_storage_credentials()
-        if wanted is None
-        else [found for found in map(state.storage_credential, sorted(wanted)) if found is not None]
-    )
-    if "none" not in _levels(query, 5):
-        return
-    for credential in credentials:
-        for grantee, privilege in state.direct_grants("STORAGE_CREDENTIAL", credential.name):
-            if visible(credential.owner, grantee):
-                yield (credential.owner, grantee, credential.name, privilege, "NO", "NONE")
+_external_location_rows = _named_securable_rows(
+    "EXTERNAL_LOCATION", WorkspaceState.list_external_locations, WorkspaceState.external_location
+)
+_storage_credential_rows = _named_securable_rows(
+    "STORAGE_CREDENTIAL", WorkspaceState.list_storage_credentials, WorkspaceState.storage_credential
+)
 
 
 _VIEWS: dict[str, _View] = {
