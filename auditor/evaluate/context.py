@@ -18,7 +18,7 @@ from auditor.model.facts import (
     SecurableType,
     Snapshot,
 )
-from auditor.privileges.databricks import PrivilegeModel, is_hive, lineage
+from auditor.privileges.databricks import PrivilegeModel, lineage
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,6 @@ class EvalContext:
             return PrincipalKind.SERVICE_PRINCIPAL
         return PrincipalKind.GROUP
 
-    def metastore_is_hive(self, full_name: str) -> bool:
-        return is_hive(full_name)
-
 
 _EXISTENCE_FAMILY = {
     SecurableType.STORAGE_CREDENTIAL: FactFamily.STORAGE_CREDENTIALS,
@@ -104,6 +101,4 @@ _EXISTENCE_FAMILY = {
 
 def _looks_like_uuid(value: str) -> bool:
     parts = value.split("-")
-    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
-        c in "0123456789abcdefABCDEF" for p in parts for c in p
-    )
+    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(c in "0123456789abcdefABCDEF" for p in parts for c in p)

@@ -19,7 +19,6 @@ from auditor.packs.loader import (
     bind,
     did_you_mean,
     render_template,
-    resolve_params,
 )
 
 log = structlog.get_logger(__name__)
@@ -44,9 +43,8 @@ def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
     """Every principal the integrations name (parameters of type ``principal``), in order, once each."""
     seen: dict[str, str] = {}
     for rule in bound:
-        params = resolve_params(rule.pack, rule.binding)
         for name, spec in rule.pack.spec.parameters.items():
-            value = params.get(name)
+            value = rule.params.get(name)
             if spec.type == "principal" and isinstance(value, str) and value:
                 seen.setdefault(value.lower(), value)
     return tuple(seen.values())
@@ -140,8 +138,7 @@ def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
 def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
     spec = rule.rule
     status = Status.WARN if spec.advisory and outcome.status is Status.FAIL else outcome.status
-    params = resolve_params(rule.pack, rule.binding)
-    advice = render_template(spec.remediation, params).strip()  # folded YAML (">") ends with a newline
+    advice = render_template(spec.remediation, rule.params).strip()  # folded YAML (">") ends with a newline
     remediation = outcome.remediation
     if status in {Status.FAIL, Status.WARN}:
         summary = advice if not remediation.summary else f"{advice} ({remediation.summary})"

@@ -45,9 +45,7 @@ class Outcome:
         """`error`: a fact this check needs was not read."""
         reason = status.reason or status.state.value
         if status.state.value == "not_visible":
-            reason = f"not visible to {identity or 'the auditor'}" + (
-                f" ({status.reason})" if status.reason else ""
-            )
+            reason = f"not visible to {identity or 'the auditor'}" + (f" ({status.reason})" if status.reason else "")
         scope = "" if status.scope == "*" else f" [{status.scope}]"
         return cls(Status.ERROR, subject, f"could not read {status.family.value}{scope}: {reason}")
 

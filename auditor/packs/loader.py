@@ -81,6 +81,7 @@ class BoundRule:
     rule: RuleSpec
     args: KindArgs
     applicable: bool  # False when the rule's `when` condition does not hold for this binding
+    params: Mapping[str, Any]  # the binding's parameters, defaults filled in
 
 
 def _substitute(value: Any, params: Mapping[str, Any]) -> Any:
@@ -138,8 +139,7 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
                 path,
                 f"${{{name}}} is not a parameter of pack {pack.pack!r}{did_you_mean(name, pack.parameters)}",
                 line=lines.line_of(field_loc),
-                field=f"rules[{index}].check.args"
-                + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in sub),
+                field=f"rules[{index}].check.args" + "".join(f".{p}" if isinstance(p, str) else f"[{p}]" for p in sub),
             )
     if rule.when is not None and rule.when.param not in pack.parameters:
         raise InputError(
@@ -248,8 +248,7 @@ def resolve_params(pack: LoadedPack, binding: Binding, *, where: str = "config")
         if name not in spec.parameters:
             raise BindingError(
                 where,
-                f"{label}: unknown parameter {name!r} for pack {spec.pack!r}"
-                f"{did_you_mean(name, spec.parameters)}",
+                f"{label}: unknown parameter {name!r} for pack {spec.pack!r}{did_you_mean(name, spec.parameters)}",
                 field=f"params.{name}",
             )
     values: dict[str, Any] = {}
@@ -300,7 +299,7 @@ def bind(pack: LoadedPack, binding: Binding, *, where: str = "config") -> list[B
                 f"integration {binding.instance!r}: rule {rule.id} check argument {field}: {err['msg']}",
                 field="params",
             ) from exc
-        bound.append(BoundRule(pack=pack, binding=binding, rule=rule, args=args, applicable=applicable))
+        bound.append(BoundRule(pack=pack, binding=binding, rule=rule, args=args, applicable=applicable, params=params))
     return bound
 
 

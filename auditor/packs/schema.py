@@ -51,9 +51,7 @@ class Condition(_Strict):
     param: str
     equals: Annotated[
         tuple[Any, ...],
-        WithJsonSchema(
-            {"anyOf": [{"type": "array", "minItems": 1}, {"type": ["string", "number", "boolean"]}]}
-        ),
+        WithJsonSchema({"anyOf": [{"type": "array", "minItems": 1}, {"type": ["string", "number", "boolean"]}]}),
     ] = Field(min_length=1)
 
     @field_validator("equals", mode="before")
@@ -68,9 +66,7 @@ class RuleSpec(_Strict):
     title: str = Field(min_length=5, max_length=160)
     description: str = ""
     severity: Severity
-    advisory: bool = Field(
-        False, description="the document recommends it: a failure reports warn, never fail"
-    )
+    advisory: bool = Field(False, description="the document recommends it: a failure reports warn, never fail")
     source: SourceRef
     when: Condition | None = None
     check: CheckSpec
@@ -82,9 +78,7 @@ class PackSpec(_Strict):
     pack: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
     version: int = Field(1, ge=1)
-    document: str | None = Field(
-        None, description="the setup document this pack encodes (None: cross-cutting)"
-    )
+    document: str | None = Field(None, description="the setup document this pack encodes (None: cross-cutting)")
     description: str = ""
     parameters: dict[str, ParamSpec] = Field(default_factory=dict)
     rules: tuple[RuleSpec, ...] = Field(min_length=1)

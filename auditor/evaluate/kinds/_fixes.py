@@ -34,9 +34,7 @@ def entitlements(principal: Principal, missing: Sequence[str]) -> Remediation:
 
 
 def workspace_conf(key: str, value: str) -> Remediation:
-    return Remediation(
-        summary=f"set {key} to {value}", commands=commands.set_workspace_conf({key: value}).lines
-    )
+    return Remediation(summary=f"set {key} to {value}", commands=commands.set_workspace_conf({key: value}).lines)
 
 
 def warehouse_edit(

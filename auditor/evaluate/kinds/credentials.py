@@ -20,9 +20,7 @@ class CredentialExpiryArgs(KindArgs):
     principal: NonEmpty
     credential: Literal["pat", "oauth_secret"]
     warn_days: int = Field(30, ge=0, description="warn when the credential expires within this many days")
-    max_lifetime_days: int | None = Field(
-        None, ge=1, description="warn when a credential lives longer (or forever)"
-    )
+    max_lifetime_days: int | None = Field(None, ge=1, description="warn when a credential lives longer (or forever)")
     rotation_lifetime_days: int = Field(90, ge=1, description="lifetime proposed for a replacement token")
 
 
@@ -100,8 +98,7 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
                 Outcome(
                     Status.WARN,
                     subject,
-                    f"the {label} of {args.principal} expires in {days:.1f} days "
-                    f"({latest.date().isoformat()})",
+                    f"the {label} of {args.principal} expires in {days:.1f} days ({latest.date().isoformat()})",
                     expected=f"more than {args.warn_days} days left",
                     found=f"{days:.1f} days",
                     evidence=evidence,

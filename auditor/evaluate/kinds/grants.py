@@ -18,9 +18,7 @@ from auditor.privileges.databricks import is_hive, split_name, sql_spelling
 from auditor.remediate.sql import grant_statement
 
 
-def grant_fix(
-    privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str
-) -> Remediation:
+def grant_fix(privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str) -> Remediation:
     statement = grant_statement(list(privileges), securable_type.value, split_name(full_name), principal)
     spelled = ", ".join(sql_spelling(p) for p in privileges)
     return Remediation(
@@ -58,9 +56,7 @@ def check_grant(
     expected = ", ".join(sql_spelling(p) for p in privileges)
     if not ctx.exists(securable_type, full_name):
         if if_exists:
-            return Outcome(
-                Status.PASS, subject, f"{securable_type.value} {full_name} does not exist: not applicable"
-            )
+            return Outcome(Status.PASS, subject, f"{securable_type.value} {full_name} does not exist: not applicable")
         return Outcome(
             Status.FAIL,
             subject,
@@ -113,8 +109,7 @@ class RequiredGrantArgs(KindArgs):
     if_exists: bool = Field(False, description="pass as not applicable when the securable does not exist")
     also_allowed: Privileges = Field(
         (),
-        description="tolerated by least-privilege checks (e.g. ALL PRIVILEGES "
-        "when the document also grants that)",
+        description="tolerated by least-privilege checks (e.g. ALL PRIVILEGES when the document also grants that)",
     )
 
 
@@ -164,9 +159,7 @@ class AnyGrant(CheckKind[AnyGrantArgs]):
     families = RequiredGrant.families
 
     def plan(self, args: AnyGrantArgs) -> CollectionPlan:
-        return grant_plan(
-            args.principal, [(SecurableType(a.securable_type), a.securable) for a in args.alternatives]
-        )
+        return grant_plan(args.principal, [(SecurableType(a.securable_type), a.securable) for a in args.alternatives])
 
     def required(self, args: AnyGrantArgs) -> list[Required]:
         return [
@@ -225,9 +218,7 @@ class ReadAccessArgs(KindArgs):
     principal: NonEmpty
     catalogs: Names
     scopes: dict[str, ReadScope] = Field(default_factory=dict, description="per-catalog narrower scope")
-    effective: bool = Field(
-        False, description="also prove the access is usable: principal active, catalog open"
-    )
+    effective: bool = Field(False, description="also prove the access is usable: principal active, catalog open")
     scoped_only: bool = Field(False, description="check only the catalogs listed in scopes")
 
     def targets(self) -> tuple[str, ...]:
@@ -238,13 +229,9 @@ def read_requirements(catalog: str, scope: ReadScope) -> list[tuple[SecurableTyp
     """What read-only access means at each scope, as the Data Graph document grants it."""
     if scope.scope == "catalog":
         return [(SecurableType.CATALOG, catalog, ("USE_CATALOG", "USE_SCHEMA", "SELECT"))]
-    needs: list[tuple[SecurableType, str, tuple[str, ...]]] = [
-        (SecurableType.CATALOG, catalog, ("USE_CATALOG",))
-    ]
+    needs: list[tuple[SecurableType, str, tuple[str, ...]]] = [(SecurableType.CATALOG, catalog, ("USE_CATALOG",))]
     if scope.scope == "schema":
-        needs += [
-            (SecurableType.SCHEMA, _qualify(catalog, s), ("USE_SCHEMA", "SELECT")) for s in scope.schemas
-        ]
+        needs += [(SecurableType.SCHEMA, _qualify(catalog, s), ("USE_SCHEMA", "SELECT")) for s in scope.schemas]
         return needs
     schemas = sorted({_qualify(catalog, t).rsplit(".", 1)[0] for t in scope.tables})
     needs += [(SecurableType.SCHEMA, s, ("USE_SCHEMA",)) for s in schemas]
@@ -311,8 +298,7 @@ def _usability(ctx: EvalContext, principal: str, catalog: str) -> list[Outcome]:
             Outcome(
                 Status.WARN,
                 subject,
-                f"catalog {catalog} is ISOLATED: usable only from bound "
-                "workspaces (bindings are not audited)",
+                f"catalog {catalog} is ISOLATED: usable only from bound workspaces (bindings are not audited)",
             )
         )
     return found

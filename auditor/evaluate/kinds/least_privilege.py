@@ -35,12 +35,8 @@ def revoke_fix(grants: Iterable[Grant]) -> Remediation:
     for (principal, kind, name), privs in sorted(by_target.items()):
         distinct = sorted(set(privs))
         # ALL PRIVILEGES cannot share a statement with other privileges
-        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [
-            [p for p in distinct if p != "ALL_PRIVILEGES"]
-        ]
-        statements += [
-            commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g
-        ]
+        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
+        statements += [commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g]
     return Remediation(
         summary="review and, if not needed, revoke (suggestions are commented out)",
         revoke_sql=tuple(statements),
@@ -70,9 +66,7 @@ def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
 
 
 class ExcessArgs(KindArgs):
-    principals: Names = Field(
-        default=(), description="default: every principal the target's integrations name"
-    )
+    principals: Names = Field(default=(), description="default: every principal the target's integrations name")
     admin_groups: Names = ("admins",)
 
 
@@ -99,9 +93,7 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
         subject = f"principal:{principal}"
         required = [r for r in ctx.required_grants if r.principal.lower() == principal.lower()]
         excess = [g for g in ctx.privileges.grants_to(principal) if not _allowed(g, required)]
-        problems = [
-            f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess
-        ]
+        problems = [f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess]
         for warehouse in ctx.snapshot.warehouses:
             for entry in warehouse.acl:
                 if (
@@ -189,8 +181,7 @@ class Exposure(CheckKind[ExposureArgs]):
                         f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
                         f"{catalog}: "
                         + "; ".join(
-                            f"{g.principal}: {sql_spelling(g.privilege)} on "
-                            f"{g.securable_type.value} {g.securable_name}"
+                            f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
                             for g in exposed
                         ),
                         expected="only the integrations' principals, owners and admins",

@@ -20,9 +20,7 @@ class SecurableExistsArgs(KindArgs):
     names: Names
     managed: bool | None = Field(None, description="catalogs: must be a Unity Catalog MANAGED_CATALOG")
     storage_location: bool = Field(False, description="catalogs/schemas: must have a storage location")
-    on_external_location: str | None = Field(
-        None, description="catalogs: storage lies under this location's URL"
-    )
+    on_external_location: str | None = Field(None, description="catalogs: storage lies under this location's URL")
     credential: str | None = Field(None, description="external locations: must use this storage credential")
 
 
@@ -32,9 +30,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
 
     name = "securable_exists"
     Args = SecurableExistsArgs
-    families = frozenset(
-        {FactFamily.SECURABLES, FactFamily.STORAGE_CREDENTIALS, FactFamily.EXTERNAL_LOCATIONS}
-    )
+    families = frozenset({FactFamily.SECURABLES, FactFamily.STORAGE_CREDENTIALS, FactFamily.EXTERNAL_LOCATIONS})
 
     def plan(self, args: SecurableExistsArgs) -> CollectionPlan:
         kind = SecurableType(args.securable_type)
@@ -91,9 +87,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         if args.storage_location and not securable.storage_location:
             problems.append("has no storage location")
         if args.on_external_location:
-            located = self._under_location(
-                securable.storage_location, args.on_external_location, subject, ctx
-            )
+            located = self._under_location(securable.storage_location, args.on_external_location, subject, ctx)
             if isinstance(located, Outcome):
                 return located
             if located:
@@ -108,9 +102,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         detail = f" (storage {securable.storage_location})" if securable.storage_location else ""
         return Outcome(Status.PASS, subject, f"{kind.value} {name} exists{detail}")
 
-    def _under_location(
-        self, storage: str | None, location: str, subject: str, ctx: EvalContext
-    ) -> str | Outcome:
+    def _under_location(self, storage: str | None, location: str, subject: str, ctx: EvalContext) -> str | Outcome:
         unread = ctx.unread(FactFamily.EXTERNAL_LOCATIONS, [location], subject)
         if unread is not None:
             return unread
@@ -128,9 +120,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         credential = ctx.snapshot.storage_credential(name)
         if credential is None:
             return Outcome(Status.FAIL, subject, f"storage credential {name} does not exist")
-        return Outcome(
-            Status.PASS, subject, f"storage credential {name} exists (role {credential.aws_role_arn})"
-        )
+        return Outcome(Status.PASS, subject, f"storage credential {name} exists (role {credential.aws_role_arn})")
 
     def _location(self, args: SecurableExistsArgs, name: str, subject: str, ctx: EvalContext) -> Outcome:
         unread = ctx.unread(FactFamily.EXTERNAL_LOCATIONS, [name], subject)
@@ -177,8 +167,7 @@ class UnityCatalogEnabled(CheckKind[UnityCatalogArgs]):
                 Outcome(
                     Status.FAIL,
                     subject,
-                    f"target catalog {hive_targets[0]} is hive_metastore: Segment "
-                    "requires a Unity Catalog catalog",
+                    f"target catalog {hive_targets[0]} is hive_metastore: Segment requires a Unity Catalog catalog",
                     expected="a Unity Catalog catalog",
                     found="hive_metastore",
                 )
@@ -208,17 +197,13 @@ class UnityCatalogEnabled(CheckKind[UnityCatalogArgs]):
                     found=version,
                 )
             ]
-        return [
-            Outcome(Status.PASS, subject, f"Unity Catalog metastore {metastore.metastore_id} is assigned")
-        ]
+        return [Outcome(Status.PASS, subject, f"Unity Catalog metastore {metastore.metastore_id} is assigned")]
 
 
 class ForbiddenPrivilegeArgs(KindArgs):
     principal: NonEmpty
     catalogs: Names
-    forbidden: tuple[str, ...] = Field(
-        min_length=1, description="privileges or prefixes ending in '*' (CREATE_*)"
-    )
+    forbidden: tuple[str, ...] = Field(min_length=1, description="privileges or prefixes ending in '*' (CREATE_*)")
 
 
 def _matches(privilege: str, patterns: tuple[str, ...]) -> bool:

@@ -44,9 +44,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
             return [unread]
         credential = ctx.snapshot.storage_credential(args.storage_credential)
         if credential is None:
-            return [
-                Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")
-            ]
+            return [Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")]
         role_arn = args.role_arn or credential.aws_role_arn
         if not role_arn or not credential.aws_external_id or not credential.unity_catalog_iam_arn:
             return [
@@ -76,9 +74,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
             return [Outcome(Status.ERROR, subject, f"cannot derive the required trust: {exc}")]
         document = policy.document if policy.document is not None else policy.raw
         verdict = iam_trust.evaluate_trust(document, required, role_arn)
-        expected = "; ".join(
-            f"{r.label} ({r.principal_arn}) with external ID {r.external_id}" for r in required
-        )
+        expected = "; ".join(f"{r.label} ({r.principal_arn}) with external ID {r.external_id}" for r in required)
         messages = [p.message for p in verdict.problems]
         if verdict.status == "pass":
             return [
@@ -92,15 +88,10 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
             ]
         if verdict.status == "error":
             reason = policy.decode_error or "; ".join(messages) or "the policy could not be evaluated"
-            return [
-                Outcome(
-                    Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}"
-                )
-            ]
+            return [Outcome(Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}")]
         fixed = iam_trust.corrected_policy(document, required, role_arn)
         remediation = Remediation(
-            summary="replace the trust policy with the corrected one (merged with what is "
-            "unrelated and harmless)",
+            summary="replace the trust policy with the corrected one (merged with what is unrelated and harmless)",
             policy_json=fixed,
             commands=(iam_trust.update_command(role_arn, fixed),),
         )

@@ -157,18 +157,14 @@ class TokenPermission(CheckKind[TokenPermissionArgs]):
                 f"{args.principal} lacks {args.level} on token usage",
                 expected=args.level,
                 found=level or "no permission",
-                remediation=_fixes.token_permission(
-                    args.principal, ctx.principal_kind(args.principal), args.level
-                ),
+                remediation=_fixes.token_permission(args.principal, ctx.principal_kind(args.principal), args.level),
             )
         ]
 
 
 class WarehouseStateArgs(KindArgs):
     warehouse_id: NonEmpty
-    expect: tuple[str, ...] = Field(
-        ("STARTING", "RUNNING", "STOPPING", "STOPPED"), description="acceptable states"
-    )
+    expect: tuple[str, ...] = Field(("STARTING", "RUNNING", "STOPPING", "STOPPED"), description="acceptable states")
 
 
 @register
@@ -278,9 +274,7 @@ class WarehouseConfig(CheckKind[WarehouseConfigArgs]):
                     ),
                 )
             ]
-        return [
-            Outcome(Status.PASS, subject, f"warehouse {w.name} is {found}", expected=expected, found=found)
-        ]
+        return [Outcome(Status.PASS, subject, f"warehouse {w.name} is {found}", expected=expected, found=found)]
 
 
 class EntitlementArgs(KindArgs):
@@ -378,11 +372,7 @@ class PrincipalExists(CheckKind[PrincipalExistsArgs]):
             return [Outcome(Status.FAIL, subject, f"{args.principal} is a {who.kind.value}, not a {label}")]
         if not who.active:
             return [Outcome(Status.FAIL, subject, f"{label} {args.principal} is deactivated")]
-        return [
-            Outcome(
-                Status.PASS, subject, f"{label} {args.principal} ({who.display_name}) exists and is active"
-            )
-        ]
+        return [Outcome(Status.PASS, subject, f"{label} {args.principal} ({who.display_name}) exists and is active")]
 
 
 class WorkspaceSettingArgs(KindArgs):
@@ -408,9 +398,7 @@ class WorkspaceSetting(CheckKind[WorkspaceSettingArgs]):
             return [unread]
         value = ctx.snapshot.workspace_conf.get(args.key)
         if value is not None and value.strip().lower() == args.expected.strip().lower():
-            return [
-                Outcome(Status.PASS, subject, f"{args.key} is {value}", expected=args.expected, found=value)
-            ]
+            return [Outcome(Status.PASS, subject, f"{args.key} is {value}", expected=args.expected, found=value)]
         return [
             Outcome(
                 Status.FAIL,
