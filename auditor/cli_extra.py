@@ -29,13 +29,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def add_extra_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sandbox = sub.add_parser("sandbox", help="run the local Databricks workspace + AWS IAM emulator")
-    sandbox.add_argument(
-        "--scenario", default="healthy", help="healthy | drifted | legacy | a scenario YAML file"
-    )
+    sandbox.add_argument("--scenario", default="healthy", help="healthy | drifted | legacy | a scenario YAML file")
     sandbox.add_argument("--port", type=int, default=0, help="workspace port (default: a free one)")
-    sandbox.add_argument(
-        "--write-config", metavar="PATH", help="write an auditor config pointing at the sandbox"
-    )
+    sandbox.add_argument("--write-config", metavar="PATH", help="write an auditor config pointing at the sandbox")
     sandbox.add_argument(
         "--auth", choices=["pat", "oauth-m2m"], default="pat", help="how the written config authenticates"
     )

@@ -100,14 +100,10 @@ def _summary(view: TargetView, out: TextIO) -> None:
     print("  " + ", ".join(f"{counts.get(s, 0)} {s.value}" for s in Status), file=out)
     for finding in report.findings:
         if finding.status in (Status.FAIL, Status.ERROR):
-            print(
-                f"  {finding.status.value:5} {finding.rule_id:8} {finding.subject}: {finding.title}", file=out
-            )
+            print(f"  {finding.status.value:5} {finding.rule_id:8} {finding.subject}: {finding.title}", file=out)
 
 
-def run_demo(
-    *, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None
-) -> int:
+def run_demo(*, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None) -> int:
     """Run the demo; 0 when the drift was caught and the rule flipped, 1 otherwise."""
     from auditor.sandbox import Sandbox
 
@@ -118,9 +114,7 @@ def run_demo(
     ):
         workdir = Path(tmp)
         config_path = workdir / "config.yaml"
-        config_path.write_text(
-            yaml.safe_dump(demo_config(sandbox.config_dict(auth="pat"), workdir, interval))
-        )
+        config_path.write_text(yaml.safe_dump(demo_config(sandbox.config_dict(auth="pat"), workdir, interval)))
         settings = load_settings(config_path)
         target = settings.targets[0].name
         daemon = Daemon(settings, config_path=config_path)
@@ -170,9 +164,7 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
     )
     print(f"  {event.kind.value} {event.subject}: {event.principal} lost {', '.join(event.lost)}", file=out)
     after = _rule_status(view, DEMO_RULE, DEMO_CATALOG)
-    print(
-        f"  rule {DEMO_RULE}: {before.value if before else '?'} -> {after.value if after else '?'}", file=out
-    )
+    print(f"  rule {DEMO_RULE}: {before.value if before else '?'} -> {after.value if after else '?'}", file=out)
     print(f"  (counted in grants_auditor_drift_events_total at {daemon.url}/metrics)", file=out)
     if keep_running:
         print("\nstill running; Ctrl-C to stop", file=out)

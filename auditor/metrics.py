@@ -333,9 +333,7 @@ class AuditMetrics:
                 "Unix time this process first saw the target; staleness baseline before a first success.",
                 labels=["target"],
             ),
-            "cycles": CounterMetricFamily(
-                f"{PREFIX}cycles", "Audit cycles by outcome.", labels=["target", "outcome"]
-            ),
+            "cycles": CounterMetricFamily(f"{PREFIX}cycles", "Audit cycles by outcome.", labels=["target", "outcome"]),
             "requests": CounterMetricFamily(
                 f"{PREFIX}api_requests",
                 "HTTP requests sent by collection, retries included, per API family.",

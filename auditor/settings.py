@@ -99,9 +99,7 @@ class TargetSettings(_Strict):
         seen: set[str] = set()
         for binding in self.integrations:
             if binding.instance in seen:
-                raise ValueError(
-                    f"integration {binding.instance!r} is bound twice: give each a distinct name"
-                )
+                raise ValueError(f"integration {binding.instance!r} is bound twice: give each a distinct name")
             seen.add(binding.instance)
         return self
 
@@ -223,9 +221,7 @@ def secret_values(settings: Settings) -> list[str]:
     for target in settings.targets:
         auth = target.databricks.auth
         found.append(
-            auth.token.get_secret_value()
-            if isinstance(auth, PatAuth)
-            else auth.client_secret.get_secret_value()
+            auth.token.get_secret_value() if isinstance(auth, PatAuth) else auth.client_secret.get_secret_value()
         )
         if target.aws is not None and target.aws.secret_access_key is not None:
             found.append(target.aws.secret_access_key.get_secret_value())

@@ -21,16 +21,11 @@ def drifted() -> d.Snapshot:
     """The six problems of the sandbox's `drifted` scenario (docs/sandbox-scenarios.md)."""
     s = d.without_grants(
         d.healthy(),
-        lambda g: (
-            not (
-                g.principal == d.DG and g.privilege == "USE_SCHEMA" and g.securable_name == "segment_profiles"
-            )
-        ),
+        lambda g: not (g.principal == d.DG and g.privilege == "USE_SCHEMA" and g.securable_name == "segment_profiles"),
     )
     warehouse = s.warehouses[0]
     acl = tuple(
-        e.model_copy(update={"permission_level": "CAN_VIEW"}) if e.principal == d.DL else e
-        for e in warehouse.acl
+        e.model_copy(update={"permission_level": "CAN_VIEW"}) if e.principal == d.DL else e for e in warehouse.acl
     )
     s = d.change(
         s,

@@ -59,12 +59,9 @@ def approve_baseline(
     cycle = store.latest_cycle(target)
     if cycle is None:
         raise BaselineError(
-            f"target {target!r} has no completed cycle yet:"
-            " run the auditor first, or approve a --snapshot file"
+            f"target {target!r} has no completed cycle yet: run the auditor first, or approve a --snapshot file"
         )
-    return store.approve_baseline(
-        target, store.snapshot(cycle.id), approved_by=approved_by, source=f"cycle {cycle.id}"
-    )
+    return store.approve_baseline(target, store.snapshot(cycle.id), approved_by=approved_by, source=f"cycle {cycle.id}")
 
 
 def baseline_diff(store: StateStore, target: str) -> BaselineDiff:

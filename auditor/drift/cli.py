@@ -42,9 +42,7 @@ def add_baseline_arguments(subparsers: Any) -> argparse.ArgumentParser:
         sub.add_argument("--config", required=True, help="the auditor's config file")
         sub.add_argument("--target", help="the target (default: every target)")
 
-    approve = commands.add_parser(
-        "approve", help="approve the latest completed snapshot (or --snapshot FILE)"
-    )
+    approve = commands.add_parser("approve", help="approve the latest completed snapshot (or --snapshot FILE)")
     common(approve)
     approve.add_argument("--snapshot", help="approve this snapshot JSON file instead of the latest cycle's")
     approve.add_argument("--by", help="who approves (default: the current user)")
@@ -81,9 +79,7 @@ def run_baseline(args: argparse.Namespace, *, out: TextIO | None = None, err: Te
         return EXIT_INPUT
 
 
-def _approve(
-    store: StateStore, settings: Settings, targets: list[str], args: argparse.Namespace, out: TextIO
-) -> int:
+def _approve(store: StateStore, settings: Settings, targets: list[str], args: argparse.Namespace, out: TextIO) -> int:
     if args.snapshot and len(targets) > 1:
         raise InputError(settings.source_path or "config", "several targets: choose one with --target")
     approved_by = args.by or getpass.getuser()

@@ -67,9 +67,7 @@ class DriftEvent(_Frozen):
         return f"{self.target}:{self.change.key}:{self.confirmed_at.isoformat()}"
 
 
-def advance(
-    state: DebounceState | None, view: FactView, *, threshold: int
-) -> tuple[DebounceState, list[DriftEvent]]:
+def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> tuple[DebounceState, list[DriftEvent]]:
     """Fold one completed cycle's facts into ``state``; return the new state and the drift events."""
     if threshold < 1:
         raise ValueError("threshold must be at least 1")

@@ -152,9 +152,7 @@ class FactView:
 
     def read_scope_ids(self, fact: DriftFact) -> frozenset[str]:
         """The ``family/scope`` ids of the successful reads that vouch for ``fact``."""
-        return frozenset(
-            scope_id(fact.family, s) for s in self.reads.reads_covering(fact.family, fact.scopes)
-        )
+        return frozenset(scope_id(fact.family, s) for s in self.reads.reads_covering(fact.family, fact.scopes))
 
 
 def watched_principals(snapshot: Snapshot) -> frozenset[str]:

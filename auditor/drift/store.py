@@ -249,14 +249,12 @@ class StateStore:
     def _migrate(self) -> None:
         with self._transaction() as db:
             db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations"
-                " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
             current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
             if current > SCHEMA_VERSION:
                 raise StoreError(
-                    f"state store {self.path} has schema version {current};"
-                    f" this auditor knows {SCHEMA_VERSION}"
+                    f"state store {self.path} has schema version {current}; this auditor knows {SCHEMA_VERSION}"
                 )
             for version in sorted(v for v in _MIGRATIONS if v > current):
                 for statement in _MIGRATIONS[version]:
@@ -335,16 +333,13 @@ class StateStore:
         """Record a cycle that did not complete. Drift state and finding history are untouched."""
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO cycles (target, started_at, finished_at, outcome, error)"
-                " VALUES (?, ?, ?, 'failed', ?)",
+                "INSERT INTO cycles (target, started_at, finished_at, outcome, error) VALUES (?, ?, ?, 'failed', ?)",
                 (target, _ts(started_at), _ts(finished_at), error),
             )
             return int(cursor.lastrowid or 0)
 
     @staticmethod
-    def _update_findings(
-        db: sqlite3.Connection, target: str, report: Report, cycle_id: int, seen_at: datetime
-    ) -> None:
+    def _update_findings(db: sqlite3.Connection, target: str, report: Report, cycle_id: int, seen_at: datetime) -> None:
         current = {
             row[0]: (int(row[1]), row[2])
             for row in db.execute(
@@ -534,8 +529,7 @@ class StateStore:
         when = approved_at or datetime.now(UTC)
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO baselines (target, approved_at, approved_by, source, snapshot)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO baselines (target, approved_at, approved_by, source, snapshot) VALUES (?, ?, ?, ?, ?)",
                 (target, _ts(when), approved_by, source, _pack(snapshot.model_dump_json())),
             )
             baseline_id = int(cursor.lastrowid or 0)

@@ -38,9 +38,7 @@ def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
 
 def summary_line(report: Report) -> str:
     counts = report.counts()
-    parts = ", ".join(
-        f"{counts.get(s, 0)} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS)
-    )
+    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS))
     return f"{report.target}: {len(report.findings)} findings ({parts})"
 
 
@@ -57,8 +55,7 @@ def text(report: Report) -> str:
         if f.remediation.summary:
             lines.append(f"        fix: {f.remediation.summary}")
         lines += [
-            f"          {s}"
-            for s in (*f.remediation.grant_sql, *f.remediation.revoke_sql, *f.remediation.commands)
+            f"          {s}" for s in (*f.remediation.grant_sql, *f.remediation.revoke_sql, *f.remediation.commands)
         ]
     if report.skipped:
         lines += ["", "not applicable: " + ", ".join(report.skipped)]

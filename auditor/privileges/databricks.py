@@ -112,9 +112,7 @@ LEGACY_PRIVILEGES: frozenset[str] = frozenset({"USAGE", "CREATE", "READ_METADATA
 KNOWN_PRIVILEGES: frozenset[str] = UC_PRIVILEGES | HIVE_PRIVILEGES
 
 # ALL PRIVILEGES expands at check time to every applicable privilege except these (reference §2.5).
-NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset(
-    {"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"}
-)
+NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
 
 _PARENT_TYPE = {
     SecurableType.SCHEMA: SecurableType.CATALOG,
@@ -285,9 +283,7 @@ class PrivilegeModel:
     @cached_property
     def _workspace_local_groups(self) -> frozenset[str]:
         return frozenset(
-            p.name.lower()
-            for p in self.snapshot.principals
-            if p.kind is PrincipalKind.GROUP and not p.account_level
+            p.name.lower() for p in self.snapshot.principals if p.kind is PrincipalKind.GROUP and not p.account_level
         )
 
     def groups_of(self, principal: str) -> dict[str, Membership]:

@@ -179,9 +179,7 @@ def parse_conditions(block: object) -> tuple[Clause, ...]:
             values = as_text_list(raw_values)
             if not values:
                 raise ConditionError(f"Condition {operator} {key} has an empty value list")
-            clauses.append(
-                Clause(str(operator), base, qualifier, if_exists, str(key).lower(), str(key), values)
-            )
+            clauses.append(Clause(str(operator), base, qualifier, if_exists, str(key).lower(), str(key), values))
     return tuple(clauses)
 
 

@@ -52,9 +52,7 @@ SEGMENT_STATEMENT_SID: Final = "SegmentDatabricksTrust"
 
 _ACCOUNT_RE: Final = re.compile(r"^\d{12}$")
 _DANGLING_RE: Final = re.compile(r"^(ARO|AID)[A-Z0-9]+$")
-_ARN_RE: Final = re.compile(
-    r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<res>.+)$"
-)
+_ARN_RE: Final = re.compile(r"^arn:(?P<partition>aws[a-z-]*):(?P<service>iam|sts)::(?P<account>\d{12}):(?P<res>.+)$")
 _STS_EXTERNAL_ID_RE: Final = re.compile(r"^[\w+=,.@:/-]{2,1224}$", re.ASCII)
 _CASE_SENSITIVE_EQUALS: Final = frozenset({"StringEquals", "StringLike"})
 _PROBE_ROLE_NAME: Final = "grants-auditor-probe-role"
@@ -275,11 +273,7 @@ def _parse_statement(raw: object, index: int, partition: str) -> _Statement:
     if not isinstance(raw, dict):
         raise _MalformedError(f"statement #{index} is not an object")
     sid = raw.get("Sid")
-    ref, label = (
-        (str(sid), f"statement {str(sid)!r}")
-        if sid not in (None, "")
-        else (str(index), f"statement #{index}")
-    )
+    ref, label = (str(sid), f"statement {str(sid)!r}") if sid not in (None, "") else (str(index), f"statement #{index}")
     effect = raw.get("Effect")
     if effect is None:
         raise _MalformedError(f"{label} has no Effect")
@@ -403,20 +397,29 @@ class _Evaluation:
         for pair in self.required:
             caller = _identity(pair.principal_arn)
             if caller is None:
-                self._add("fail", "invalid-required-principal", None,
-                          f"{pair.describe()}: not a role, user or session ARN")
+                self._add(
+                    "fail", "invalid-required-principal", None, f"{pair.describe()}: not a role, user or session ARN"
+                )
             elif caller.partition != self.role.partition:
-                self._add("fail", "partition-mismatch", None,
-                          f"{pair.describe()}: partition {caller.partition!r} never matches in role "
-                          f"{self.role.arn} (partition {self.role.partition!r})")
+                self._add(
+                    "fail",
+                    "partition-mismatch",
+                    None,
+                    f"{pair.describe()}: partition {caller.partition!r} never matches in role "
+                    f"{self.role.arn} (partition {self.role.partition!r})",
+                )
             else:
                 self.callers[pair.principal_arn] = caller
 
     def _lint_statements(self) -> None:
         for statement in self.active:
             if not statement.principals:
-                self._add("warn", "missing-principal", statement,
-                          f"{statement.label} has no Principal: it grants nothing (IAM rejects it on save)")
+                self._add(
+                    "warn",
+                    "missing-principal",
+                    statement,
+                    f"{statement.label} has no Principal: it grants nothing (IAM rejects it on save)",
+                )
             if not statement.grants_assumption:
                 continue
             wildcard = any(
@@ -425,55 +428,80 @@ class _Evaluation:
             )
             if statement.covers(ASSUME_ROLE) and (statement.not_action or wildcard):
                 written = f"{'NotAction' if statement.not_action else 'Action'} {list(statement.actions)!r}"
-                self._add("warn", "broad-action", statement,
-                          f"{statement.label} allows sts:AssumeRole through {written}, broader than the "
-                          "\"sts:AssumeRole\" the guide asks for")
+                self._add(
+                    "warn",
+                    "broad-action",
+                    statement,
+                    f"{statement.label} allows sts:AssumeRole through {written}, broader than the "
+                    '"sts:AssumeRole" the guide asks for',
+                )
             for clause in statement.clauses:
                 if clause.key == EXTERNAL_ID_KEY:
                     self._lint_external_id_clause(statement, clause)
 
     def _lint_external_id_clause(self, statement: _Statement, clause: Clause) -> None:
         if clause.qualifier:
-            self._add("warn", "external-id-set-operator", statement,
-                      f"{statement.label} uses {clause.operator} on the single-valued sts:ExternalId; "
-                      "use StringEquals")
+            self._add(
+                "warn",
+                "external-id-set-operator",
+                statement,
+                f"{statement.label} uses {clause.operator} on the single-valued sts:ExternalId; use StringEquals",
+            )
         if clause.negated or clause.qualifier == "ForAllValues" or clause.if_exists:
             return
         for value in clause.values:
             if clause.base == "StringEquals" and not _STS_EXTERNAL_ID_RE.match(value):
-                self._add("warn", "external-id-format", statement,
-                          f"{statement.label} expects external ID {value!r}, which STS refuses "
-                          "(2-1224 characters of letters, digits and +=,.@:/-)")
+                self._add(
+                    "warn",
+                    "external-id-format",
+                    statement,
+                    f"{statement.label} expects external ID {value!r}, which STS refuses "
+                    "(2-1224 characters of letters, digits and +=,.@:/-)",
+                )
             if clause.base not in _CASE_SENSITIVE_EQUALS:
                 continue
             for pair in self.required:
                 if value != pair.external_id and value.casefold() == pair.external_id.casefold():
-                    self._add("fail", "external-id-wrong-case", statement,
-                              f"{statement.label} compares sts:ExternalId with {value!r} under "
-                              f"{clause.operator}, which is case-sensitive: {pair.describe()} does not match")
+                    self._add(
+                        "fail",
+                        "external-id-wrong-case",
+                        statement,
+                        f"{statement.label} compares sts:ExternalId with {value!r} under "
+                        f"{clause.operator}, which is case-sensitive: {pair.describe()} does not match",
+                    )
 
     def _check_pair(self, pair: RequiredTrust) -> None:
         caller = self.callers[pair.principal_arn]
         decision = _decide(self.allows, self.denies, caller, pair.external_id)
         allowed_by, denied_by = decision.allowed_by, decision.denied_by
         if decision.deny is Tri.TRUE:
-            self._add("fail", "pair-denied", denied_by,
-                      f"{pair.describe()} is explicitly denied by {_label(denied_by)}; "
-                      "an explicit Deny beats every Allow")
+            self._add(
+                "fail",
+                "pair-denied",
+                denied_by,
+                f"{pair.describe()} is explicitly denied by {_label(denied_by)}; an explicit Deny beats every Allow",
+            )
             return
         if decision.allow is Tri.FALSE:
             near_miss, reason = self._why_not_allowed(caller, pair.external_id)
-            self._add("fail", "pair-not-allowed", near_miss,
-                      f"{pair.describe()} cannot assume the role: {reason}")
+            self._add("fail", "pair-not-allowed", near_miss, f"{pair.describe()} cannot assume the role: {reason}")
             return
         if decision.allow is Tri.UNKNOWN:
-            self._add("warn", "pair-unverifiable-condition", allowed_by,
-                      f"{pair.describe()} is allowed by {_label(allowed_by)} only if "
-                      f"{_describe(decision.allow_clause)} holds, which cannot be verified here")
+            self._add(
+                "warn",
+                "pair-unverifiable-condition",
+                allowed_by,
+                f"{pair.describe()} is allowed by {_label(allowed_by)} only if "
+                f"{_describe(decision.allow_clause)} holds, which cannot be verified here",
+            )
         if decision.deny is Tri.UNKNOWN:
-            self._add("warn", "pair-maybe-denied", denied_by,
-                      f"{pair.describe()} is denied by {_label(denied_by)} if "
-                      f"{_describe(decision.deny_clause)} holds, which cannot be verified here")
+            self._add(
+                "warn",
+                "pair-maybe-denied",
+                denied_by,
+                f"{pair.describe()} is denied by {_label(denied_by)} if "
+                f"{_describe(decision.deny_clause)} holds, which cannot be verified here",
+            )
         self.evidence.append(f"{pair.describe()}: allowed by {_label(allowed_by)}")
         principals = (allowed_by.principals or ()) if allowed_by else ()
         named = any(p.kind in ("arn", "anyone") and p.matches(caller) for p in principals)
@@ -502,9 +530,13 @@ class _Evaluation:
         who = f"{' and '.join(labels)} ({arn})"
         absent = _decide(self.allows, self.denies, caller, None)
         if absent.permitted:
-            self._add("fail", "assumable-without-external-id", absent.allowed_by,
-                      f"{who} can assume the role without sending an external ID through "
-                      f"{_label(absent.allowed_by)}{_external_id_hint(absent.allowed_by)}")
+            self._add(
+                "fail",
+                "assumable-without-external-id",
+                absent.allowed_by,
+                f"{who} can assume the role without sending an external ID through "
+                f"{_label(absent.allowed_by)}{_external_id_hint(absent.allowed_by)}",
+            )
         folded_required = {r.casefold(): r for r in self.required_ids}
         wrong: list[tuple[str, _Decision]] = []
         case_only: list[tuple[str, _Decision]] = []
@@ -522,30 +554,50 @@ class _Evaluation:
                 case_only.append((probe, decision))
         if wrong:
             probe, decision = wrong[0]
-            self._add("fail", "wrong-external-id-accepted", decision.allowed_by,
-                      f"{who} can assume the role with external ID {probe!r}, none of the required IDs "
-                      f"{list(self.required_ids)}, through {_label(decision.allowed_by)}"
-                      f"{_external_id_hint(decision.allowed_by)}")
+            self._add(
+                "fail",
+                "wrong-external-id-accepted",
+                decision.allowed_by,
+                f"{who} can assume the role with external ID {probe!r}, none of the required IDs "
+                f"{list(self.required_ids)}, through {_label(decision.allowed_by)}"
+                f"{_external_id_hint(decision.allowed_by)}",
+            )
         elif case_only:
             probe, decision = case_only[0]
-            self._add("warn", "external-id-case-insensitive", decision.allowed_by,
-                      f"{who} can assume the role with external ID {probe!r}, another case of a required "
-                      f"ID, through {_label(decision.allowed_by)}; use StringEquals")
+            self._add(
+                "warn",
+                "external-id-case-insensitive",
+                decision.allowed_by,
+                f"{who} can assume the role with external ID {probe!r}, another case of a required "
+                f"ID, through {_label(decision.allowed_by)}; use StringEquals",
+            )
 
     def _check_trusted_principals(self, statement: _Statement, probes: frozenset[str]) -> None:
         where = statement.label
         for principal in statement.principals or ():
             if principal.kind == "dangling":
-                self._add("fail", "dangling-principal", statement,
-                          f"{where} trusts {principal.text!r}, the unique ID of a deleted or recreated "
-                          "role or user: re-save the principal's ARN")
+                self._add(
+                    "fail",
+                    "dangling-principal",
+                    statement,
+                    f"{where} trusts {principal.text!r}, the unique ID of a deleted or recreated "
+                    "role or user: re-save the principal's ARN",
+                )
             elif principal.kind == "foreign":
-                self._add("warn", "foreign-partition-principal", statement,
-                          f"{where} names {principal.text!r}, from another partition than the role's "
-                          f"{self.role.partition!r}: it never matches")
+                self._add(
+                    "warn",
+                    "foreign-partition-principal",
+                    statement,
+                    f"{where} names {principal.text!r}, from another partition than the role's "
+                    f"{self.role.partition!r}: it never matches",
+                )
             elif principal.kind == "invalid":
-                self._add("fail", "unsupported-principal", statement,
-                          f"{where} names principal {principal.text!r}, which is not a supported form")
+                self._add(
+                    "fail",
+                    "unsupported-principal",
+                    statement,
+                    f"{where} names principal {principal.text!r}, which is not a supported form",
+                )
             elif principal.kind == "non_aws":
                 self._unrelated(statement, principal.text)
             elif principal.kind == "anyone":
@@ -559,14 +611,18 @@ class _Evaluation:
 
     def _check_anyone(self, statement: _Statement, probes: frozenset[str]) -> None:
         if self._lets_in(statement, self._probe_caller(self._outsider_account()), probes):
-            self._add("fail", "anyone-trusted", statement,
-                      f"{statement.label} trusts Principal \"*\" and its conditions do not restrict it to "
-                      f"{self._required_names()}: any AWS principal knowing an external ID can assume "
-                      "the role (external IDs are not secrets)")
+            self._add(
+                "fail",
+                "anyone-trusted",
+                statement,
+                f'{statement.label} trusts Principal "*" and its conditions do not restrict it to '
+                f"{self._required_names()}: any AWS principal knowing an external ID can assume "
+                "the role (external IDs are not secrets)",
+            )
             return
         for caller in self._condition_callers(statement):
             if self._lets_in(statement, caller, probes):
-                self._unrelated(statement, f"{caller.arn} (through Principal \"*\")")
+                self._unrelated(statement, f'{caller.arn} (through Principal "*")')
 
     def _check_account(self, statement: _Statement, principal: _Principal, probes: frozenset[str]) -> None:
         for caller in self._condition_callers(statement):
@@ -582,15 +638,22 @@ class _Evaluation:
         if not served:
             self._unrelated(statement, f"account {principal.account} ({principal.text!r})")
             return
-        self._add("warn", "account-wide-trust", statement,
-                  f"{statement.label} trusts the whole account {principal.account} ({principal.text!r}), "
-                  f"not just {' and '.join(dict.fromkeys(served))}: anyone its admins allow can assume "
-                  "the role; name the role ARN instead")
+        self._add(
+            "warn",
+            "account-wide-trust",
+            statement,
+            f"{statement.label} trusts the whole account {principal.account} ({principal.text!r}), "
+            f"not just {' and '.join(dict.fromkeys(served))}: anyone its admins allow can assume "
+            "the role; name the role ARN instead",
+        )
 
     def _unrelated(self, statement: _Statement, what: str) -> None:
-        self._add("fail", "unrelated-principal", statement,
-                  f"{statement.label} lets {what} assume the role; "
-                  f"the guide trusts only {self._required_names()}")
+        self._add(
+            "fail",
+            "unrelated-principal",
+            statement,
+            f"{statement.label} lets {what} assume the role; the guide trusts only {self._required_names()}",
+        )
 
     def _condition_callers(self, statement: _Statement) -> list[_Identity]:
         """Principals other than the required ones that the statement's conditions name explicitly."""
@@ -623,8 +686,7 @@ class _Evaluation:
 
     def _outsider_account(self) -> str:
         taken = {c.account for c in self.callers.values()} | {self.role.account}
-        return next(a for a in ("999999999999", "999999999998", "999999999997", "999999999996")
-                    if a not in taken)
+        return next(a for a in ("999999999999", "999999999998", "999999999997", "999999999996") if a not in taken)
 
 
 def _label(statement: _Statement | None) -> str:
@@ -795,9 +857,7 @@ def _add_missing(
             extended = {
                 **raw,
                 "Principal": {"AWS": list(dict.fromkeys([*aws, *(p.principal_arn for p in missing)]))},
-                "Condition": {
-                    "StringEquals": {key: list(dict.fromkeys([*ids, *(p.external_id for p in missing)]))}
-                },
+                "Condition": {"StringEquals": {key: list(dict.fromkeys([*ids, *(p.external_id for p in missing)]))}},
             }
             return [*statements[:index], extended, *statements[index + 1 :]]
     return [*statements, _allow_statement(missing, sid)]

@@ -114,9 +114,7 @@ def add_entitlements(scim_id: str, kind: PrincipalKind | str, entitlements: Sequ
     }
     return ProposedCall(
         cli=_cli(_SCIM_CLI_GROUPS[principal_kind], "patch", _positional(scim_id), "--json", _json(body)),
-        curl=_curl(
-            "PATCH", f"/api/2.0/preview/scim/v2/{_SCIM_RESOURCES[principal_kind]}/{_segment(scim_id)}", body
-        ),
+        curl=_curl("PATCH", f"/api/2.0/preview/scim/v2/{_SCIM_RESOURCES[principal_kind]}/{_segment(scim_id)}", body),
     )
 
 
@@ -202,9 +200,7 @@ def _acl_body(principal: str, kind: PrincipalKind | str, permission_level: str) 
         raise ValueError(f"not a permission level: {permission_level!r}")
     if _require_str(principal, "principal") == "":
         raise ValueError("principal cannot be empty")
-    return {
-        "access_control_list": [{acl_principal_key(kind): principal, "permission_level": permission_level}]
-    }
+    return {"access_control_list": [{acl_principal_key(kind): principal, "permission_level": permission_level}]}
 
 
 def _secrets_group(account_level: bool) -> tuple[str, ...]:

@@ -79,9 +79,7 @@ def group_json(state: WorkspaceState, group: Group) -> dict[str, Any]:
         elif member.kind == "user":
             user = state.user_by_id(member.id)
             display = user.display_name if user else name
-        members.append(
-            {"display": display, "value": member.id, "$ref": f"{_REF_PREFIX[member.kind]}/{member.id}"}
-        )
+        members.append({"display": display, "value": member.id, "$ref": f"{_REF_PREFIX[member.kind]}/{member.id}"})
     return {
         "schemas": [f"{_CORE}:Group"],
         "id": group.id,

@@ -45,17 +45,13 @@ _OTHER_UC_TYPES = {
 
 def _metastore_id(state: WorkspaceState) -> str:
     if state.metastore is None:
-        raise SandboxError(
-            "METASTORE_DOES_NOT_EXIST", "No metastore assigned for the current workspace.", 404
-        )
+        raise SandboxError("METASTORE_DOES_NOT_EXIST", "No metastore assigned for the current workspace.", 404)
     return state.metastore.metastore_id
 
 
 def _missing(kind: str, name: str) -> SandboxError:
     label = {"EXTERNAL_LOCATION": "External Location", "STORAGE_CREDENTIAL": "Storage Credential"}
-    return SandboxError(
-        f"{kind}_DOES_NOT_EXIST", f"{label.get(kind, kind.title())} '{name}' does not exist.", 404
-    )
+    return SandboxError(f"{kind}_DOES_NOT_EXIST", f"{label.get(kind, kind.title())} '{name}' does not exist.", 404)
 
 
 def _owner_chain(state: WorkspaceState, securable: Securable) -> list[str]:
@@ -88,9 +84,7 @@ def _get_securable(req: Request, kind: str, name: str) -> Securable:
     return found
 
 
-def _page_of(
-    req: Request, items: Sequence[Any], *, default: int, key: str, param: str = "max_results"
-) -> Response:
+def _page_of(req: Request, items: Sequence[Any], *, default: int, key: str, param: str = "max_results") -> Response:
     size = resolve_page_size(req.int_arg(param), default=default, maximum=max(default, 10_000), minimum=1)
     if size is None:
         return Response.json({key: list(items)})
@@ -120,9 +114,7 @@ def _catalog_json(state: WorkspaceState, catalog: Securable) -> dict[str, Any]:
     }
     if catalog.storage_location:
         body["storage_root"] = catalog.storage_location
-        body["storage_location"] = (
-            f"{catalog.storage_location.rstrip('/')}/__unitystorage/catalogs/{catalog.id}"
-        )
+        body["storage_location"] = f"{catalog.storage_location.rstrip('/')}/__unitystorage/catalogs/{catalog.id}"
     if catalog.comment:
         body["comment"] = catalog.comment
     if catalog.properties:
@@ -310,11 +302,7 @@ def catalog_get(req: Request) -> Response:
 def schemas_list(req: Request) -> Response:
     """`GET /schemas?catalog_name=`."""
     catalog = _get_securable(req, "CATALOG", req.arg("catalog_name") or "")
-    items = [
-        _schema_json(req.state, s)
-        for s in req.state.children("CATALOG", catalog.full_name)
-        if _visible(req, s)
-    ]
+    items = [_schema_json(req.state, s) for s in req.state.children("CATALOG", catalog.full_name) if _visible(req, s)]
     return _page_of(req, items, default=100, key="schemas")
 
 
@@ -417,11 +405,7 @@ def _grant_target(req: Request) -> tuple[str, str, str | None]:
             raise SandboxError("METASTORE_DOES_NOT_EXIST", f"Metastore '{name}' does not exist.", 404)
         assert req.state.metastore is not None
         return kind, metastore_id, req.state.metastore.owner
-    other = (
-        req.state.storage_credential(name)
-        if kind == "STORAGE_CREDENTIAL"
-        else req.state.external_location(name)
-    )
+    other = req.state.storage_credential(name) if kind == "STORAGE_CREDENTIAL" else req.state.external_location(name)
     if other is None:
         raise _missing(kind, name)
     return kind, other.name, other.owner
@@ -543,9 +527,7 @@ ROUTES = (
     Route("GET", f"{_UC}/permissions/{{type}}/{{full_name:path}}", "unity-catalog", permissions_get),
     Route("PATCH", f"{_UC}/permissions/{{type}}/{{full_name:path}}", "unity-catalog", permissions_update),
     Route("GET", f"{_UC}/effective-permissions/{{type}}/{{full_name:path}}", "unity-catalog", effective_get),
-    Route(
-        "GET", f"{_UC}/privilege-assignments/{{type}}/{{full_name:path}}", "unity-catalog", assignments_list
-    ),
+    Route("GET", f"{_UC}/privilege-assignments/{{type}}/{{full_name:path}}", "unity-catalog", assignments_list),
     Route(
         "GET",
         f"{_UC}/effective-privilege-assignments/{{type}}/{{full_name:path}}",

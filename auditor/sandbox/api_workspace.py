@@ -81,9 +81,7 @@ def _warehouse(req: Request, need: set[str]) -> Warehouse:
     if found is None or found.state == "DELETED":
         raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Warehouse {req.params['id']} does not exist.", 404)
     if not req.caller.is_admin and not (_levels_of_caller(req, found) & need):
-        raise SandboxError.permission_denied(
-            f"User does not have the permission required on warehouse {found.id}."
-        )
+        raise SandboxError.permission_denied(f"User does not have the permission required on warehouse {found.id}.")
     return found
 
 
@@ -282,9 +280,7 @@ def secrets_list(req: Request) -> Response:
     """`GET /api/2.0/accounts/servicePrincipals/{sp_id}/credentials/secrets` (admins; numeric SCIM id)."""
     sp = req.state.service_principal_by_id(req.params["sp_id"])
     if sp is None:
-        raise SandboxError(
-            "RESOURCE_DOES_NOT_EXIST", f"Service principal {req.params['sp_id']} not found.", 404
-        )
+        raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Service principal {req.params['sp_id']} not found.", 404)
     size = req.int_arg("page_size") or req.control.limits.secrets_page_size
     items = [_secret_json(s) for s in req.state.oauth_secrets(sp.application_id)]
     chunk, token = page(items, decode_page_token(req.arg("page_token")), size)

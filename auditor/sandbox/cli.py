@@ -23,9 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     names = " | ".join(bundled_scenarios())
     parser.add_argument("--scenario", default="healthy", help=f"{names} | a scenario YAML file")
     parser.add_argument("--port", type=int, default=0, help="workspace port (default: a free one)")
-    parser.add_argument(
-        "--write-config", metavar="PATH", help="write an auditor config pointing at the sandbox"
-    )
+    parser.add_argument("--write-config", metavar="PATH", help="write an auditor config pointing at the sandbox")
     parser.add_argument(
         "--auth", choices=["pat", "oauth-m2m"], default="pat", help="how the written config authenticates"
     )

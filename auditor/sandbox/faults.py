@@ -28,9 +28,7 @@ FAMILIES = (
 )
 """Endpoint families faults and request counts are kept for."""
 
-FaultKind = Literal[
-    "latency", "rate-limit", "server-error", "hang", "drop", "expired-credentials", "warehouse-stopped"
-]
+FaultKind = Literal["latency", "rate-limit", "server-error", "hang", "drop", "expired-credentials", "warehouse-stopped"]
 KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 """latency: delay then answer; rate-limit: 429 with Retry-After; server-error: 500/503; hang: no answer
 until `seconds` pass (or the sandbox stops), then the connection closes; drop: close the connection

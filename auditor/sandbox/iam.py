@@ -69,9 +69,7 @@ class _IsolatedMotoServer(ThreadedMotoServer):
 
     def _server_entry(self) -> None:
         app = _isolated(DomainDispatcherApplication(create_backend_app), self._backend)
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.05)
 
@@ -82,9 +80,7 @@ class IamEmulator:
     def __init__(self, *, region: str = "us-east-1", port: int = 0) -> None:
         quiet_moto_logging()
         self.region = region
-        self._server = _IsolatedMotoServer(
-            IAMBackend(region_name=_PARTITION, account_id=ACCOUNT_ID), port=port
-        )
+        self._server = _IsolatedMotoServer(IAMBackend(region_name=_PARTITION, account_id=ACCOUNT_ID), port=port)
         self.endpoint = ""
 
     def start(self) -> None:

@@ -28,9 +28,7 @@ AuthKind = Literal["pat", "oauth-m2m"]
 class Sandbox:
     """A running sandbox. Start it with `Sandbox.start(...)`; stop it with `stop()` or a `with` block."""
 
-    def __init__(
-        self, spec: ScenarioSpec, control: Control, server: WorkspaceServer, iam: IamEmulator | None
-    ) -> None:
+    def __init__(self, spec: ScenarioSpec, control: Control, server: WorkspaceServer, iam: IamEmulator | None) -> None:
         self.spec = spec
         self.control = control
         self._server = server

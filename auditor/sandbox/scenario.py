@@ -330,9 +330,7 @@ def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:
         for s in c.schemas:
             schema_name, swhere = f"{c.name}.{s.name}", f"{where}.schemas[{s.name}]"
             with _at(swhere):
-                state.add_schema(
-                    schema_name, owner=s.owner, storage_location=s.storage_location, comment=s.comment
-                )
+                state.add_schema(schema_name, owner=s.owner, storage_location=s.storage_location, comment=s.comment)
             _grant_all(state, "SCHEMA", schema_name, s.grants, swhere)
             for t in s.tables:
                 table_name, twhere = f"{schema_name}.{t.name}", f"{swhere}.tables[{t.name}]"

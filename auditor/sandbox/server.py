@@ -97,9 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
             fault = decision.fault
             if fault is not None and fault.kind in ("hang", "drop"):
                 if fault.kind == "hang":
-                    control.stopping.wait(
-                        fault.seconds if fault.seconds is not None else _DEFAULT_HANG_SECONDS
-                    )
+                    control.stopping.wait(fault.seconds if fault.seconds is not None else _DEFAULT_HANG_SECONDS)
                 return self._drop()
             if fault is not None:
                 return self._send(_fault_response(fault, family or "other"))

@@ -38,6 +38,5 @@ def require_manage(state: WorkspaceState, identity: Identity, securable: Resolve
     """Raise INSUFFICIENT_PERMISSIONS unless the caller may manage the securable's grants."""
     if not may_manage(state, identity, securable):
         raise SqlError.insufficient_permissions(
-            f"User {identity.name} does not have MANAGE on {securable.kind.replace('_', ' ')} "
-            f"'{securable.full_name}'."
+            f"User {identity.name} does not have MANAGE on {securable.kind.replace('_', ' ')} '{securable.full_name}'."
         )

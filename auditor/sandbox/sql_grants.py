@@ -75,9 +75,7 @@ def hive_spelling(privilege: str) -> str:
     return "ALL PRIVILEGES" if privilege == "ALL_PRIVILEGES" else privilege
 
 
-def show_grants(
-    state: WorkspaceState, identity: Identity, namespace: Namespace, statement: ShowGrants
-) -> ResultSet:
+def show_grants(state: WorkspaceState, identity: Identity, namespace: Namespace, statement: ShowGrants) -> ResultSet:
     """Direct and inherited grants on a securable, optionally only those of one principal."""
     with state.lock:
         securable = resolve_securable(state, namespace, statement.securable)

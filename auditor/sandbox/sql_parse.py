@@ -17,9 +17,7 @@ from sqlglot.errors import ParseError, SqlglotError
 
 from auditor.sandbox.sql_errors import SqlError
 
-SecurableKind = Literal[
-    "CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE"
-]
+SecurableKind = Literal["CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE"]
 
 _UNSUPPORTED_SECURABLE_KEYWORDS = frozenset(
     {
@@ -306,11 +304,7 @@ class _TokenParser:
     def _is_securable_continuation(self, terminator: str | None) -> bool:
         """Whether the token after the current keyword continues a securable (so the keyword is one)."""
         following = self._peek(1)
-        return (
-            following is not None
-            and following.kind in ("word", "quoted")
-            and (following.keyword != terminator)
-        )
+        return following is not None and following.kind in ("word", "quoted") and (following.keyword != terminator)
 
     def _principal(self) -> str:
         token = self._peek()

@@ -37,9 +37,7 @@ class ResolvedSecurable:
     @property
     def is_hive(self) -> bool:
         """Whether the securable lives in the legacy ``hive_metastore`` catalog."""
-        return self.kind in ("CATALOG", "SCHEMA", "TABLE", "VIEW") and is_hive_catalog(
-            self.full_name.split(".", 1)[0]
-        )
+        return self.kind in ("CATALOG", "SCHEMA", "TABLE", "VIEW") and is_hive_catalog(self.full_name.split(".", 1)[0])
 
     @property
     def grant_type(self) -> str:
@@ -109,17 +107,13 @@ def resolve_catalog(state: WorkspaceState, name: str) -> ResolvedSecurable:
 def resolve_schema(state: WorkspaceState, catalog_name: str, schema_name: str) -> ResolvedSecurable:
     """An existing schema of an existing catalog."""
     catalog = resolve_catalog(state, catalog_name)
-    found = (
-        None if "." in schema_name else state.get_securable("SCHEMA", f"{catalog.full_name}.{schema_name}")
-    )
+    found = None if "." in schema_name else state.get_securable("SCHEMA", f"{catalog.full_name}.{schema_name}")
     if found is None:
         raise SqlError.schema_not_found(catalog.full_name, schema_name)
     return ResolvedSecurable("SCHEMA", found.full_name, found.owner, (catalog,))
 
 
-def resolve_table(
-    state: WorkspaceState, catalog_name: str, schema_name: str, table_name: str
-) -> ResolvedSecurable:
+def resolve_table(state: WorkspaceState, catalog_name: str, schema_name: str, table_name: str) -> ResolvedSecurable:
     """An existing table or view (kind VIEW for views)."""
     try:
         schema = resolve_schema(state, catalog_name, schema_name)
@@ -139,9 +133,7 @@ def _external_location(state: WorkspaceState, name: str) -> ResolvedSecurable:
         raise SqlError.no_metastore()
     found = state.external_location(name)
     if found is None:
-        raise SqlError(
-            "EXTERNAL_LOCATION_DOES_NOT_EXIST", f"External Location '{name}' does not exist.", "42704"
-        )
+        raise SqlError("EXTERNAL_LOCATION_DOES_NOT_EXIST", f"External Location '{name}' does not exist.", "42704")
     return ResolvedSecurable("EXTERNAL_LOCATION", found.name, found.owner)
 
 
@@ -150,9 +142,7 @@ def _storage_credential(state: WorkspaceState, name: str) -> ResolvedSecurable:
         raise SqlError.no_metastore()
     found = state.storage_credential(name)
     if found is None:
-        raise SqlError(
-            "STORAGE_CREDENTIAL_DOES_NOT_EXIST", f"Storage Credential '{name}' does not exist.", "42704"
-        )
+        raise SqlError("STORAGE_CREDENTIAL_DOES_NOT_EXIST", f"Storage Credential '{name}' does not exist.", "42704")
     return ResolvedSecurable("STORAGE_CREDENTIAL", found.name, found.owner)
 
 

@@ -114,9 +114,7 @@ def table_of(select: exp.Select) -> TableRef | None:
     table = source.this
     if not isinstance(table, exp.Table) or not isinstance(table.this, exp.Identifier):
         raise SqlError.unsupported("FROM anything but one table or view")
-    extra = [
-        key for key, value in table.args.items() if value and key not in ("this", "db", "catalog", "alias")
-    ]
+    extra = [key for key, value in table.args.items() if value and key not in ("this", "db", "catalog", "alias")]
     if extra:
         raise SqlError.unsupported(f"table options ({', '.join(sorted(extra))})")
     alias = table.args.get("alias")
@@ -213,9 +211,7 @@ def _conditions(node: exp.Expression, resolver: _ColumnResolver) -> list[Conditi
         return [Condition(column, frozenset({_string(right)}), isinstance(node, exp.NEQ), fold)]
     negated = isinstance(node, exp.Not)
     inner = node.this if negated else node
-    if isinstance(inner, exp.In) and not any(
-        inner.args.get(key) for key in ("query", "unnest", "field", "is_global")
-    ):
+    if isinstance(inner, exp.In) and not any(inner.args.get(key) for key in ("query", "unnest", "field", "is_global")):
         column, fold = _operand(inner.this, resolver)
         values = frozenset(_string(value) for value in inner.expressions)
         return [Condition(column, values, negated, fold)]
@@ -254,8 +250,7 @@ def _order(
             if not 1 <= position <= len(projection):
                 raise SqlError(
                     "ORDER_BY_POS_OUT_OF_RANGE",
-                    f"ORDER BY position {position} is not in select list (valid range is [1, "
-                    f"{len(projection)}]).",
+                    f"ORDER BY position {position} is not in select list (valid range is [1, {len(projection)}]).",
                     "42805",
                 )
             column = projection[position - 1]

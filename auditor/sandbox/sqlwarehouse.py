@@ -45,9 +45,7 @@ SERVER_PROTOCOL_VERSION = T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7
 
 _log = structlog.get_logger(__name__)
 _OK = T.TStatus(statusCode=T.TStatusCode.SUCCESS_STATUS)
-_STRING_TYPE = T.TTypeDesc(
-    types=[T.TTypeEntry(primitiveEntry=T.TPrimitiveTypeEntry(type=T.TTypeId.STRING_TYPE))]
-)
+_STRING_TYPE = T.TTypeDesc(types=[T.TTypeEntry(primitiveEntry=T.TPrimitiveTypeEntry(type=T.TTypeId.STRING_TYPE))])
 _SERVER_INFO = {
     T.TGetInfoType.CLI_SERVER_NAME: "Spark SQL",
     T.TGetInfoType.CLI_DBMS_NAME: "Spark SQL",
@@ -63,9 +61,7 @@ class SqlWarehouseEndpoint:
     def __init__(self, registry: SessionRegistry | None = None) -> None:
         self.registry = registry or SessionRegistry()
 
-    def handle(
-        self, state: WorkspaceState, warehouse_id: str, identity: Identity, body: bytes
-    ) -> HttpResponse:
+    def handle(self, state: WorkspaceState, warehouse_id: str, identity: Identity, body: bytes) -> HttpResponse:
         """Answer one HTTP POST carrying one Thrift call: (status, headers, body)."""
         refusal = _warehouse_refusal(state, warehouse_id)
         if refusal is not None:
@@ -77,9 +73,7 @@ class SqlWarehouseEndpoint:
                 TBinaryProtocolAccelerated(TMemoryBuffer(body)), TBinaryProtocolAccelerated(output)
             )
         except Exception as error:  # a body that is not a Thrift call: the client's fault, never a crash
-            _log.info(
-                "sql_warehouse.malformed_request", warehouse_id=warehouse_id, error=type(error).__name__
-            )
+            _log.info("sql_warehouse.malformed_request", warehouse_id=warehouse_id, error=type(error).__name__)
             return _http_error(400, "The request body is not a valid TCLIService Thrift call.")
         return 200, {"Content-Type": THRIFT_CONTENT_TYPE}, output.getvalue()
 
@@ -92,9 +86,7 @@ def default_endpoint() -> SqlWarehouseEndpoint:
     return _DEFAULT_ENDPOINT
 
 
-def handle_thrift_request(
-    state: WorkspaceState, warehouse_id: str, identity: Identity, body: bytes
-) -> HttpResponse:
+def handle_thrift_request(state: WorkspaceState, warehouse_id: str, identity: Identity, body: bytes) -> HttpResponse:
     """Answer ``POST /sql/1.0/warehouses/{warehouse_id}`` for an authenticated caller."""
     return _DEFAULT_ENDPOINT.handle(state, warehouse_id, identity, body)
 
@@ -134,9 +126,7 @@ def _error_status(error: SqlError) -> T.TStatus:
 
 def _invalid_handle(kind: str) -> T.TStatus:
     message = f"Invalid {kind}: it does not exist, was closed, or belongs to another session or caller."
-    return T.TStatus(
-        statusCode=T.TStatusCode.INVALID_HANDLE_STATUS, errorMessage=message, displayMessage=message
-    )
+    return T.TStatus(statusCode=T.TStatusCode.INVALID_HANDLE_STATUS, errorMessage=message, displayMessage=message)
 
 
 def _not_supported(what: str) -> T.TStatus:
@@ -330,9 +320,7 @@ def _operation_handle(operation: Operation) -> T.TOperationHandle:
 def _operation_status(operation: Operation) -> T.TGetOperationStatusResp:
     error = operation.error
     if error is None:
-        return T.TGetOperationStatusResp(
-            status=_OK, operationState=T.TOperationState.FINISHED_STATE, hasResultSet=True
-        )
+        return T.TGetOperationStatusResp(status=_OK, operationState=T.TOperationState.FINISHED_STATE, hasResultSet=True)
     return T.TGetOperationStatusResp(
         status=_OK,
         operationState=T.TOperationState.ERROR_STATE,

@@ -354,9 +354,7 @@ class WorkspaceState:
             if key in self._external_locations:
                 raise SandboxError("EXTERNAL_LOCATION_ALREADY_EXISTS", f"'{location.name}' exists.", 409)
             if _key(location.credential_name) not in self._storage_credentials:
-                raise SandboxError.not_found(
-                    f"Storage credential '{location.credential_name}' does not exist."
-                )
+                raise SandboxError.not_found(f"Storage credential '{location.credential_name}' does not exist.")
             if not location.id:
                 location = replace(location, id=self.new_id("external_location", key))
             self._external_locations[key] = location
@@ -391,18 +389,14 @@ class WorkspaceState:
             raise SandboxError.invalid(f"Securable type {type} is not supported.")
         if kind == "METASTORE":
             if self.metastore is None:
-                raise SandboxError(
-                    "METASTORE_DOES_NOT_EXIST", "No metastore assigned for the current workspace.", 404
-                )
+                raise SandboxError("METASTORE_DOES_NOT_EXIST", "No metastore assigned for the current workspace.", 404)
             if key not in ("", _key(self.metastore.metastore_id)):
                 raise SandboxError.not_found(f"Metastore '{full_name}' does not exist.")
             return kind, _key(self.metastore.metastore_id)
         if kind in ("EXTERNAL_LOCATION", "STORAGE_CREDENTIAL"):
             exists = self._external_locations if kind == "EXTERNAL_LOCATION" else self._storage_credentials
             if key not in exists:
-                raise SandboxError.not_found(
-                    f"{kind.replace('_', ' ').title()} '{full_name}' does not exist."
-                )
+                raise SandboxError.not_found(f"{kind.replace('_', ' ').title()} '{full_name}' does not exist.")
             return kind, key
         if self.get_securable(kind, full_name) is None:
             raise SandboxError.not_found(f"{kind.title()} '{full_name}' does not exist.")
@@ -413,9 +407,7 @@ class WorkspaceState:
         with self.lock:
             grant_key = self._grant_key(type, full_name)
             if not self.principal_exists(principal):
-                raise SandboxError(
-                    "PRINCIPAL_DOES_NOT_EXIST", f"Could not find principal with name {principal}.", 404
-                )
+                raise SandboxError("PRINCIPAL_DOES_NOT_EXIST", f"Could not find principal with name {principal}.", 404)
             holders = self._grants.setdefault(grant_key, {})
             _, held = holders.setdefault(_key(principal), (principal, {}))
             for privilege in privileges:
@@ -678,9 +670,7 @@ class WorkspaceState:
                     continue
                 seen.add(gid)
                 result.append((gid, direct))
-                next_frontier.extend(
-                    (parent, False) for parent in self._member_of.get(MemberRef("group", gid), {})
-                )
+                next_frontier.extend((parent, False) for parent in self._member_of.get(MemberRef("group", gid), {}))
             frontier = next_frontier
         return result
 
@@ -742,9 +732,7 @@ class WorkspaceState:
         with self.lock:
             found = self._warehouses.get(warehouse_id)
             if found is None:
-                raise SandboxError(
-                    "RESOURCE_DOES_NOT_EXIST", f"Warehouse {warehouse_id} does not exist.", 404
-                )
+                raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Warehouse {warehouse_id} does not exist.", 404)
             self._warehouses[warehouse_id] = replace(found, **changes)  # type: ignore[arg-type]
 
     def start_warehouse(self, warehouse_id: str) -> None:
@@ -767,9 +755,7 @@ class WorkspaceState:
         with self.lock:
             found = self._warehouses.get(warehouse_id)
             if found is None:
-                raise SandboxError(
-                    "RESOURCE_DOES_NOT_EXIST", f"Warehouse {warehouse_id} does not exist.", 404
-                )
+                raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Warehouse {warehouse_id} does not exist.", 404)
             entries = [e for e in found.acl if _key(e.principal) != _key(principal)]
             if level is not None:
                 entries.append(AclEntry(principal, level.upper()))
@@ -833,9 +819,7 @@ class WorkspaceState:
         with self.lock:
             if self.service_principal_by_app_id(application_id) is None:
                 raise SandboxError.not_found(f"Service principal {application_id} does not exist.")
-            secret_id = hashlib.sha256(f"secret:{application_id}:{next(self._counter)}".encode()).hexdigest()[
-                :32
-            ]
+            secret_id = hashlib.sha256(f"secret:{application_id}:{next(self._counter)}".encode()).hexdigest()[:32]
             created = create_time or self._anchor
             secret = OAuthSecret(secret_id, application_id, value, created, created, expire_time, status)
             self._oauth_secrets[secret_id] = secret
@@ -922,6 +906,4 @@ class WorkspaceState:
             active, name, display = sp.active, sp.application_id, sp.display_name
         if not active:
             raise SandboxError.unauthenticated(f"User {name} is not active.")
-        return Identity(
-            name, ref.kind, ref.id, display, self.is_admin(name), "oauth" if via == "oauth" else "pat"
-        )
+        return Identity(name, ref.kind, ref.id, display, self.is_admin(name), "oauth" if via == "oauth" else "pat")

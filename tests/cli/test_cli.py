@@ -53,12 +53,17 @@ def mixed_snapshot(path: Path) -> Path:
 def snapshots(tmp_path: Path) -> dict[str, Path]:
     """One snapshot file per expected exit code."""
     healthy().dump(tmp_path / "healthy.json")
-    all_unread = change(healthy(), reads=tuple(ReadStatus(family=f, state=ReadState.FAILED, reason="timeout")
-                                               for f in FactFamily))
+    all_unread = change(
+        healthy(), reads=tuple(ReadStatus(family=f, state=ReadState.FAILED, reason="timeout") for f in FactFamily)
+    )
     all_unread.dump(tmp_path / "unread.json")
     (tmp_path / "malformed.json").write_text('{"target": "x", "collected_at": ', encoding="utf-8")
-    return {"healthy": tmp_path / "healthy.json", "failing": mixed_snapshot(tmp_path / "failing.json"),
-            "unread": tmp_path / "unread.json", "malformed": tmp_path / "malformed.json"}
+    return {
+        "healthy": tmp_path / "healthy.json",
+        "failing": mixed_snapshot(tmp_path / "failing.json"),
+        "unread": tmp_path / "unread.json",
+        "malformed": tmp_path / "malformed.json",
+    }
 
 
 # ---- rules ------------------------------------------------------------------------------------------------
@@ -74,10 +79,16 @@ def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 49
     dl6 = next(r for r in rows if r["id"] == "DL-6")
-    assert dl6 == {"pack": "delta-lake-destination", "id": "DL-6", "requirements": ["DL-6"],
-                   "severity": "low", "advisory": True, "kind": "warehouse_config",
-                   "title": "The warehouse is Small, Serverless (else Pro), with 2 to 6 clusters",
-                   "source": "delta-lake-destination.md \u00a7 Warehouse size"}
+    assert dl6 == {
+        "pack": "delta-lake-destination",
+        "id": "DL-6",
+        "requirements": ["DL-6"],
+        "severity": "low",
+        "advisory": True,
+        "kind": "warehouse_config",
+        "title": "The warehouse is Small, Serverless (else Pro), with 2 to 6 clusters",
+        "source": "delta-lake-destination.md \u00a7 Warehouse size",
+    }
     assert main(["rules", "list"]) == EXIT_OK
     text = capsys.readouterr().out.splitlines()
     assert len(text) == 49 and any("DL-6" in line and line.endswith("(advisory)") for line in text)
@@ -119,8 +130,7 @@ def test_check_exit_codes_of_the_console_script(tmp_path: Path) -> None:
             assert json.loads(done.stdout)["target"] == "documented"
 
 
-def test_check_a_missing_snapshot_or_rule_dir_is_bad_input(tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_a_missing_snapshot_or_rule_dir_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--snapshot", str(tmp_path / "nope.json")]) == EXIT_BAD_INPUT
     assert f"{tmp_path / 'nope.json'}: cannot read snapshot" in capsys.readouterr().err
     healthy().dump(tmp_path / "ok.json")
@@ -149,21 +159,25 @@ class _Recorder(BaseHTTPRequestHandler):
         pass
 
 
-def test_bad_config_stops_before_anything_is_collected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_config_stops_before_anything_is_collected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         config = tmp_path / "auditor.yaml"
         host = f"http://127.0.0.1:{server.server_address[1]}"
-        config.write_text(f"""targets:
+        config.write_text(
+            f"""targets:
   - name: prod
     databricks: {{host: "{host}", auth: {{type: pat, token: "${{TOKEN}}"}}}}
     integrations:
       - pack: reverse-etl-source
         params: {{principal: {RETL}, warehouse_id: abc, model_schemas: main.analytics}}
-""", encoding="utf-8")
+""",
+            encoding="utf-8",
+        )
         monkeypatch.setenv("TOKEN", "dapi-0123456789")
         assert main(["check", "--config", str(config)]) == EXIT_BAD_INPUT
     finally:
@@ -181,8 +195,9 @@ def test_bad_config_stops_before_anything_is_collected(tmp_path: Path, monkeypat
 
 def render(tmp_path: Path, fmt: str) -> str:
     out = tmp_path / f"report.{fmt}"
-    code = main(["check", "--snapshot", str(mixed_snapshot(tmp_path / "mixed.json")), "--format", fmt,
-                 "--output", str(out)])
+    code = main(
+        ["check", "--snapshot", str(mixed_snapshot(tmp_path / "mixed.json")), "--format", fmt, "--output", str(out)]
+    )
     assert code == EXIT_FAIL
     return out.read_text(encoding="utf-8")
 
@@ -204,7 +219,11 @@ def test_junit_format(tmp_path: Path) -> None:
     suite = ElementTree.fromstring(render(tmp_path, "junit"))
     assert suite.tag == "testsuite"
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
-        "55", "4", "3", "2")
+        "55",
+        "4",
+        "3",
+        "2",
+    )
     cases = suite.findall("testcase")
     assert len(cases) == 55
     assert len([c for c in cases if c.find("failure") is not None]) == 4
@@ -232,11 +251,12 @@ def test_sql_format_parses(tmp_path: Path) -> None:
     assert statements and all(line.startswith("GRANT ") for line in statements)
     parsed = [sqlglot.parse_one(line, read="databricks") for line in statements]
     grants = [p for p in parsed if isinstance(p, exp.Grant)]  # CATALOG grants parse as an opaque Command
-    assert any(g.sql(dialect="databricks") == f"GRANT SELECT ON SCHEMA `main`.`analytics` TO `{RETL}`"
-               for g in grants)
+    assert any(g.sql(dialect="databricks") == f"GRANT SELECT ON SCHEMA `main`.`analytics` TO `{RETL}`" for g in grants)
     revokes = [line.removeprefix("-- ") for line in lines if line.startswith("-- REVOKE ")]
-    assert revokes == [f"REVOKE ALL PRIVILEGES ON CATALOG `main` FROM `{DL}`;",
-                       f"REVOKE SELECT ON CATALOG `main` FROM `{DL}`;"]
+    assert revokes == [
+        f"REVOKE ALL PRIVILEGES ON CATALOG `main` FROM `{DL}`;",
+        f"REVOKE SELECT ON CATALOG `main` FROM `{DL}`;",
+    ]
     for revoke_sql in revokes:
         sqlglot.parse_one(revoke_sql, read="databricks")
 

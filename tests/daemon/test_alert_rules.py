@@ -84,9 +84,7 @@ def test_every_alert_is_unit_tested_both_firing_and_quiet() -> None:
 
 def test_alerts_have_severity_annotations_and_a_runbook_section() -> None:
     anchors = {
-        _github_anchor(line)
-        for line in RUNBOOK.read_text(encoding="utf-8").splitlines()
-        if line.startswith("#")
+        _github_anchor(line) for line in RUNBOOK.read_text(encoding="utf-8").splitlines() if line.startswith("#")
     }
 
     for rule in alert_rules():

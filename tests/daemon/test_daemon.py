@@ -128,9 +128,7 @@ def get(url: str) -> tuple[int, str, bytes]:
         return exc.code, exc.headers.get("Content-Type", ""), exc.read()
 
 
-def test_a_failing_cycle_is_recorded_redacted_and_the_daemon_keeps_going(
-    tmp_path: Path, daemons: list[Daemon]
-) -> None:
+def test_a_failing_cycle_is_recorded_redacted_and_the_daemon_keeps_going(tmp_path: Path, daemons: list[Daemon]) -> None:
     calls = {"n": 0}
 
     def runner(target: TargetSettings, packs: Any) -> Result:
@@ -151,10 +149,7 @@ def test_a_failing_cycle_is_recorded_redacted_and_the_daemon_keeps_going(
     assert CANARY not in failed[0].error
     assert daemon.metrics is not None
     assert (
-        daemon.registry.get_sample_value(
-            "grants_auditor_cycles_total", {"target": "prod", "outcome": "error"}
-        )
-        == 1.0
+        daemon.registry.get_sample_value("grants_auditor_cycles_total", {"target": "prod", "outcome": "error"}) == 1.0
     )
 
 
@@ -191,9 +186,7 @@ def test_targets_run_concurrently_up_to_the_bound(tmp_path: Path, daemons: list[
             active["now"] -= 1
         return result_for(target)
 
-    config = write_config(
-        tmp_path, *(target_dict(f"t{i}", interval=30) for i in range(4)), max_concurrent_targets=2
-    )
+    config = write_config(tmp_path, *(target_dict(f"t{i}", interval=30) for i in range(4)), max_concurrent_targets=2)
     daemon = make(daemons, config, runner)
     daemon.start(serve_http=False)
     for i in range(4):
@@ -310,9 +303,7 @@ def test_drift_is_debounced_logged_counted_and_compared_with_the_baseline(
     daemon = make(daemons, config, lambda target, packs: result_for(target, granted=granted["value"]))
     daemon.start(serve_http=False)
     assert daemon.wait_for_cycles("prod", 1, WAIT)
-    daemon.store.approve_baseline(
-        "prod", daemon.store.latest_snapshot("prod"), approved_by="test", source="latest"
-    )
+    daemon.store.approve_baseline("prod", daemon.store.latest_snapshot("prod"), approved_by="test", source="latest")
     granted["value"] = False
     count = daemon.cycles_finished("prod")
     assert daemon.wait_for_cycles("prod", count + 3, WAIT)
@@ -375,9 +366,7 @@ def test_an_invalid_cron_is_an_input_error_naming_the_field(tmp_path: Path) -> N
     assert caught.value.line is not None
 
 
-def test_cycles_that_read_nothing_or_ran_out_of_time_are_not_successes(
-    tmp_path: Path, daemons: list[Daemon]
-) -> None:
+def test_cycles_that_read_nothing_or_ran_out_of_time_are_not_successes(tmp_path: Path, daemons: list[Daemon]) -> None:
     outcomes = iter(["blind", "late", "ok"])
 
     def runner(target: TargetSettings, packs: Any) -> Result:
@@ -385,9 +374,7 @@ def test_cycles_that_read_nothing_or_ran_out_of_time_are_not_successes(
         match next(outcomes):
             case "blind":
                 unread = tuple(ReadStatus(family=f, state=ReadState.FAILED) for f in FactFamily)
-                return Result(
-                    result.snapshot.model_copy(update={"reads": unread}), result.report, result.stats
-                )
+                return Result(result.snapshot.model_copy(update={"reads": unread}), result.report, result.stats)
             case "late":
                 return Result(result.snapshot, result.report, CollectionStats(deadline_exceeded=True))
             case _:

@@ -16,8 +16,5 @@ def test_demo_shows_a_drift_being_caught() -> None:
     text = out.getvalue()
     assert "/metrics" in text and "/findings" in text
     assert "REVOKE ALL PRIVILEGES ON CATALOG segment_events" in text
-    assert (
-        "grant_removed CATALOG:segment_events: 5e9e0003-0000-4000-8000-000000000003 lost ALL_PRIVILEGES"
-        in text
-    )
+    assert "grant_removed CATALOG:segment_events: 5e9e0003-0000-4000-8000-000000000003 lost ALL_PRIVILEGES" in text
     assert "rule DL-3: pass -> fail" in text

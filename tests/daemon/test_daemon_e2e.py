@@ -121,9 +121,7 @@ def flip(daemon: Daemon, sandbox: Sandbox, statement: str, kind: ChangeKind, sta
     return event.cycle_id - last_before
 
 
-def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sandbox, tmp_path: Path) -> None:
     config = write_config(sandbox, tmp_path)
     daemon = Daemon(load_settings(config), config_path=config, grace_seconds=10)
     daemon.start()
@@ -242,9 +240,7 @@ class Process:
         self.finish()
 
 
-def test_real_process_survives_sigkill_reloads_on_sighup_and_stops_on_sigterm(
-    sandbox: Sandbox, tmp_path: Path
-) -> None:
+def test_real_process_survives_sigkill_reloads_on_sighup_and_stops_on_sigterm(sandbox: Sandbox, tmp_path: Path) -> None:
     config = write_config(sandbox, tmp_path)
     first = Process(config)
     try:
@@ -300,9 +296,7 @@ def test_real_process_survives_sigkill_reloads_on_sighup_and_stops_on_sigterm(
         stored = {c.id for c in store.cycles(TARGET) if c.outcome == "completed"}
         events = store.drift_events(TARGET)
     assert committed <= stored  # no completed cycle lost
-    assert [(e.kind, e.subject.lower()) for e in events] == [
-        (ChangeKind.GRANT_REMOVED, "catalog:segment_events")
-    ]
+    assert [(e.kind, e.subject.lower()) for e in events] == [(ChangeKind.GRANT_REMOVED, "catalog:segment_events")]
     logs = "".join(first.lines + second.lines)
     for secret in (AWS_CANARY, sandbox.auditor_token):
         assert secret not in logs

@@ -94,9 +94,7 @@ def test_prometheus_rule_spec_passes_promtool(promtool: str, tmp_path: Path) -> 
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(render_minimal("prometheusrule.yaml")["spec"]), encoding="utf-8")
 
-    result = subprocess.run(
-        [promtool, "check", "rules", str(spec)], capture_output=True, text=True, timeout=60
-    )
+    result = subprocess.run([promtool, "check", "rules", str(spec)], capture_output=True, text=True, timeout=60)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

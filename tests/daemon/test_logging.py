@@ -162,9 +162,7 @@ def test_reconfiguring_replaces_the_handler(output: io.StringIO) -> None:
 
 def test_redact_text_patterns() -> None:
     assert redact_text("Authorization: Bearer abc.def-ghi") == f"Authorization: {REDACTED}"
-    assert (
-        redact_text("curl -H 'Authorization: Basic dXNlcjpwYXNz'") == f"curl -H 'Authorization: {REDACTED}'"
-    )
+    assert redact_text("curl -H 'Authorization: Basic dXNlcjpwYXNz'") == f"curl -H 'Authorization: {REDACTED}'"
     assert redact_text(f"pat {PAT_CANARY}-2 end") == f"pat {REDACTED} end"
     assert redact_text("oauth secret dose0123456789abcdef0123") == f"oauth secret {REDACTED}"
     assert redact_text("?client_secret=s3cr3t&scope=all-apis") == f"?client_secret={REDACTED}&scope=all-apis"
@@ -241,15 +239,11 @@ def workspace_url() -> Iterator[str]:
         server.server_close()
 
 
-def test_databricks_sdk_and_urllib3_debug_logs_never_show_the_token(
-    output: io.StringIO, workspace_url: str
-) -> None:
+def test_databricks_sdk_and_urllib3_debug_logs_never_show_the_token(output: io.StringIO, workspace_url: str) -> None:
     configure_logging(json=True, stream=output)
     for name in LIBRARY_LOGGERS:  # the worst case: someone turns the libraries up to DEBUG
         logging.getLogger(name).setLevel(logging.DEBUG)
-    client = WorkspaceClient(
-        host=workspace_url, token=PAT_CANARY, debug_headers=True, debug_truncate_bytes=10**6
-    )
+    client = WorkspaceClient(host=workspace_url, token=PAT_CANARY, debug_headers=True, debug_truncate_bytes=10**6)
 
     me = client.current_user.me()
 

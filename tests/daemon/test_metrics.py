@@ -44,9 +44,7 @@ TABLE = "main.sales.orders"
 PAT_VALUE = "dapi0123456789abcdef0123456789abcdef"
 SECRET_ID = "secret-4242"
 TOKEN_ID = "token-777"
-RETL = Binding(
-    pack="reverse-etl-source", name="retl", params={"principal": USER_EMAIL, "warehouse_id": "wh1"}
-)
+RETL = Binding(pack="reverse-etl-source", name="retl", params={"principal": USER_EMAIL, "warehouse_id": "wh1"})
 GRAPH = Binding(pack="data-graph", params={"client_id": CLIENT_ID})
 ALL_READ = tuple(ReadStatus(family=family, state=ReadState.READ) for family in FactFamily)
 
@@ -118,17 +116,13 @@ def rule_status(registry: CollectorRegistry) -> dict[tuple[str, str, str], dict[
 def publish(metrics: AuditMetrics, rep: Report, snap: Snapshot | None = None, **kwargs: Any) -> None:
     kwargs.setdefault("finished_at", NOW)
     kwargs.setdefault("succeeded", True)
-    metrics.publish_cycle(
-        rep.target, rep, snap or snapshot(rep.target), kwargs.pop("stats", stats()), **kwargs
-    )
+    metrics.publish_cycle(rep.target, rep, snap or snapshot(rep.target), kwargs.pop("stats", stats()), **kwargs)
 
 
 # ---- rule status -------------------------------------------------------------------------------
 
 
-def test_state_set_emits_every_state_with_exactly_one_set(
-    metrics: AuditMetrics, registry: CollectorRegistry
-) -> None:
+def test_state_set_emits_every_state_with_exactly_one_set(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
     publish(
         metrics,
         report(
@@ -170,9 +164,7 @@ def test_a_rule_takes_its_worst_status(statuses: list[Status]) -> None:
     assert (state.pack, state.rule, state.status) == ("retl", "RETL-1", expected)
 
 
-def test_a_new_report_replaces_the_previous_rule_states(
-    metrics: AuditMetrics, registry: CollectorRegistry
-) -> None:
+def test_a_new_report_replaces_the_previous_rule_states(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
     publish(metrics, report(finding("RETL-1", Status.FAIL), finding("RETL-9", Status.PASS)))
     publish(metrics, report(finding("RETL-1", Status.PASS)))
 
@@ -248,18 +240,9 @@ def test_a_target_that_never_published_only_has_its_failure_counts(
 ) -> None:
     metrics.record_cycle_failure("stage", "timeout")
 
-    assert (
-        registry.get_sample_value("grants_auditor_cycles_total", {"target": "stage", "outcome": "timeout"})
-        == 1
-    )
-    assert (
-        registry.get_sample_value("grants_auditor_target_configured_timestamp_seconds", {"target": "stage"})
-        == 1000
-    )
-    assert (
-        registry.get_sample_value("grants_auditor_last_success_timestamp_seconds", {"target": "stage"})
-        is None
-    )
+    assert registry.get_sample_value("grants_auditor_cycles_total", {"target": "stage", "outcome": "timeout"}) == 1
+    assert registry.get_sample_value("grants_auditor_target_configured_timestamp_seconds", {"target": "stage"}) == 1000
+    assert registry.get_sample_value("grants_auditor_last_success_timestamp_seconds", {"target": "stage"}) is None
     assert registry.get_sample_value("grants_auditor_cycle_duration_seconds", {"target": "stage"}) is None
     assert rule_status(registry) == {}
 
@@ -270,8 +253,7 @@ def test_drift_kinds_are_precreated_and_counted(metrics: AuditMetrics, registry:
     metrics.record_drift("prod", "exposure", count=3)
 
     drift = {
-        dict(labels)["kind"]: value
-        for labels, value in samples(registry, "grants_auditor_drift_events_total").items()
+        dict(labels)["kind"]: value for labels, value in samples(registry, "grants_auditor_drift_events_total").items()
     }
     assert drift == {**dict.fromkeys(DRIFT_KINDS, 0.0), "grant_added": 1, "exposure": 3}
     with pytest.raises(ValueError, match="unknown drift kind"):
@@ -284,8 +266,7 @@ def test_drift_kinds_match_the_drift_detector(metrics: AuditMetrics, registry: C
 
     assert set(DRIFT_KINDS) == {kind.value for kind in CHANGE_KINDS}
     assert {
-        dict(labels)["kind"]: v
-        for labels, v in samples(registry, "grants_auditor_drift_events_total").items()
+        dict(labels)["kind"]: v for labels, v in samples(registry, "grants_auditor_drift_events_total").items()
     } == (dict.fromkeys(DRIFT_KINDS, 1.0))
 
 
@@ -324,9 +305,7 @@ def test_declare_targets_precreates_series_and_prunes_removed_bindings(
     assert registry.get_sample_value("grants_auditor_target_configured_timestamp_seconds", new) == 1000
     assert registry.get_sample_value("grants_auditor_cycles_total", {**new, "outcome": "error"}) == 0
     assert registry.get_sample_value("grants_auditor_drift_events_total", {**new, "kind": "exposure"}) == 0
-    assert (
-        registry.get_sample_value("grants_auditor_rules", {**new, "severity": "high", "status": "fail"}) == 0
-    )
+    assert registry.get_sample_value("grants_auditor_rules", {**new, "severity": "high", "status": "fail"}) == 0
     assert registry.get_sample_value("grants_auditor_last_success_timestamp_seconds", new) is None
 
 
@@ -370,9 +349,7 @@ def test_credential_expiry_when_all_expired_or_never_expiring() -> None:
             Token(token_id="t1", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=9)),
             Token(token_id="t2", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=2)),
         ),
-        oauth_secrets=(
-            OAuthSecret(application_id=CLIENT_ID, secret_id="s1", status="ACTIVE", expire_time=None),
-        ),
+        oauth_secrets=(OAuthSecret(application_id=CLIENT_ID, secret_id="s1", status="ACTIVE", expire_time=None),),
     )
     still_usable = snapshot(
         tokens=(
@@ -422,15 +399,9 @@ def populated(metrics: AuditMetrics) -> None:
                 securable_name=TABLE,
             ),
         ),
-        tokens=(
-            Token(
-                token_id=TOKEN_ID, owner=USER_EMAIL, comment=PAT_VALUE, expiry_time=NOW + timedelta(days=9)
-            ),
-        ),
+        tokens=(Token(token_id=TOKEN_ID, owner=USER_EMAIL, comment=PAT_VALUE, expiry_time=NOW + timedelta(days=9)),),
         oauth_secrets=(
-            OAuthSecret(
-                application_id=CLIENT_ID, secret_id=SECRET_ID, status="ACTIVE", expire_time=NOW + timedelta(1)
-            ),
+            OAuthSecret(application_id=CLIENT_ID, secret_id=SECRET_ID, status="ACTIVE", expire_time=NOW + timedelta(1)),
         ),
     )
     rep = report(
@@ -438,9 +409,7 @@ def populated(metrics: AuditMetrics) -> None:
         finding("RETL-2", Status.WARN, subject=f"principal:{USER_EMAIL}"),
         finding("DG-9", Status.ERROR, integration="data-graph", subject=f"sp:{CLIENT_ID}"),
     )
-    publish(
-        metrics, rep, snap, stats=stats(requests={"sql": 3, "tokens": 1}, statements=3, duration_seconds=1.5)
-    )
+    publish(metrics, rep, snap, stats=stats(requests={"sql": 3, "tokens": 1}, statements=3, duration_seconds=1.5))
     metrics.record_drift("prod", "exposure")
 
 
@@ -450,9 +419,7 @@ def test_no_label_or_sample_carries_a_principal_table_or_secret(
     populated(metrics)
     forbidden = {USER_EMAIL, CLIENT_ID, TABLE, f"TABLE:{TABLE}", PAT_VALUE, SECRET_ID, TOKEN_ID, "SELECT"}
 
-    label_values = {
-        value for family in registry.collect() for s in family.samples for value in s.labels.values()
-    }
+    label_values = {value for family in registry.collect() for s in family.samples for value in s.labels.values()}
     text = generate_latest(registry).decode()
 
     assert not label_values & forbidden
@@ -477,9 +444,7 @@ def test_registering_twice_is_rejected(registry: CollectorRegistry) -> None:
         AuditMetrics(registry, version="1")
 
 
-def test_scrapes_always_see_whole_cycles_while_publishing(
-    metrics: AuditMetrics, registry: CollectorRegistry
-) -> None:
+def test_scrapes_always_see_whole_cycles_while_publishing(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
     all_fail = report(*(finding(f"R-{i}", Status.FAIL) for i in range(20)))
     all_pass = report(*(finding(f"R-{i}", Status.PASS) for i in range(20)))
     publish(metrics, all_pass)
@@ -537,9 +502,7 @@ def promtool() -> str:
     pytest.skip("promtool not installed (apt-get install prometheus); with CI set this fails instead")
 
 
-def test_live_scrape_passes_promtool_check_metrics(
-    metrics: AuditMetrics, metrics_url: str, promtool: str
-) -> None:
+def test_live_scrape_passes_promtool_check_metrics(metrics: AuditMetrics, metrics_url: str, promtool: str) -> None:
     populated(metrics)
     metrics.declare_targets({"stage": [("retl", [("RETL-1", "high")])]})
 

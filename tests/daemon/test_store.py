@@ -18,9 +18,7 @@ from auditor.model.stats import CollectionStats
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 SP = "5e9e0003-0000-4000-8000-000000000003"
-ALL = Grant(
-    principal=SP, privilege="ALL_PRIVILEGES", securable_type=SecurableType.CATALOG, securable_name="lake"
-)
+ALL = Grant(principal=SP, privilege="ALL_PRIVILEGES", securable_type=SecurableType.CATALOG, securable_name="lake")
 READ_ALL = tuple(ReadStatus(family=f, state=ReadState.READ) for f in FactFamily)
 
 
@@ -53,9 +51,7 @@ def report(snap: Snapshot, status: Status = Status.PASS) -> Report:
     )
 
 
-def commit(
-    store: StateStore, snap: Snapshot, status: Status = Status.PASS, debounce: int = 2
-) -> CommitResult:
+def commit(store: StateStore, snap: Snapshot, status: Status = Status.PASS, debounce: int = 2) -> CommitResult:
     return store.commit_cycle(
         snapshot=snap,
         report=report(snap, status),
@@ -169,9 +165,7 @@ def test_finding_history_keeps_one_span_per_status_run(store: StateStore) -> Non
 def test_failed_cycle_is_recorded_without_touching_drift_state(store: StateStore) -> None:
     commit(store, snapshot(0))
     state = store.debounce_state("prod")
-    store.record_failure(
-        target="prod", started_at=T0, finished_at=T0 + timedelta(seconds=1), error="ReadTimeout"
-    )
+    store.record_failure(target="prod", started_at=T0, finished_at=T0 + timedelta(seconds=1), error="ReadTimeout")
     assert [c.outcome for c in store.cycles("prod")] == ["completed", "failed"]
     assert store.cycles("prod")[1].error == "ReadTimeout"
     assert store.latest_cycle("prod").outcome == "completed"

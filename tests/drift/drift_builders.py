@@ -33,9 +33,7 @@ WAREHOUSE = "8a6f3d2c1b0e9f47"
 ROLE = "arn:aws:iam::123456789012:role/segment-lake-role"
 
 WATCH = Watch(catalogs=("segment_events", "segment_profiles"), principals=(GRAPH_SP,))
-BINDINGS = (
-    Binding(pack="delta-lake-destination", params={"client_id": DELTA_SP, "catalog": "segment_events"}),
-)
+BINDINGS = (Binding(pack="delta-lake-destination", params={"client_id": DELTA_SP, "catalog": "segment_events"}),)
 
 TRUST_DOC: dict[str, Any] = {
     "Version": "2012-10-17",

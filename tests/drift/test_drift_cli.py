@@ -119,9 +119,7 @@ def test_approve_a_snapshot_file(tmp_path: Path) -> None:
     assert code == EXIT_INPUT and "not 'stage'" in err
     bad = tmp_path / "bad.json"
     bad.write_text('{"target": 1}')
-    code, _, err = run(
-        "baseline", "approve", "--config", str(config), "--target", "prod", "--snapshot", str(bad)
-    )
+    code, _, err = run("baseline", "approve", "--config", str(config), "--target", "prod", "--snapshot", str(bad))
     assert code == EXIT_INPUT and "not a valid snapshot" in err
 
 

@@ -114,9 +114,7 @@ def test_unread_scope_in_a_later_cycle_keeps_the_confirmed_facts() -> None:
 
 def test_warehouse_acl_change_is_one_event() -> None:
     lowered = (
-        AclEntry(
-            principal=DELTA_SP, principal_kind=PrincipalKind.SERVICE_PRINCIPAL, permission_level="CAN_VIEW"
-        ),
+        AclEntry(principal=DELTA_SP, principal_kind=PrincipalKind.SERVICE_PRINCIPAL, permission_level="CAN_VIEW"),
         BASE_ACL[1],
     )
     produced = run([snap(0), snap(1, acl=lowered), snap(2, acl=lowered)], 2)

@@ -102,9 +102,7 @@ def test_securable_names_compare_case_insensitively() -> None:
 
 def test_warehouse_permission_lowered_is_one_acl_change() -> None:
     lowered = (
-        AclEntry(
-            principal=DELTA_SP, principal_kind=PrincipalKind.SERVICE_PRINCIPAL, permission_level="CAN_VIEW"
-        ),
+        AclEntry(principal=DELTA_SP, principal_kind=PrincipalKind.SERVICE_PRINCIPAL, permission_level="CAN_VIEW"),
         BASE_ACL[1],
     )
     changes = diff(snap(0), snap(1, acl=lowered))
@@ -232,9 +230,7 @@ def test_undecodable_trust_policy_is_unknown_not_removed() -> None:
 PRINCIPALS = st.sampled_from([DELTA_SP, GRAPH_SP, "contractor@example.com", "admins"])
 PRIVILEGES = st.sampled_from(["SELECT", "USE_CATALOG", "MODIFY", "ALL_PRIVILEGES"])
 NAMES = st.sampled_from(["segment_events", "segment_profiles", "main", "segment_profiles.profiles"])
-GRANTS = st.builds(
-    lambda p, v, n: grant(p, v, "SCHEMA" if "." in n else "CATALOG", n), PRINCIPALS, PRIVILEGES, NAMES
-)
+GRANTS = st.builds(lambda p, v, n: grant(p, v, "SCHEMA" if "." in n else "CATALOG", n), PRINCIPALS, PRIVILEGES, NAMES)
 GRANT_SETS = st.frozensets(GRANTS, max_size=12)
 
 

@@ -45,7 +45,7 @@ rules:
         privileges: [USE SCHEMA, SELECT]
     remediation: Grant it.
 """
-SECOND_RULE = PACK[PACK.index("  - id: DEMO-1"):]
+SECOND_RULE = PACK[PACK.index("  - id: DEMO-1") :]
 
 
 def line_of(text: str, needle: str, occurrence: int = 1) -> int:
@@ -85,40 +85,98 @@ def after(anchor: str, line: str) -> Callable[[str], str]:
 # (case, edit of the template, the line the error must name (needle#occurrence), field, message fragment)
 PACK_ERRORS = [
     ("unknown top-level key", lambda t: t + "colour: blue\n", "colour: blue", "colour", "unknown key"),
-    ("unknown rule key", after("    severity: high", "    owner: me"), "owner: me", "rules[0].owner",
-     "unknown key"),
-    ("unknown check key", after("      kind: required_grant", "      retry: 1"), "retry: 1",
-     "rules[0].check.retry", "unknown key"),
-    ("unknown check argument", after("        securable_type: SCHEMA", "        principle: x"),
-     "principle: x", "rules[0].check.args.principle", "unknown key"),
-    ("unknown check kind", swap("kind: required_grant", "kind: required_grants"), "kind: required_grants",
-     "rules[0].check.kind", "unknown check kind 'required_grants' (did you mean 'required_grant'?)"),
-    ("unknown privilege", swap("[USE SCHEMA, SELECT]", "[SELECT, USE SCHEMAS]"), "USE SCHEMAS",
-     "rules[0].check.args.privileges", "unknown privilege 'USE SCHEMAS' (did you mean 'USE SCHEMA'?)"),
-    ("undeclared parameter", swap('"${principal}"', '"${principle}"'), "${principle}",
-     "rules[0].check.args.principal",
-     "${principle} is not a parameter of pack 'demo' (did you mean 'principal'?)"),
-    ("missing required field", swap("    title: Demo rule one\n", ""), "- id: DEMO-1", "rules[0].title",
-     "required field is missing"),
-    ("wrong type", swap("severity: high", "severity: urgent"), "severity: urgent", "rules[0].severity",
-     "Input should be 'critical', 'high', 'medium', 'low' or 'info'"),
-    ("wrong type of argument", swap("securable_type: SCHEMA", "securable_type: SCHEME"),
-     "securable_type: SCHEME", "rules[0].check.args.securable_type", "Input should be 'CATALOG', 'SCHEMA'"),
-    ("wrong type of pack version", after("title: Demo pack", "version: two"), "version: two", "version",
-     "valid integer"),
-    ("wrong type of default", swap("    default: []\n", "    default: nope\n"), "default: nope",
-     "parameters.schemas.default", "default 'nope' is not a list"),
-    ("duplicate rule id", lambda t: t + SECOND_RULE, "- id: DEMO-1#2", "rules[1].id",
-     "rule id 'DEMO-1' is used twice (first at rules[0])"),
-    ("unknown condition parameter", after("    severity: high", "    when: {param: auht, equals: pat}"),
-     "when: {param: auht", "rules[0].when.param", "unknown parameter 'auht'"),
+    ("unknown rule key", after("    severity: high", "    owner: me"), "owner: me", "rules[0].owner", "unknown key"),
+    (
+        "unknown check key",
+        after("      kind: required_grant", "      retry: 1"),
+        "retry: 1",
+        "rules[0].check.retry",
+        "unknown key",
+    ),
+    (
+        "unknown check argument",
+        after("        securable_type: SCHEMA", "        principle: x"),
+        "principle: x",
+        "rules[0].check.args.principle",
+        "unknown key",
+    ),
+    (
+        "unknown check kind",
+        swap("kind: required_grant", "kind: required_grants"),
+        "kind: required_grants",
+        "rules[0].check.kind",
+        "unknown check kind 'required_grants' (did you mean 'required_grant'?)",
+    ),
+    (
+        "unknown privilege",
+        swap("[USE SCHEMA, SELECT]", "[SELECT, USE SCHEMAS]"),
+        "USE SCHEMAS",
+        "rules[0].check.args.privileges",
+        "unknown privilege 'USE SCHEMAS' (did you mean 'USE SCHEMA'?)",
+    ),
+    (
+        "undeclared parameter",
+        swap('"${principal}"', '"${principle}"'),
+        "${principle}",
+        "rules[0].check.args.principal",
+        "${principle} is not a parameter of pack 'demo' (did you mean 'principal'?)",
+    ),
+    (
+        "missing required field",
+        swap("    title: Demo rule one\n", ""),
+        "- id: DEMO-1",
+        "rules[0].title",
+        "required field is missing",
+    ),
+    (
+        "wrong type",
+        swap("severity: high", "severity: urgent"),
+        "severity: urgent",
+        "rules[0].severity",
+        "Input should be 'critical', 'high', 'medium', 'low' or 'info'",
+    ),
+    (
+        "wrong type of argument",
+        swap("securable_type: SCHEMA", "securable_type: SCHEME"),
+        "securable_type: SCHEME",
+        "rules[0].check.args.securable_type",
+        "Input should be 'CATALOG', 'SCHEMA'",
+    ),
+    (
+        "wrong type of pack version",
+        after("title: Demo pack", "version: two"),
+        "version: two",
+        "version",
+        "valid integer",
+    ),
+    (
+        "wrong type of default",
+        swap("    default: []\n", "    default: nope\n"),
+        "default: nope",
+        "parameters.schemas.default",
+        "default 'nope' is not a list",
+    ),
+    (
+        "duplicate rule id",
+        lambda t: t + SECOND_RULE,
+        "- id: DEMO-1#2",
+        "rules[1].id",
+        "rule id 'DEMO-1' is used twice (first at rules[0])",
+    ),
+    (
+        "unknown condition parameter",
+        after("    severity: high", "    when: {param: auht, equals: pat}"),
+        "when: {param: auht",
+        "rules[0].when.param",
+        "unknown parameter 'auht'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "needle", "field", "says"), [c[1:] for c in PACK_ERRORS],
-                         ids=[c[0] for c in PACK_ERRORS])
-def test_bad_pack_names_file_line_and_field(tmp_path: Path, mutate: object, needle: str, field: str,
-                                            says: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "needle", "field", "says"), [c[1:] for c in PACK_ERRORS], ids=[c[0] for c in PACK_ERRORS]
+)
+def test_bad_pack_names_file_line_and_field(tmp_path: Path, mutate: object, needle: str, field: str, says: str) -> None:
     text = mutate(PACK)  # type: ignore[operator]
     needle, _, nth = needle.partition("#")
     error, path = load_error(tmp_path, text)
@@ -155,10 +213,8 @@ def test_a_user_pack_shadowing_a_bundled_pack_is_rejected(tmp_path: Path) -> Non
         load_packs([tmp_path])
 
 
-def test_rules_validate_stops_on_the_first_bad_pack(tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "demo.yaml").write_text(edit(PACK, "kind: required_grant", "kind: required_grants"),
-                                        encoding="utf-8")
+def test_rules_validate_stops_on_the_first_bad_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "demo.yaml").write_text(edit(PACK, "kind: required_grant", "kind: required_grants"), encoding="utf-8")
     assert main(["rules", "validate", str(tmp_path)]) == EXIT_BAD_INPUT
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -175,7 +231,8 @@ def test_user_pack_in_an_extra_directory_needs_no_code(tmp_path: Path) -> None:
     binding = Binding(pack="demo", params={"principal": RETL, "schemas": ["main.analytics"]})
     report = evaluate(healthy(), packs, now=NOW, bindings=[binding])
     assert [(f.rule_id, f.subject, f.status) for f in report.findings] == [
-        ("DEMO-1", "SCHEMA:main.analytics", Status.PASS)]
+        ("DEMO-1", "SCHEMA:main.analytics", Status.PASS)
+    ]
 
 
 def test_every_bundled_pack_file_loads_on_its_own() -> None:
@@ -221,25 +278,44 @@ def test_the_template_config_is_valid(tmp_path: Path) -> None:
 
 BINDING = "targets[0].integrations[0]"
 CONFIG_ERRORS = [
-    ("unknown key", after("  - name: prod", "    colour: blue"), "colour: blue", "targets[0].colour",
-     "unknown key"),
-    ("unknown pack", swap("pack: reverse-etl-source", "pack: reverse-etl-sourc"), "pack: reverse-etl-sourc",
-     f"{BINDING}.pack", "unknown pack 'reverse-etl-sourc' (did you mean 'reverse-etl-source'?)"),
-    ("unknown parameter", after("          warehouse_id: abc123", "          principle: x"), "principle: x",
-     f"{BINDING}.params.principle",
-     "unknown parameter 'principle' for pack 'reverse-etl-source' (did you mean 'principal'?)"),
-    ("missing parameter", swap("          warehouse_id: abc123\n", ""), "params:",
-     f"{BINDING}.params.warehouse_id", "required parameter 'warehouse_id' is missing"),
-    ("mistyped parameter", swap("model_schemas: [main.analytics]", "model_schemas: main.analytics"),
-     "model_schemas:", f"{BINDING}.params.model_schemas",
-     "parameter 'model_schemas' must be a list, got 'main.analytics'"),
+    ("unknown key", after("  - name: prod", "    colour: blue"), "colour: blue", "targets[0].colour", "unknown key"),
+    (
+        "unknown pack",
+        swap("pack: reverse-etl-source", "pack: reverse-etl-sourc"),
+        "pack: reverse-etl-sourc",
+        f"{BINDING}.pack",
+        "unknown pack 'reverse-etl-sourc' (did you mean 'reverse-etl-source'?)",
+    ),
+    (
+        "unknown parameter",
+        after("          warehouse_id: abc123", "          principle: x"),
+        "principle: x",
+        f"{BINDING}.params.principle",
+        "unknown parameter 'principle' for pack 'reverse-etl-source' (did you mean 'principal'?)",
+    ),
+    (
+        "missing parameter",
+        swap("          warehouse_id: abc123\n", ""),
+        "params:",
+        f"{BINDING}.params.warehouse_id",
+        "required parameter 'warehouse_id' is missing",
+    ),
+    (
+        "mistyped parameter",
+        swap("model_schemas: [main.analytics]", "model_schemas: main.analytics"),
+        "model_schemas:",
+        f"{BINDING}.params.model_schemas",
+        "parameter 'model_schemas' must be a list, got 'main.analytics'",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "needle", "field", "says"), [c[1:] for c in CONFIG_ERRORS],
-                         ids=[c[0] for c in CONFIG_ERRORS])
-def test_bad_config_names_file_line_and_field(tmp_path: Path, mutate: object, needle: str, field: str,
-                                              says: str) -> None:
+@pytest.mark.parametrize(
+    ("mutate", "needle", "field", "says"), [c[1:] for c in CONFIG_ERRORS], ids=[c[0] for c in CONFIG_ERRORS]
+)
+def test_bad_config_names_file_line_and_field(
+    tmp_path: Path, mutate: object, needle: str, field: str, says: str
+) -> None:
     text = mutate(CONFIG)  # type: ignore[operator]
     error, path = config_error(tmp_path, text)
     assert (error.path, error.line, error.field) == (str(path), line_of(text, needle), field)
@@ -247,18 +323,22 @@ def test_bad_config_names_file_line_and_field(tmp_path: Path, mutate: object, ne
 
 
 def test_parameter_the_check_kind_rejects(tmp_path: Path) -> None:
-    text = edit(CONFIG, """      - pack: reverse-etl-source
+    text = edit(
+        CONFIG,
+        """      - pack: reverse-etl-source
         params:
           principal: 5e9e0001-0000-4000-8000-000000000001
           warehouse_id: abc123
           model_schemas: [main.analytics]
-""", """      - pack: data-graph
+""",
+        """      - pack: data-graph
         params:
           client_id: 5e9e0002-0000-4000-8000-000000000002
           warehouse_id: abc123
           profiles_sync_catalog: segment_profiles
           read_scopes: {crm: {scope: schema}}
-""")
+""",
+    )
     error, path = config_error(tmp_path, text)
     assert (error.path, error.line, error.field) == (str(path), line_of(text, "params:"), f"{BINDING}.params")
     assert "rule DG-3 check argument scopes.crm" in error.detail
@@ -278,28 +358,26 @@ def test_config_error_beside_a_secret_does_not_print_it(tmp_path: Path) -> None:
 
 
 def test_duplicate_target_names_are_rejected(tmp_path: Path) -> None:
-    error, path = config_error(tmp_path, CONFIG + CONFIG[CONFIG.index("  - name: prod"):])
+    error, path = config_error(tmp_path, CONFIG + CONFIG[CONFIG.index("  - name: prod") :])
     assert error.path == str(path)
     assert "target names must be unique: prod" in error.detail
 
 
-
 def test_duplicate_target_names_point_at_the_second_target(tmp_path: Path) -> None:
-    text = CONFIG + CONFIG[CONFIG.index("  - name: prod"):]
+    text = CONFIG + CONFIG[CONFIG.index("  - name: prod") :]
     error, _ = config_error(tmp_path, text)
     assert (error.line, error.field) == (line_of(text, "- name: prod", 2), "targets[1].name")
 
 
-
 def test_unknown_pack_points_at_the_pack_key_whatever_the_key_order(tmp_path: Path) -> None:
-    text = edit(CONFIG, "      - pack: reverse-etl-source\n",
-                "      - name: retl\n        pack: reverse-etl-sourc\n")
+    text = edit(CONFIG, "      - pack: reverse-etl-source\n", "      - name: retl\n        pack: reverse-etl-sourc\n")
     error, _ = config_error(tmp_path, text)
     assert error.line == line_of(text, "pack: reverse-etl-sourc")
 
 
-def test_config_validate_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_validate_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(CONFIG, encoding="utf-8")

@@ -42,31 +42,42 @@ from tests.rules import documented
 CATALOG, SCHEMA, TABLE = SecurableType.CATALOG, SecurableType.SCHEMA, SecurableType.TABLE
 P = "5e9e0000-0000-4000-8000-00000000000p"  # the principal whose privileges are asked about
 SECURABLES: tuple[tuple[SecurableType, str], ...] = (
-    (CATALOG, "main"), (SCHEMA, "main.s"), (TABLE, "main.s.t"),
-    (CATALOG, "hive_metastore"), (SCHEMA, "hive_metastore.db"), (TABLE, "hive_metastore.db.t"),
+    (CATALOG, "main"),
+    (SCHEMA, "main.s"),
+    (TABLE, "main.s.t"),
+    (CATALOG, "hive_metastore"),
+    (SCHEMA, "hive_metastore.db"),
+    (TABLE, "hive_metastore.db.t"),
 )
 PROPERTY = settings(derandomize=True, deadline=None, database=None, max_examples=200)
 
 
-def world(grants: Iterable[Grant] = (), memberships: Iterable[tuple[str, str]] = (),
-          local_groups: Iterable[str] = (), owners: dict[str, str] | None = None) -> PrivilegeModel:
+def world(
+    grants: Iterable[Grant] = (),
+    memberships: Iterable[tuple[str, str]] = (),
+    local_groups: Iterable[str] = (),
+    owners: dict[str, str] | None = None,
+) -> PrivilegeModel:
     """A privilege model over main.s.t and hive_metastore.db.t with the given grants and group edges."""
     owners = owners or {}
     snapshot = Snapshot(
-        target="model", collected_at=datetime(2026, 1, 1, tzinfo=UTC),
-        securables=tuple(Securable(type=t, full_name=n, owner=owners.get(n, "admins"))
-                         for t, n in SECURABLES),
+        target="model",
+        collected_at=datetime(2026, 1, 1, tzinfo=UTC),
+        securables=tuple(Securable(type=t, full_name=n, owner=owners.get(n, "admins")) for t, n in SECURABLES),
         grants=tuple(grants),
         memberships=tuple(Membership(member=m, group=g) for m, g in memberships),
-        principals=tuple(Principal(name=g, kind=PrincipalKind.GROUP, account_level=False)
-                         for g in local_groups),
+        principals=tuple(Principal(name=g, kind=PrincipalKind.GROUP, account_level=False) for g in local_groups),
     )
     return PrivilegeModel(snapshot)
 
 
 def grant(principal: str, privilege: str, securable_type: SecurableType, name: str) -> Grant:
-    return Grant(principal=principal, privilege=normalize_privilege(privilege), securable_type=securable_type,
-                 securable_name=name)
+    return Grant(
+        principal=principal,
+        privilege=normalize_privilege(privilege),
+        securable_type=securable_type,
+        securable_name=name,
+    )
 
 
 def holds(model: PrivilegeModel, privilege: str, securable_type: SecurableType, name: str) -> bool:
@@ -91,24 +102,32 @@ def test_unknown_privilege_suggests_the_closest_name() -> None:
     assert check_privilege("read metadata") == "READ_METADATA"
 
 
-@pytest.mark.parametrize(("privilege", "on", "hive", "meaning"), [
-    ("USAGE", CATALOG, False, {"USE_CATALOG"}),
-    ("USAGE", SCHEMA, False, {"USE_SCHEMA"}),
-    ("CREATE", CATALOG, False, {"CREATE_SCHEMA"}),
-    ("CREATE", SCHEMA, False, {"CREATE_TABLE", "CREATE_FUNCTION", "CREATE_VOLUME", "CREATE_MODEL",
-                               "CREATE_MATERIALIZED_VIEW"}),
-    ("CREATE", SecurableType.EXTERNAL_LOCATION, False, {"CREATE_EXTERNAL_TABLE"}),
-    ("READ_METADATA", SCHEMA, False, {"BROWSE"}),
-    ("USE CATALOG", CATALOG, True, {"USAGE"}),
-    ("USE SCHEMA", SCHEMA, True, {"USAGE"}),
-    ("CREATE SCHEMA", CATALOG, True, {"CREATE"}),
-    ("CREATE TABLE", SCHEMA, True, {"CREATE"}),
-    ("BROWSE", SCHEMA, True, {"READ_METADATA"}),
-    ("READ_METADATA", SCHEMA, True, {"READ_METADATA"}),
-    ("SELECT", TABLE, False, {"SELECT"}),
-])
-def test_legacy_names_map_by_securable_and_metastore(privilege: str, on: SecurableType, hive: bool,
-                                                      meaning: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("privilege", "on", "hive", "meaning"),
+    [
+        ("USAGE", CATALOG, False, {"USE_CATALOG"}),
+        ("USAGE", SCHEMA, False, {"USE_SCHEMA"}),
+        ("CREATE", CATALOG, False, {"CREATE_SCHEMA"}),
+        (
+            "CREATE",
+            SCHEMA,
+            False,
+            {"CREATE_TABLE", "CREATE_FUNCTION", "CREATE_VOLUME", "CREATE_MODEL", "CREATE_MATERIALIZED_VIEW"},
+        ),
+        ("CREATE", SecurableType.EXTERNAL_LOCATION, False, {"CREATE_EXTERNAL_TABLE"}),
+        ("READ_METADATA", SCHEMA, False, {"BROWSE"}),
+        ("USE CATALOG", CATALOG, True, {"USAGE"}),
+        ("USE SCHEMA", SCHEMA, True, {"USAGE"}),
+        ("CREATE SCHEMA", CATALOG, True, {"CREATE"}),
+        ("CREATE TABLE", SCHEMA, True, {"CREATE"}),
+        ("BROWSE", SCHEMA, True, {"READ_METADATA"}),
+        ("READ_METADATA", SCHEMA, True, {"READ_METADATA"}),
+        ("SELECT", TABLE, False, {"SELECT"}),
+    ],
+)
+def test_legacy_names_map_by_securable_and_metastore(
+    privilege: str, on: SecurableType, hive: bool, meaning: set[str]
+) -> None:
     assert canonical(privilege, on, hive=hive) == meaning
 
 
@@ -127,9 +146,13 @@ def test_all_privileges_on_a_catalog_through_the_model() -> None:
 
 
 def test_legacy_names_on_hive_metastore() -> None:
-    model = world([grant(P, "USAGE", SCHEMA, "hive_metastore.db"),
-                   grant(P, "CREATE", CATALOG, "hive_metastore"),
-                   grant(P, "READ_METADATA", SCHEMA, "hive_metastore.db")])
+    model = world(
+        [
+            grant(P, "USAGE", SCHEMA, "hive_metastore.db"),
+            grant(P, "CREATE", CATALOG, "hive_metastore"),
+            grant(P, "READ_METADATA", SCHEMA, "hive_metastore.db"),
+        ]
+    )
     assert holds(model, "USAGE", SCHEMA, "hive_metastore.db")
     assert holds(model, "USE SCHEMA", SCHEMA, "hive_metastore.db")  # a rule's UC name, read as hive's USAGE
     assert holds(model, "CREATE", CATALOG, "hive_metastore")
@@ -138,8 +161,13 @@ def test_legacy_names_on_hive_metastore() -> None:
 
 
 def test_unity_catalog_names_satisfy_the_documents_legacy_names() -> None:
-    model = world([grant(P, "USE SCHEMA", CATALOG, "main"), grant(P, "CREATE SCHEMA", CATALOG, "main"),
-                   grant(P, "BROWSE", SCHEMA, "main.s")])
+    model = world(
+        [
+            grant(P, "USE SCHEMA", CATALOG, "main"),
+            grant(P, "CREATE SCHEMA", CATALOG, "main"),
+            grant(P, "BROWSE", SCHEMA, "main.s"),
+        ]
+    )
     assert holds(model, "USAGE", SCHEMA, "main.s")
     assert holds(model, "CREATE", CATALOG, "main")
     assert holds(model, "READ_METADATA", SCHEMA, "main.s")
@@ -176,22 +204,27 @@ def test_nested_groups_with_a_cycle_terminate_and_explain_the_chain() -> None:
     explanation = model.explain(P, "SELECT", TABLE, "main.s.t")
     assert explanation is not None and explanation.via is not None
     assert explanation.via.chain == ("a", "b", "c")
-    assert explanation.describe() == ("SELECT on TABLE main.s.t via group a \u2282 b \u2282 c, "
-                                      "inherited from CATALOG main")
+    assert explanation.describe() == (
+        "SELECT on TABLE main.s.t via group a \u2282 b \u2282 c, inherited from CATALOG main"
+    )
 
 
 def test_explanation_reads_like_a_sentence() -> None:
     model = world([grant("data-readers", "SELECT", CATALOG, "main")], [(P, "data-readers")])
     explanation = model.explain(P, "SELECT", SCHEMA, "main.s")
     assert explanation is not None
-    assert explanation.describe() == ("SELECT on SCHEMA main.s via group data-readers, "
-                                      "inherited from CATALOG main")
+    assert explanation.describe() == ("SELECT on SCHEMA main.s via group data-readers, inherited from CATALOG main")
 
 
 def test_the_simplest_explanation_wins() -> None:
-    model = world([grant("data-readers", "SELECT", SCHEMA, "main.s"),
-                   grant(P, "ALL PRIVILEGES", CATALOG, "main"),
-                   grant(P, "SELECT", SCHEMA, "main.s")], [(P, "data-readers")])
+    model = world(
+        [
+            grant("data-readers", "SELECT", SCHEMA, "main.s"),
+            grant(P, "ALL PRIVILEGES", CATALOG, "main"),
+            grant(P, "SELECT", SCHEMA, "main.s"),
+        ],
+        [(P, "data-readers")],
+    )
     explanation = model.explain(P, "SELECT", SCHEMA, "main.s")
     assert explanation is not None and explanation.describe() == "SELECT on SCHEMA main.s directly"
 
@@ -212,9 +245,22 @@ def test_missing_splits_held_from_missing() -> None:
 # ---- properties -------------------------------------------------------------------------------------------
 
 GROUPS = ("g0", "g1", "g2", "g3")
-GRANT_POOL = ("SELECT", "MODIFY", "USAGE", "CREATE", "READ_METADATA", "ALL_PRIVILEGES", "USE_CATALOG",
-              "USE_SCHEMA", "CREATE_SCHEMA", "CREATE_TABLE", "BROWSE", "MANAGE", "EXTERNAL_USE_SCHEMA",
-              "APPLY_TAG")
+GRANT_POOL = (
+    "SELECT",
+    "MODIFY",
+    "USAGE",
+    "CREATE",
+    "READ_METADATA",
+    "ALL_PRIVILEGES",
+    "USE_CATALOG",
+    "USE_SCHEMA",
+    "CREATE_SCHEMA",
+    "CREATE_TABLE",
+    "BROWSE",
+    "MANAGE",
+    "EXTERNAL_USE_SCHEMA",
+    "APPLY_TAG",
+)
 securables = st.sampled_from(SECURABLES)
 privileges = st.sampled_from(GRANT_POOL)
 holders = st.sampled_from((P, *GROUPS, "someone-else"))
@@ -227,8 +273,12 @@ grants_strategy = st.lists(one_grant, max_size=8)
 @PROPERTY
 @given(grants_strategy, edges, one_grant, edge, privileges, securables)
 def test_adding_a_grant_or_a_membership_never_removes_a_privilege(
-    grants: list[Grant], memberships: list[tuple[str, str]], extra: Grant, extra_edge: tuple[str, str],
-    required: str, target: tuple[SecurableType, str],
+    grants: list[Grant],
+    memberships: list[tuple[str, str]],
+    extra: Grant,
+    extra_edge: tuple[str, str],
+    required: str,
+    target: tuple[SecurableType, str],
 ) -> None:
     before = holds(world(grants, memberships), required, *target)
     after = holds(world([*grants, extra], [*memberships, extra_edge]), required, *target)
@@ -238,8 +288,13 @@ def test_adding_a_grant_or_a_membership_never_removes_a_privilege(
 @PROPERTY
 @given(grants_strategy, edges, privileges, securables, privileges, securables, st.integers(1, 10))
 def test_a_group_at_any_depth_satisfies_what_a_direct_grant_would(
-    grants: list[Grant], memberships: list[tuple[str, str]], granted: str,
-    granted_on: tuple[SecurableType, str], required: str, target: tuple[SecurableType, str], depth: int,
+    grants: list[Grant],
+    memberships: list[tuple[str, str]],
+    granted: str,
+    granted_on: tuple[SecurableType, str],
+    required: str,
+    target: tuple[SecurableType, str],
+    depth: int,
 ) -> None:
     nest = [f"nest{i}" for i in range(depth)]
     chain = list(zip([P, *nest[:-1]], nest, strict=True))  # P in nest0 in nest1 ... in nest{depth-1}
@@ -257,7 +312,10 @@ def test_a_group_at_any_depth_satisfies_what_a_direct_grant_would(
 @PROPERTY
 @given(grants_strategy, edges, privileges, securables, privileges)
 def test_a_grant_on_an_ancestor_satisfies_what_one_on_the_object_would(
-    grants: list[Grant], memberships: list[tuple[str, str]], granted: str, target: tuple[SecurableType, str],
+    grants: list[Grant],
+    memberships: list[tuple[str, str]],
+    granted: str,
+    target: tuple[SecurableType, str],
     required: str,
 ) -> None:
     hive = target[1].startswith("hive_metastore")
@@ -267,8 +325,9 @@ def test_a_grant_on_an_ancestor_satisfies_what_one_on_the_object_would(
     parts = target[1].split(".")
     for depth, ancestor_type in ((1, CATALOG), (2, SCHEMA))[: len(parts) - 1]:
         ancestor = ".".join(parts[:depth])
-        on_ancestor = holds(world([*grants, grant(P, granted, ancestor_type, ancestor)], memberships),
-                            required, *target)
+        on_ancestor = holds(
+            world([*grants, grant(P, granted, ancestor_type, ancestor)], memberships), required, *target
+        )
         assert on_ancestor or not on_object
 
 
@@ -301,8 +360,11 @@ RULE_FAMILIES = {rule.id: KIND_FAMILIES[rule.check.kind] for pack in PACKS for r
 
 
 @settings(derandomize=True, deadline=None, database=None, max_examples=60)
-@given(st.dictionaries(st.sampled_from(list(FactFamily)),
-                       st.sampled_from([ReadState.FAILED, ReadState.NOT_VISIBLE]), min_size=1))
+@given(
+    st.dictionaries(
+        st.sampled_from(list(FactFamily)), st.sampled_from([ReadState.FAILED, ReadState.NOT_VISIBLE]), min_size=1
+    )
+)
 def test_engine_never_passes_or_fails_on_unread_facts(unread: dict[FactFamily, ReadState]) -> None:
     healthy = documented.healthy()
     reads = tuple(r for r in healthy.reads if r.family not in unread)

@@ -52,9 +52,7 @@ def allow(
     statement: dict[str, Any] = {"Effect": "Allow"}
     statement["Principal"] = {"AWS": list(principals)} if isinstance(principals, tuple) else principals
     statement["Action"] = action
-    statement["Condition"] = (
-        {"StringEquals": {"sts:ExternalId": [DBX, WS]}} if condition is None else condition
-    )
+    statement["Condition"] = {"StringEquals": {"sts:ExternalId": [DBX, WS]}} if condition is None else condition
     if not statement["Condition"]:
         del statement["Condition"]
     statement.update(extra)
@@ -122,9 +120,7 @@ CASES = [
         ),
         "pass",
     ),
-    case(
-        "duplicate principals and ids", policy(allow((UC, ROLE, SEG, SEG), external_id(DBX, WS, DBX))), "pass"
-    ),
+    case("duplicate principals and ids", policy(allow((UC, ROLE, SEG, SEG), external_id(DBX, WS, DBX))), "pass"),
     case(
         "sts:TagSession alongside AssumeRole",
         policy(allow(action=["sts:AssumeRole", "sts:TagSession"])),
@@ -258,9 +254,7 @@ CASES = [
     ),
     case(
         "aws:PrincipalOrgID cannot be verified",
-        with_extra_condition(
-            {"StringEquals": {"sts:ExternalId": [DBX, WS], "aws:PrincipalOrgID": "o-abc123"}}
-        ),
+        with_extra_condition({"StringEquals": {"sts:ExternalId": [DBX, WS], "aws:PrincipalOrgID": "o-abc123"}}),
         "warn",
         "pair-unverifiable-condition",
     ),
@@ -318,9 +312,7 @@ CASES = [
         "pair-not-allowed",
         "external-id-wrong-case",
     ),
-    case(
-        "Segment workspace id missing", policy(allow(condition=external_id(DBX))), "fail", "pair-not-allowed"
-    ),
+    case("Segment workspace id missing", policy(allow(condition=external_id(DBX))), "fail", "pair-not-allowed"),
     case(
         "StringEqualsIfExists on the external id",
         policy(allow(condition=external_id(DBX, WS, operator="StringEqualsIfExists"))),
@@ -367,9 +359,7 @@ CASES = [
         "fail",
         "pair-denied",
     ),
-    case(
-        "Deny through the account root", policy(allow(), deny({"AWS": "595280932656"})), "fail", "pair-denied"
-    ),
+    case("Deny through the account root", policy(allow(), deny({"AWS": "595280932656"})), "fail", "pair-denied"),
     case("Deny wins regardless of order", policy(deny({"AWS": UC}), allow()), "fail", "pair-denied"),
     case(
         "hardening Deny listing only some ids",
@@ -567,9 +557,7 @@ def test_verdict(c: Case) -> None:
 
 # Excluded: nothing to correct, or required inputs that cannot pass whatever the policy says.
 CORRECTABLE = [
-    c
-    for c in CASES
-    if c.status in ("warn", "fail") and not c.codes & {"partition-mismatch", "external-id-format"}
+    c for c in CASES if c.status in ("warn", "fail") and not c.codes & {"partition-mismatch", "external-id-format"}
 ]
 
 
@@ -634,9 +622,7 @@ def test_problem_names_statement_index_without_sid() -> None:
 
 
 def test_mfa_failure_names_the_condition() -> None:
-    verdict = evaluate_trust(
-        with_extra_condition({"Bool": {"aws:MultiFactorAuthPresent": "true"}}), REQUIRED, ROLE
-    )
+    verdict = evaluate_trust(with_extra_condition({"Bool": {"aws:MultiFactorAuthPresent": "true"}}), REQUIRED, ROLE)
     messages = [p.message for p in verdict.problems if p.code == "pair-not-allowed"]
     assert len(messages) == 3
     assert all("aws:MultiFactorAuthPresent" in m for m in messages)
@@ -645,17 +631,13 @@ def test_mfa_failure_names_the_condition() -> None:
 def test_terraform_self_trust_evidence_mentions_identity_policy() -> None:
     verdict = evaluate_trust(policy(allow((UC, SEG)), SELF_TRUST_TERRAFORM), REQUIRED, ROLE)
     assert verdict.status == "pass"
-    assert any(
-        "identity policy" in line and "ExplicitSelfRoleAssumption" in line for line in verdict.evidence
-    )
+    assert any("identity policy" in line and "ExplicitSelfRoleAssumption" in line for line in verdict.evidence)
 
 
 def test_canonical_evidence_lists_every_pair() -> None:
     verdict = evaluate_trust(CANONICAL, REQUIRED, ROLE)
     for pair in REQUIRED:
-        assert any(
-            pair.principal_arn in line and "allowed by statement #0" in line for line in verdict.evidence
-        )
+        assert any(pair.principal_arn in line and "allowed by statement #0" in line for line in verdict.evidence)
 
 
 def test_decode_policy_forms() -> None:
@@ -714,9 +696,7 @@ def test_corrected_policy_keeps_harmless_and_sound_statements() -> None:
     assert SELF_TRUST_TERRAFORM in fixed["Statement"]
     assert other_action in fixed["Statement"] and tag_session in fixed["Statement"]
     assert hardening not in fixed["Statement"]
-    assert not any(
-        s.get("Principal") == "*" and s.get("Action") == "sts:AssumeRole" for s in fixed["Statement"]
-    )
+    assert not any(s.get("Principal") == "*" and s.get("Action") == "sts:AssumeRole" for s in fixed["Statement"])
     assert not any("NotPrincipal" in s for s in fixed["Statement"])
     assert evaluate_trust(fixed, REQUIRED, ROLE).status == "pass"
 
@@ -808,9 +788,7 @@ def test_invalid_json_comes_back_as_a_string_and_is_an_error(iam: Any) -> None:
         ),
     ],
 )
-def test_failing_policy_is_fixed_by_the_update_command(
-    iam: Any, name: str, build: Callable[[str], Policy]
-) -> None:
+def test_failing_policy_is_fixed_by_the_update_command(iam: Any, name: str, build: Callable[[str], Policy]) -> None:
     arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(build(arn)))
     pairs = _pairs_for(arn)

@@ -107,9 +107,7 @@ MILD_STATEMENTS = [
     _guide(Action="sts:*"),
     _guide(Condition={"StringEqualsIgnoreCase": {"sts:ExternalId": [DBX, WS]}}),
     _guide(Condition={"ForAnyValue:StringEquals": {"sts:ExternalId": [DBX, WS]}}),
-    _guide(
-        Condition={"StringEquals": {"sts:ExternalId": [DBX, WS]}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}
-    ),
+    _guide(Condition={"StringEquals": {"sts:ExternalId": [DBX, WS]}, "IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}),
     {
         "Sid": "ExplicitSelfRoleAssumption",
         "Effect": "Allow",
@@ -137,9 +135,7 @@ def _one_or_list(values: list[Any]) -> Any:
 
 
 @st.composite
-def statements(
-    draw: st.DrawFn, actions: list[str] | None = None, effect: str | None = None
-) -> dict[str, Any]:
+def statements(draw: st.DrawFn, actions: list[str] | None = None, effect: str | None = None) -> dict[str, Any]:
     """A statement drawn from pools that hit every rule: principals, actions, external-id operators."""
     if actions is None and effect is None and draw(st.integers(0, 2)) > 0:
         return copy.deepcopy(draw(st.sampled_from(MILD_STATEMENTS)))
@@ -220,9 +216,7 @@ def test_a_deny_on_another_action_changes_nothing(document: dict[str, Any], deny
 
 @PROPERTY
 @given(policies(), statements(actions=OTHER_ACTIONS, effect="Allow"))
-def test_an_allow_of_only_unrelated_actions_changes_nothing(
-    document: dict[str, Any], extra: dict[str, Any]
-) -> None:
+def test_an_allow_of_only_unrelated_actions_changes_nothing(document: dict[str, Any], extra: dict[str, Any]) -> None:
     assert _outcome(_with(document, extra)) == _outcome(document)
 
 
@@ -249,9 +243,7 @@ def _recase(value: Any, rng: random.Random) -> Any:
 
 @PROPERTY
 @given(policies(), st.randoms(use_true_random=False))
-def test_action_and_condition_key_case_never_changes_the_verdict(
-    document: dict[str, Any], rng: random.Random
-) -> None:
+def test_action_and_condition_key_case_never_changes_the_verdict(document: dict[str, Any], rng: random.Random) -> None:
     recased = []
     for statement in copy.deepcopy(_statements(document)):
         statement["Action"] = _recase(statement["Action"], rng)
@@ -309,9 +301,7 @@ def test_corrected_policy_passes_for_any_valid_ids_and_partition(
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=12,
 )
 

@@ -156,9 +156,7 @@ def _check_grant_fields(statement: exp.Expr, intended: Statement) -> None:
     extra = {key for key, value in table.args.items() if value and key not in ("this", "db", "catalog")}
     if extra:
         raise NotTheIntendedStatement(f"securable has extra parts {extra}")
-    identifiers: list[exp.Expr] = [
-        table.args[key] for key in ("catalog", "db", "this") if table.args.get(key)
-    ]
+    identifiers: list[exp.Expr] = [table.args[key] for key in ("catalog", "db", "this") if table.args.get(key)]
     if intended.securable in AST_BARE_NAME_KINDS:
         if statement.args.get("kind") or len(identifiers) != 1:
             raise NotTheIntendedStatement("bare securable expected")
@@ -208,9 +206,7 @@ class _Reader:
         if self.at_end():
             return False
         token = self._tokens[self._index]
-        return token.token_type not in (TokenType.IDENTIFIER, TokenType.STRING) and bool(
-            _WORD.fullmatch(token.text)
-        )
+        return token.token_type not in (TokenType.IDENTIFIER, TokenType.STRING) and bool(_WORD.fullmatch(token.text))
 
     def word(self) -> str:
         if not self._is_word():

@@ -92,9 +92,7 @@ def cases(v: Values) -> list[Case]:
         PrincipalKind.SERVICE_PRINCIPAL: ("service-principals", "ServicePrincipals"),
     }[v.kind]
     secrets = f"/api/2.0/accounts/servicePrincipals/{enc(v.scim_id)}/credentials/secrets"
-    account_secrets = (
-        f"/api/2.0/accounts/$DATABRICKS_ACCOUNT_ID/servicePrincipals/{enc(v.scim_id)}/credentials/secrets"
-    )
+    account_secrets = f"/api/2.0/accounts/$DATABRICKS_ACCOUNT_ID/servicePrincipals/{enc(v.scim_id)}/credentials/secrets"
     obo = {"application_id": v.application_id, "comment": v.comment, "lifetime_seconds": 7776000}
     return [
         Case(
@@ -195,9 +193,7 @@ PLAIN = Values(
 )
 HOSTILE = [
     PLAIN,
-    Values(
-        "alice@corp.com", PrincipalKind.USER, "wh 1", "12/34", "app?x#y", "tok%20", "s&t", 'it\'s "quoted"'
-    ),
+    Values("alice@corp.com", PrincipalKind.USER, "wh 1", "12/34", "app?x#y", "tok%20", "s&t", 'it\'s "quoted"'),
     Values(
         "Data 'Engineers'",
         PrincipalKind.GROUP,
@@ -218,9 +214,7 @@ HOSTILE = [
         "?[a]",
         "multi\nline\rcomment",
     ),
-    Values(
-        "שלום 🔥 \u202e", PrincipalKind.USER, "名前", "é", "x --json", "_-", "a --", "emoji 👩‍💻 \u0000 nul"
-    ),
+    Values("שלום 🔥 \u202e", PrincipalKind.USER, "名前", "é", "x --json", "_-", "a --", "emoji 👩‍💻 \u0000 nul"),
 ]
 
 
@@ -349,12 +343,8 @@ SHELL_SAFE += [
 @pytest.mark.parametrize("values", SHELL_SAFE, ids=str)
 def test_bash_passes_exactly_the_intended_argv(values: Values, tmp_path: Path) -> None:
     for case in cases(values):
-        assert decode_json_arguments(run_in_bash(case.call.cli, tmp_path, SHELL_ENV)) == expand_placeholders(
-            case.cli
-        )
-        assert decode_json_arguments(run_in_bash(case.call.curl, tmp_path, SHELL_ENV)) == expand_placeholders(
-            case.curl
-        )
+        assert decode_json_arguments(run_in_bash(case.call.cli, tmp_path, SHELL_ENV)) == expand_placeholders(case.cli)
+        assert decode_json_arguments(run_in_bash(case.call.curl, tmp_path, SHELL_ENV)) == expand_placeholders(case.curl)
     assert list(tmp_path.iterdir()) == []  # nothing in a name was executed
 
 
@@ -415,9 +405,7 @@ def normalised(request: RecordedRequest) -> tuple[str, str, Any]:
     "values",
     [
         PLAIN,
-        Values(
-            "alice@corp.com", PrincipalKind.USER, "wh-1", "42", "app-1", "t1", "s1", 'it\'s "quoted" $(id)'
-        ),
+        Values("alice@corp.com", PrincipalKind.USER, "wh-1", "42", "app-1", "t1", "s1", 'it\'s "quoted" $(id)'),
         Values("Data 'Eng' `x`", PrincipalKind.GROUP, "wh-2", "43", "app-2", "t2", "s2", "名前\n🔥\u202e"),
     ],
     ids=str,
@@ -476,9 +464,7 @@ FRAGMENTS = [
     "\u202e",
     "🔥",
 ]
-hostile_text = st.lists(
-    st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), min_size=1, max_size=8
-).map("".join)
+hostile_text = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(max_size=4)), min_size=1, max_size=8).map("".join)
 hostile_id = hostile_text.filter(lambda text: text != "" and not text.startswith("-"))
 generated_values = st.builds(
     Values,
@@ -501,15 +487,9 @@ def test_generated_commands_round_trip_through_shlex(values: Values) -> None:
 
 @hypothesis_settings(derandomize=True, database=None, deadline=None, max_examples=25)
 @given(values=generated_values.filter(lambda v: "\0" not in str(v.__dict__)))
-def test_generated_commands_survive_a_real_shell(
-    values: Values, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_generated_commands_survive_a_real_shell(values: Values, tmp_path_factory: pytest.TempPathFactory) -> None:
     workdir = tmp_path_factory.mktemp("shell")
     for case in cases(values)[:3] + cases(values)[-2:]:
-        assert decode_json_arguments(run_in_bash(case.call.cli, workdir, SHELL_ENV)) == expand_placeholders(
-            case.cli
-        )
-        assert decode_json_arguments(run_in_bash(case.call.curl, workdir, SHELL_ENV)) == expand_placeholders(
-            case.curl
-        )
+        assert decode_json_arguments(run_in_bash(case.call.cli, workdir, SHELL_ENV)) == expand_placeholders(case.cli)
+        assert decode_json_arguments(run_in_bash(case.call.curl, workdir, SHELL_ENV)) == expand_placeholders(case.curl)
     assert list(workdir.iterdir()) == []

@@ -299,9 +299,7 @@ def test_commented_revoke_is_no_statement(name: str) -> None:
 
 
 def test_commented_keeps_every_line_inside_the_comment() -> None:
-    text = commented(
-        "REVOKE MODIFY ON TABLE `a\nGRANT ALL PRIVILEGES ON METASTORE TO `x`;\r--`.`b`.`c` FROM `p`;"
-    )
+    text = commented("REVOKE MODIFY ON TABLE `a\nGRANT ALL PRIVILEGES ON METASTORE TO `x`;\r--`.`b`.`c` FROM `p`;")
     assert text == (
         "-- REVOKE MODIFY ON TABLE `a\n-- GRANT ALL PRIVILEGES ON METASTORE TO `x`;\r-- --`.`b`.`c` FROM `p`;"
     )

@@ -174,9 +174,7 @@ def _securables() -> list[Securable]:
         Securable(type=s, full_name="main.analytics", owner="admins"),
         Securable(type=t, full_name="main.analytics.orders", owner="admins"),
         Securable(type=s, full_name="main.default", owner="admins"),
-        Securable(
-            type=c, full_name="SEGMENT_LINKED_PROFILES_DB", owner="admins", catalog_type="MANAGED_CATALOG"
-        ),
+        Securable(type=c, full_name="SEGMENT_LINKED_PROFILES_DB", owner="admins", catalog_type="MANAGED_CATALOG"),
         Securable(type=s, full_name="SEGMENT_LINKED_PROFILES_DB.__segment_reverse_etl", owner="admins"),
         Securable(
             type=c,
@@ -274,13 +272,8 @@ def healthy(now: datetime = NOW) -> Snapshot:
     sp = PrincipalKind.SERVICE_PRINCIPAL
     acl = (
         AclEntry(principal="admins", principal_kind=PrincipalKind.GROUP, permission_level="CAN_MANAGE"),
-        AclEntry(
-            principal="admin@example.com", principal_kind=PrincipalKind.USER, permission_level="IS_OWNER"
-        ),
-        *(
-            AclEntry(principal=p, principal_kind=sp, permission_level="CAN_USE")
-            for p in (AUDITOR, RETL, DG, DL, PS)
-        ),
+        AclEntry(principal="admin@example.com", principal_kind=PrincipalKind.USER, permission_level="IS_OWNER"),
+        *(AclEntry(principal=p, principal_kind=sp, permission_level="CAN_USE") for p in (AUDITOR, RETL, DG, DL, PS)),
     )
     return Snapshot(
         target="documented",
@@ -383,16 +376,13 @@ def unread(
 def revoke(snapshot: Snapshot, principal: str, privilege: str, securable_name: str) -> Snapshot:
     """Drop the direct grant of ``privilege`` on ``securable_name`` to ``principal``."""
     wanted = (principal.lower(), normalize_privilege(privilege), securable_name.lower())
-    return without_grants(
-        snapshot, lambda g: (g.principal.lower(), g.privilege, g.securable_name.lower()) != wanted
-    )
+    return without_grants(snapshot, lambda g: (g.principal.lower(), g.privilege, g.securable_name.lower()) != wanted)
 
 
 def with_params(snapshot: Snapshot, pack: str, **params: Any) -> Snapshot:
     """The integration of ``pack`` bound with some parameters changed."""
     bindings = tuple(
-        b.model_copy(update={"params": {**b.params, **params}}) if b.pack == pack else b
-        for b in snapshot.integrations
+        b.model_copy(update={"params": {**b.params, **params}}) if b.pack == pack else b for b in snapshot.integrations
     )
     return change(snapshot, integrations=bindings)
 
@@ -425,9 +415,7 @@ def without_principal(snapshot: Snapshot, name: str) -> Snapshot:
 def with_securable(snapshot: Snapshot, full_name: str, **updates: Any) -> Snapshot:
     return change(
         snapshot,
-        securables=tuple(
-            s.model_copy(update=updates) if s.full_name == full_name else s for s in snapshot.securables
-        ),
+        securables=tuple(s.model_copy(update=updates) if s.full_name == full_name else s for s in snapshot.securables),
     )
 
 
@@ -449,7 +437,6 @@ def with_token_expiry(snapshot: Snapshot, owner: str, expiry_time: datetime | No
     return change(
         snapshot,
         tokens=tuple(
-            t.model_copy(update={"expiry_time": expiry_time}) if t.owner == owner else t
-            for t in snapshot.tokens
+            t.model_copy(update={"expiry_time": expiry_time}) if t.owner == owner else t for t in snapshot.tokens
         ),
     )

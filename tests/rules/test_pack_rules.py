@@ -114,9 +114,7 @@ def token_expiring(owner: str, when: datetime) -> Mutation:
 
 
 def without_secret(application_id: str) -> Mutation:
-    return lambda s: change(
-        s, oauth_secrets=tuple(x for x in s.oauth_secrets if x.application_id != application_id)
-    )
+    return lambda s: change(s, oauth_secrets=tuple(x for x in s.oauth_secrets if x.application_id != application_id))
 
 
 def facts(**updates: object) -> Mutation:
@@ -126,9 +124,7 @@ def facts(**updates: object) -> Mutation:
 def aws_oauth(snapshot: Snapshot) -> Snapshot:
     """The AWS destination bound with OAuth, its service principal holding an active secret."""
     snapshot = with_params(snapshot, "delta-lake-destination-aws", auth="oauth")
-    secret = OAuthSecret(
-        application_id=AWS, secret_id="sec-aws", status="ACTIVE", expire_time=NOW + timedelta(days=90)
-    )
+    secret = OAuthSecret(application_id=AWS, secret_id="sec-aws", status="ACTIVE", expire_time=NOW + timedelta(days=90))
     return change(snapshot, oauth_secrets=(*snapshot.oauth_secrets, secret))
 
 
@@ -148,9 +144,7 @@ def crm_schema_scope(snapshot: Snapshot) -> Snapshot:
 def ps_documented_list_without(privilege: str) -> Mutation:
     """Replace ALL PRIVILEGES by the document's explicit catalog-level list, minus one privilege."""
     listed = [
-        p
-        for p in ("USE CATALOG", "USE SCHEMA", "MODIFY", "SELECT", "CREATE SCHEMA", "CREATE TABLE")
-        if p != privilege
+        p for p in ("USE CATALOG", "USE SCHEMA", "MODIFY", "SELECT", "CREATE SCHEMA", "CREATE TABLE") if p != privilege
     ]
 
     def mutate(snapshot: Snapshot) -> Snapshot:
@@ -163,9 +157,7 @@ def ps_documented_list_without(privilege: str) -> Mutation:
 def location_on_credential(credential: str) -> Mutation:
     return lambda s: change(
         s,
-        external_locations=tuple(
-            x.model_copy(update={"credential_name": credential}) for x in s.external_locations
-        ),
+        external_locations=tuple(x.model_copy(update={"credential_name": credential}) for x in s.external_locations),
     )
 
 
@@ -179,9 +171,7 @@ WARN = Status.WARN
 CASES: tuple[RuleCase, ...] = (
     # reverse-etl-source.md
     RuleCase("RETL-1", acl_level(RETL, "CAN_VIEW"), "has only CAN_VIEW", (F.WAREHOUSE_ACLS, WAREHOUSE)),
-    RuleCase(
-        "RETL-2", revoked(RETL, "USAGE", "main.analytics"), "lacks USAGE", (F.GRANTS, "SCHEMA:main.analytics")
-    ),
+    RuleCase("RETL-2", revoked(RETL, "USAGE", "main.analytics"), "lacks USAGE", (F.GRANTS, "SCHEMA:main.analytics")),
     RuleCase(
         "RETL-3",
         revoked(RETL, "READ_METADATA", "main.analytics"),
@@ -270,9 +260,7 @@ CASES: tuple[RuleCase, ...] = (
         "is hive_metastore",
         (F.METASTORE, "*"),
     ),
-    RuleCase(
-        "PS-2", ps_documented_list_without("MODIFY"), "lacks MODIFY", (F.GRANTS, "CATALOG:segment_profiles")
-    ),
+    RuleCase("PS-2", ps_documented_list_without("MODIFY"), "lacks MODIFY", (F.GRANTS, "CATALOG:segment_profiles")),
     RuleCase(
         "PS-3",
         principal("segment-integrations", entitlements=()),  # the group of PS's group
@@ -310,9 +298,7 @@ CASES: tuple[RuleCase, ...] = (
         "lacks entitlement(s) allow-cluster-create",
         (F.ENTITLEMENTS, AWS),
     ),
-    RuleCase(
-        "AWS-4", facts(storage_credentials=()), "does not exist", (F.STORAGE_CREDENTIALS, "segment-lake-cred")
-    ),
+    RuleCase("AWS-4", facts(storage_credentials=()), "does not exist", (F.STORAGE_CREDENTIALS, "segment-lake-cred")),
     RuleCase(
         "AWS-4B",
         revoked(AWS, "WRITE FILES", "segment-lake-cred"),
@@ -331,9 +317,7 @@ CASES: tuple[RuleCase, ...] = (
         "lacks READ FILES",
         (F.GRANTS, "EXTERNAL_LOCATION:segment-lake-location"),
     ),
-    RuleCase(
-        "AWS-6", facts(trust_policies=AWS_TRUST_WITHOUT_SEGMENT), "Wk5pQxR2aB", (F.TRUST_POLICIES, ROLE_ARN)
-    ),
+    RuleCase("AWS-6", facts(trust_policies=AWS_TRUST_WITHOUT_SEGMENT), "Wk5pQxR2aB", (F.TRUST_POLICIES, ROLE_ARN)),
     RuleCase(
         "AWS-7",
         facts(workspace_conf={"enableTokensConfig": "false"}),
@@ -359,9 +343,7 @@ CASES: tuple[RuleCase, ...] = (
         "lacks ALL PRIVILEGES",
         (F.GRANTS, "CATALOG:segment_lake"),
     ),
-    RuleCase(
-        "AWS-11", without_secret(AWS), "has no active OAuth secret", (F.OAUTH_SECRETS, AWS), setup=aws_oauth
-    ),
+    RuleCase("AWS-11", without_secret(AWS), "has no active OAuth secret", (F.OAUTH_SECRETS, AWS), setup=aws_oauth),
     # requirements.md, beyond the documents
     RuleCase(
         "X-1",
@@ -463,11 +445,7 @@ def test_legacy_hive_metastore_grants_pass() -> None:
 @pytest.mark.parametrize("missing", sorted(LEGACY_SQL))
 def test_legacy_hive_metastore_fails_without_each_statement(missing: str) -> None:
     report = evaluate(legacy(*(r for r in LEGACY_SQL if r != missing)), PACKS, now=NOW)
-    failing = {
-        f.rule_id
-        for f in report.findings
-        if f.status is Status.FAIL and f.integration == "reverse-etl-source"
-    }
+    failing = {f.rule_id for f in report.findings if f.status is Status.FAIL and f.integration == "reverse-etl-source"}
     assert failing == {missing}
 
 
@@ -652,7 +630,6 @@ def test_exposure_ignores_owners_and_configured_principals() -> None:
     snapshot = with_securable(healthy(), "segment_events", owner="data-platform")
     snapshot = plus_grants(
         snapshot,
-        f"GRANT SELECT ON CATALOG segment_events TO `{DG}`;"
-        "GRANT SELECT ON CATALOG segment_events TO `data-platform`;",
+        f"GRANT SELECT ON CATALOG segment_events TO `{DG}`;GRANT SELECT ON CATALOG segment_events TO `data-platform`;",
     )
     assert {f.status for f in findings(snapshot, "X-2")} == {Status.PASS}

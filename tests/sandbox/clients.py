@@ -27,9 +27,7 @@ DATA_GRAPH_SECRET = "dose-sandbox-data-graph-secret"
 
 def pat_client(sb: Sandbox, token: str | None = None, *, retry_timeout_seconds: int = 10) -> WorkspaceClient:
     """A WorkspaceClient authenticating with a personal access token (the auditor's by default)."""
-    config = Config(
-        host=sb.host, token=token or sb.auditor_token, retry_timeout_seconds=retry_timeout_seconds
-    )
+    config = Config(host=sb.host, token=token or sb.auditor_token, retry_timeout_seconds=retry_timeout_seconds)
     return WorkspaceClient(config=config)
 
 

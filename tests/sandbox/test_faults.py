@@ -78,9 +78,7 @@ def test_dropped_connection_is_retried(fresh: Sandbox) -> None:
 
 
 def test_hang_times_out_and_is_retried(fresh: Sandbox) -> None:
-    config = Config(
-        host=fresh.host, token=fresh.auditor_token, retry_timeout_seconds=20, http_timeout_seconds=1
-    )
+    config = Config(host=fresh.host, token=fresh.auditor_token, retry_timeout_seconds=20, http_timeout_seconds=1)
     w = WorkspaceClient(config=config)
     fresh.reset_request_counts()
     fresh.set_fault("workspace-conf", "hang", count=1, seconds=30)

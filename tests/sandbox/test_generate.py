@@ -41,13 +41,9 @@ def test_shape_is_honoured() -> None:
 
 
 def test_same_seed_same_metastore() -> None:
-    shape = MetastoreShape(
-        catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=5
-    )
+    shape = MetastoreShape(catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=5)
     assert sorted(_state(shape).all_grants()) == sorted(_state(shape).all_grants())
-    other = MetastoreShape(
-        catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=6
-    )
+    other = MetastoreShape(catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=6)
     assert sorted(_state(shape).all_grants()) != sorted(_state(other).all_grants())
 
 

@@ -35,9 +35,7 @@ def test_two_live_sandboxes_keep_their_own_iam(fresh: Sandbox) -> None:
         assert _external_ids(drifted) == [ACCOUNT]
         changed = {
             "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"AWS": PRINCIPALS[0]}, "Action": "sts:AssumeRole"}
-            ],
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": PRINCIPALS[0]}, "Action": "sts:AssumeRole"}],
         }
         drifted.iam_client().update_assume_role_policy(RoleName=ROLE, PolicyDocument=json.dumps(changed))
         drifted.iam_client().create_role(RoleName="extra", AssumeRolePolicyDocument=json.dumps(changed))

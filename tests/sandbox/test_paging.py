@@ -57,9 +57,7 @@ def test_grants_page_with_max_results_and_tokens(generated: Sandbox) -> None:
 
 def test_a_full_last_page_is_followed_by_an_empty_page_with_no_token(generated: Sandbox) -> None:
     w = pat_client(generated)
-    generated.state.grant(
-        "CATALOG", "crm", "admins", ["BROWSE"]
-    )  # crm: Data Graph SP + admins = 2 = a full page
+    generated.state.grant("CATALOG", "crm", "admins", ["BROWSE"])  # crm: Data Graph SP + admins = 2 = a full page
     first = w.grants.get("catalog", "crm", max_results=0)
     assert len(first.privilege_assignments or []) == 2 and first.next_page_token
     last = w.grants.get("catalog", "crm", max_results=0, page_token=first.next_page_token)

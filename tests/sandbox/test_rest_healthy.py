@@ -92,9 +92,7 @@ def test_direct_grants_match_the_documents(w: WorkspaceClient) -> None:
     }
     assert _direct(w, "schema", "main.analytics") == {RETL: {"USAGE", "SELECT", "READ_METADATA"}}
     assert _direct(w, "catalog", "SEGMENT_LINKED_PROFILES_DB") == {DATA_GRAPH: {"USAGE", "CREATE", "SELECT"}}
-    assert _direct(w, "schema", "SEGMENT_LINKED_PROFILES_DB.__segment_reverse_etl") == {
-        DATA_GRAPH: {"ALL_PRIVILEGES"}
-    }
+    assert _direct(w, "schema", "SEGMENT_LINKED_PROFILES_DB.__segment_reverse_etl") == {DATA_GRAPH: {"ALL_PRIVILEGES"}}
     assert _direct(w, "catalog", "segment_profiles") == {
         PROFILES_SYNC: {"ALL_PRIVILEGES"},
         DATA_GRAPH: {"USAGE", "SELECT", "USE_SCHEMA"},
@@ -131,9 +129,7 @@ def test_effective_grants_report_inheritance(w: WorkspaceClient) -> None:
     assert (RETL, "CREATE", "CATALOG") in rows
     assert ("data-engineers", "SELECT", "CATALOG") in rows
     raw = w.api_client.do("GET", "/api/2.1/unity-catalog/effective-permissions/schema/main.analytics")
-    direct = [
-        p for a in raw["privilege_assignments"] for p in a["privileges"] if p["privilege"] == "READ_METADATA"
-    ]
+    direct = [p for a in raw["privilege_assignments"] for p in a["privileges"] if p["privilege"] == "READ_METADATA"]
     assert direct == [{"privilege": "READ_METADATA"}]
 
 
@@ -165,9 +161,7 @@ def test_warehouse_and_its_acl(w: WorkspaceClient) -> None:
     )
     assert (warehouse.min_num_clusters, warehouse.max_num_clusters, warehouse.auto_stop_mins) == (2, 6, 10)
     assert warehouse.state.value == "RUNNING"
-    assert (
-        warehouse.odbc_params is not None and warehouse.odbc_params.path == f"/sql/1.0/warehouses/{WAREHOUSE}"
-    )
+    assert warehouse.odbc_params is not None and warehouse.odbc_params.path == f"/sql/1.0/warehouses/{WAREHOUSE}"
     assert [x.id for x in w.warehouses.list()] == [WAREHOUSE]
     permissions = w.warehouses.get_permissions(WAREHOUSE)
     assert permissions.object_id == f"/sql/warehouses/{WAREHOUSE}"

@@ -15,9 +15,7 @@ def test_grants_update_adds_and_removes(fresh: Sandbox) -> None:
     w.grants.update(
         "catalog",
         "segment_profiles",
-        changes=[
-            PermissionsChange(principal=DATA_GRAPH, remove=[Privilege.USE_SCHEMA], add=[Privilege.BROWSE])
-        ],
+        changes=[PermissionsChange(principal=DATA_GRAPH, remove=[Privilege.USE_SCHEMA], add=[Privilege.BROWSE])],
     )
     assert ("5e9e0002-0000-4000-8000-000000000002", "USE_SCHEMA") not in fresh.state.direct_grants(
         "CATALOG", "segment_profiles"
@@ -28,9 +26,7 @@ def test_grants_update_adds_and_removes(fresh: Sandbox) -> None:
     ]
     retl = pat_client(fresh, RETL_TOKEN)
     with pytest.raises(PermissionDenied):
-        retl.grants.update(
-            "catalog", "main", changes=[PermissionsChange(principal=DATA_GRAPH, add=[Privilege.SELECT])]
-        )
+        retl.grants.update("catalog", "main", changes=[PermissionsChange(principal=DATA_GRAPH, add=[Privilege.SELECT])])
 
 
 def test_warehouse_stop_and_start(fresh: Sandbox) -> None:

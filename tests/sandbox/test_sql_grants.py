@@ -71,9 +71,7 @@ def error_of(sandbox: Sandbox, *statements: str, token: str | None = None) -> st
 
 
 def rest(sandbox: Sandbox) -> WorkspaceClient:
-    return WorkspaceClient(
-        config=Config(host=sandbox.host, token=sandbox.auditor_token, retry_timeout_seconds=10)
-    )
+    return WorkspaceClient(config=Config(host=sandbox.host, token=sandbox.auditor_token, retry_timeout_seconds=10))
 
 
 # -- SHOW GRANTS, Unity Catalog form -----------------------------------------------------------------------
@@ -102,9 +100,7 @@ def test_uc_show_grants_for_one_principal(healthy_sandbox: Sandbox) -> None:
         ("data-engineers", "USE SCHEMA", "CATALOG", "main"),
         ("data-engineers", "SELECT", "CATALOG", "main"),
     ]
-    assert "[PRINCIPAL_DOES_NOT_EXIST]" in error_of(
-        healthy_sandbox, "SHOW GRANTS `nobody@example.com` ON CATALOG main"
-    )
+    assert "[PRINCIPAL_DOES_NOT_EXIST]" in error_of(healthy_sandbox, "SHOW GRANTS `nobody@example.com` ON CATALOG main")
 
 
 def test_uc_show_grants_on_other_securables(healthy_sandbox: Sandbox) -> None:
@@ -175,15 +171,11 @@ def test_hive_show_grants_on_table_lists_table_then_parents(legacy_sandbox: Sand
         ("admins", "OWN", "CATALOG$", None),
         (RETL, "CREATE", "CATALOG$", None),
     ]
-    only_owner = rows(
-        legacy_sandbox, "SHOW GRANTS `analyst@example.com` ON TABLE hive_metastore.s_table_form.t"
-    )
+    only_owner = rows(legacy_sandbox, "SHOW GRANTS `analyst@example.com` ON TABLE hive_metastore.s_table_form.t")
     assert only_owner == [("analyst@example.com", "OWN", "TABLE", "`s_table_form`.`t`")]
 
 
-def test_hostile_names_round_trip_through_backticks(
-    healthy_sandbox: Sandbox, legacy_sandbox: Sandbox
-) -> None:
+def test_hostile_names_round_trip_through_backticks(healthy_sandbox: Sandbox, legacy_sandbox: Sandbox) -> None:
     healthy_sandbox.state.add_catalog("we`ird cat", owner="admins")
     healthy_sandbox.state.add_schema("we`ird cat.sch ema")
     healthy_sandbox.state.add_table("we`ird cat.sch ema.tä'ble")
@@ -260,9 +252,7 @@ def test_grant_on_hive_schema_uses_legacy_privileges(legacy_sandbox: Sandbox) ->
     )
 
 
-def test_workspace_local_groups_hold_only_hive_grants(
-    legacy_sandbox: Sandbox, healthy_sandbox: Sandbox
-) -> None:
+def test_workspace_local_groups_hold_only_hive_grants(legacy_sandbox: Sandbox, healthy_sandbox: Sandbox) -> None:
     for sandbox in (legacy_sandbox, healthy_sandbox):
         sandbox.state.add_group("local-only", account=False)
     legacy_sandbox.state.add_schema("hive_metastore.s_local", owner="admins")
@@ -272,9 +262,7 @@ def test_workspace_local_groups_hold_only_hive_grants(
         "SHOW GRANTS `local-only` ON SCHEMA hive_metastore.s_local",
     )
     assert hive == [("local-only", "SELECT", "DATABASE", "s_local")]
-    assert "[PRINCIPAL_DOES_NOT_EXIST]" in error_of(
-        healthy_sandbox, "GRANT SELECT ON CATALOG main TO `local-only`"
-    )
+    assert "[PRINCIPAL_DOES_NOT_EXIST]" in error_of(healthy_sandbox, "GRANT SELECT ON CATALOG main TO `local-only`")
 
 
 @pytest.mark.parametrize(
@@ -347,15 +335,10 @@ def test_filters_upper_case_columns_and_catalog_scope(healthy_sandbox: Sandbox) 
         "WHERE INHERITED_FROM <> 'NONE' AND CATALOG_NAME = 'main' AND privilege_type NOT IN ('CREATE')",
     )
     assert inherited == [("data-engineers", "CATALOG")]
-    scoped = rows(
-        healthy_sandbox, "SELECT DISTINCT catalog_name FROM crm.information_schema.catalog_privileges"
-    )
+    scoped = rows(healthy_sandbox, "SELECT DISTINCT catalog_name FROM crm.information_schema.catalog_privileges")
     assert scoped == [("crm",)]
     everywhere = {
-        row[0]
-        for row in rows(
-            healthy_sandbox, "SELECT catalog_name FROM system.information_schema.catalog_privileges"
-        )
+        row[0] for row in rows(healthy_sandbox, "SELECT catalog_name FROM system.information_schema.catalog_privileges")
     }
     assert "hive_metastore" not in everywhere
     assert {"main", "crm", "segment_profiles"} <= everywhere
@@ -392,9 +375,7 @@ def test_location_and_credential_privilege_views(healthy_sandbox: Sandbox) -> No
         ),
     ],
 )
-def test_unsupported_or_missing_views_are_errors(
-    healthy_sandbox: Sandbox, statement: str, error_class: str
-) -> None:
+def test_unsupported_or_missing_views_are_errors(healthy_sandbox: Sandbox, statement: str, error_class: str) -> None:
     assert f"[{error_class}]" in error_of(healthy_sandbox, statement)
 
 
@@ -416,9 +397,7 @@ def test_non_admin_sees_and_changes_only_what_it_may(healthy_sandbox: Sandbox) -
     assert visible == [(RETL,)]
     own = rows(healthy_sandbox, f"SHOW GRANTS `{RETL}` ON SCHEMA main.analytics", token=RETL_TOKEN)
     assert {row[0] for row in own} == {RETL}
-    assert "[INSUFFICIENT_PERMISSIONS]" in error_of(
-        healthy_sandbox, "SHOW GRANTS ON CATALOG main", token=RETL_TOKEN
-    )
+    assert "[INSUFFICIENT_PERMISSIONS]" in error_of(healthy_sandbox, "SHOW GRANTS ON CATALOG main", token=RETL_TOKEN)
     assert "[INSUFFICIENT_PERMISSIONS]" in error_of(
         healthy_sandbox, f"GRANT SELECT ON CATALOG main TO `{RETL}`", token=RETL_TOKEN
     )

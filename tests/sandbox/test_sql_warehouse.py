@@ -79,13 +79,9 @@ def test_current_metastore_and_session_namespace(shared: Sandbox) -> None:
             (METASTORE, "hive_metastore", "default", "a0d1703e-0000-4000-8000-000000000001")
         ]
         fetch(cursor, "USE CATALOG Segment_Profiles")
-        assert fetch(cursor, "SELECT current_catalog(), current_schema()") == [
-            ("segment_profiles", "default")
-        ]
+        assert fetch(cursor, "SELECT current_catalog(), current_schema()") == [("segment_profiles", "default")]
         fetch(cursor, "USE profiles")
-        assert fetch(cursor, "SELECT current_catalog(), current_database()") == [
-            ("segment_profiles", "profiles")
-        ]
+        assert fetch(cursor, "SELECT current_catalog(), current_database()") == [("segment_profiles", "profiles")]
         with pytest.raises(ServerOperationError, match=r"\[SCHEMA_NOT_FOUND\]"):
             cursor.execute("USE SCHEMA nope")
         assert fetch(cursor, "SELECT current_schema()") == [("profiles",)]
@@ -127,17 +123,11 @@ def test_results_larger_than_a_page_are_fetched_in_pages(shared: Sandbox) -> Non
     open_before = registry.open_operation_count()
     with connect(shared) as connection:
         with connection.cursor() as cursor:
-            whole = fetch(
-                cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4"
-            )
+            whole = fetch(cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4")
         with connection.cursor(arraysize=2) as cursor:
-            paged = fetch(
-                cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4"
-            )
+            paged = fetch(cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4")
         with connection.cursor(row_limit=3) as cursor:
-            limited = fetch(
-                cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4"
-            )
+            limited = fetch(cursor, "SELECT * FROM system.information_schema.catalog_privileges ORDER BY 2, 3, 4")
         assert len(whole) > 5
         assert paged == whole
         assert limited == whole[:3]
@@ -202,9 +192,7 @@ def test_a_session_handle_only_works_for_the_caller_that_opened_it(shared: Sandb
             T.TOpenSessionReq(client_protocol_i64=T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7)
         )
         assert opened.serverProtocolVersion == T.TProtocolVersion.SPARK_CLI_SERVICE_PROTOCOL_V7
-        request = T.TExecuteStatementReq(
-            sessionHandle=opened.sessionHandle, statement="SELECT current_user()"
-        )
+        request = T.TExecuteStatementReq(sessionHandle=opened.sessionHandle, statement="SELECT current_user()")
         stolen = other.ExecuteStatement(request)
         assert stolen.status.statusCode == T.TStatusCode.INVALID_HANDLE_STATUS
         own = auditor.ExecuteStatement(request)
@@ -214,9 +202,7 @@ def test_a_session_handle_only_works_for_the_caller_that_opened_it(shared: Sandb
         )
         assert fetched.results.columns[0].stringVal.values == ["a0d1703e-0000-4000-8000-000000000001"]
         assert fetched.resultSetMetadata.schema.columns[0].columnName == "current_user()"
-        info = auditor.GetInfo(
-            T.TGetInfoReq(sessionHandle=opened.sessionHandle, infoType=T.TGetInfoType.CLI_DBMS_NAME)
-        )
+        info = auditor.GetInfo(T.TGetInfoReq(sessionHandle=opened.sessionHandle, infoType=T.TGetInfoType.CLI_DBMS_NAME))
         assert info.infoValue.stringValue == "Spark SQL"
         tables = auditor.GetTables(T.TGetTablesReq(sessionHandle=opened.sessionHandle))
         assert tables.status.statusCode == T.TStatusCode.ERROR_STATUS
