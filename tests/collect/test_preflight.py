@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auditor.collect import preflight
 from auditor.model.facts import FactFamily, PrincipalKind, ReadState
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import AUDITOR, target_for
 
 

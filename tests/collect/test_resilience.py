@@ -8,7 +8,7 @@ from auditor.collect.budget import CostMeter, Deadline
 from auditor.collect.clients import Connections
 from auditor.model.facts import FactFamily, ReadState, SecurableType
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import (
     NOW,
     PROFILES_SYNC,

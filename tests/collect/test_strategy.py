@@ -5,7 +5,7 @@ from __future__ import annotations
 from auditor.collect import collect_target
 from auditor.model.facts import FactFamily, ReadState, SecurableType
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import (
     NOW,
     RETL,

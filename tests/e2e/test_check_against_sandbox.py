@@ -15,8 +15,8 @@ import pytest
 from auditor.audit import run_cycle
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
-from auditor.sandbox import Sandbox
 from auditor.settings import Settings
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs()

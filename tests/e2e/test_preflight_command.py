@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from auditor.cli import EXIT_ERROR, EXIT_OK, main
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 

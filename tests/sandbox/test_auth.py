@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import (
     DATA_GRAPH,
     DATA_GRAPH_SECRET,

@@ -1,4 +1,4 @@
-"""`grants-auditor sandbox` / `python -m auditor.sandbox`: ready, addresses printed, config written, stops."""
+"""`grants-auditor sandbox` / `python -m auditor_sandbox`: ready, addresses printed, config written, stops."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 
-from auditor.sandbox.cli import add_arguments, run
 from auditor.settings import load_settings
+from auditor_sandbox.cli import add_arguments, run
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -28,7 +28,7 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_module_entry_point_serves_drifted_until_interrupted(tmp_path: Path) -> None:
     config = tmp_path / "auditor.yaml"
     process = subprocess.Popen(
-        [sys.executable, "-m", "auditor.sandbox", "--scenario", "drifted", "--write-config", str(config)],
+        [sys.executable, "-m", "auditor_sandbox", "--scenario", "drifted", "--write-config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

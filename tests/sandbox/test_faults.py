@@ -12,8 +12,8 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.errors import InternalError, TooManyRequests, Unauthenticated
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.faults import FAMILIES, Fault, FaultError, FaultInjector
+from auditor_sandbox import Sandbox
+from auditor_sandbox.faults import FAMILIES, Fault, FaultError, FaultInjector
 from tests.sandbox.clients import NOW, WAREHOUSE, pat_client
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.sandbox.generate import MetastoreShape, populate
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.generate import MetastoreShape, populate
+from auditor_sandbox.state import WorkspaceState
 
 
 def _state(shape: MetastoreShape) -> WorkspaceState:

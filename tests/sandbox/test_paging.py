@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from databricks.sdk.errors import BadRequest, InvalidParameterValue
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.control import Limits
+from auditor_sandbox import Sandbox
+from auditor_sandbox.control import Limits
 from tests.sandbox.clients import NOW, pat_client
 
 SMALL = {

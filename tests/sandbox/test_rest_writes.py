@@ -6,7 +6,7 @@ import pytest
 from databricks.sdk.errors import PermissionDenied
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import DATA_GRAPH, RETL_TOKEN, WAREHOUSE, pat_client
 
 

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.scenario import (
+from auditor.settings import load_settings
+from auditor_sandbox import Sandbox
+from auditor_sandbox.scenario import (
     ScenarioError,
     ScenarioSpec,
     build_state,
     bundled_scenarios,
     load_scenario,
 )
-from auditor.sandbox.state import WorkspaceState
-from auditor.settings import load_settings
+from auditor_sandbox.state import WorkspaceState
 from tests.sandbox.clients import (
     ACCOUNT,
     AUDITOR,

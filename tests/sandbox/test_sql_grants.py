@@ -14,7 +14,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sql.exc import ServerOperationError
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 
 RETL = "5e9e0001-0000-4000-8000-000000000001"
 DATA_GRAPH = "5e9e0002-0000-4000-8000-000000000002"

@@ -20,8 +20,8 @@ from databricks.sql.thrift_api.TCLIService import ttypes as T
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol
 from thrift.transport.THttpClient import THttpClient
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.sqlwarehouse import default_endpoint
+from auditor_sandbox import Sandbox
+from auditor_sandbox.sqlwarehouse import default_endpoint
 
 RETL = "5e9e0001-0000-4000-8000-000000000001"
 RETL_TOKEN = "dapi-sandbox-reverse-etl-0001"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auditor.sandbox.state import (
+from auditor_sandbox.state import (
     AclEntry,
     EffectiveGrant,
     ExternalLocation,

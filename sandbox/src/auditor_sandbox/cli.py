@@ -1,4 +1,5 @@
-"""`grants-auditor sandbox` (and `python -m auditor.sandbox`): serve a scenario until interrupted.
+"""`grants-auditor-sandbox` (also `python -m auditor_sandbox`, and `grants-auditor sandbox` when both are
+installed): serve a scenario until interrupted.
 
 Prints the workspace and IAM addresses, writes a ready auditor config when asked, then prints `ready`.
 Credentials are never printed: they are in the written config only.
@@ -10,12 +11,14 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
-from auditor.sandbox.scenario import ScenarioError, bundled_scenarios
+from auditor_sandbox.scenario import ScenarioError, bundled_scenarios
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+PROG = "grants-auditor-sandbox"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
+def run(args: argparse.Namespace, stop: threading.Event | None = None, *, prog: str = PROG) -> int:
     """Start the sandbox, print where it listens, write the config, serve until SIGINT/SIGTERM (or `stop`)."""
-    from auditor.sandbox.sandbox import Sandbox
+    from auditor_sandbox.sandbox import Sandbox
 
     stop = stop or threading.Event()
     previous = _install_signal_handlers(stop)
@@ -39,7 +42,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
         try:
             sandbox = Sandbox.start(scenario=args.scenario, port=args.port)
         except (ScenarioError, OSError) as exc:
-            print(f"grants-auditor sandbox: {exc}", file=sys.stderr)
+            print(f"{prog}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT
         with sandbox:
             print(f"scenario:  {sandbox.name}")
@@ -70,8 +73,11 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
     return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m auditor.sandbox`."""
-    parser = argparse.ArgumentParser(prog="python -m auditor.sandbox", description=__doc__)
+def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
+    """The one definition of the command's arguments; `grants-auditor sandbox` delegates here with its own `prog`."""
+    parser = argparse.ArgumentParser(prog=prog, description="Serve a sandbox scenario until interrupted.")
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    try:
+        return run(parser.parse_args(argv), prog=prog)
+    except KeyboardInterrupt:
+        return 130

@@ -14,8 +14,8 @@ from typing import Literal
 
 from sqlglot import exp
 
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_result import ResultSet, Row
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_result import ResultSet, Row
 
 _SELECT_CLAUSES = frozenset({"expressions", "from_", "where", "order", "limit", "distinct"})
 _WHERE_HELP = "WHERE conditions other than AND-ed col = 'x', col <> 'x', col [NOT] IN ('x', ...)"

@@ -7,10 +7,10 @@ names itself.
 
 from __future__ import annotations
 
-from auditor.sandbox.entities import Identity
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_resolve import ResolvedSecurable
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Identity
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_resolve import ResolvedSecurable
+from auditor_sandbox.state import WorkspaceState
 
 
 def acting_names(state: WorkspaceState, identity: Identity) -> frozenset[str]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from auditor.sandbox.sql_errors import SqlError, quote_name
-from auditor.sandbox.sql_parse import SecurableKind, SecurableRef
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.sql_errors import SqlError, quote_name
+from auditor_sandbox.sql_parse import SecurableKind, SecurableRef
+from auditor_sandbox.state import WorkspaceState
 
 HIVE_CATALOG = "hive_metastore"
 DEFAULT_NAMESPACE_SCHEMA = "default"

@@ -29,12 +29,12 @@ from databricks.sql.thrift_api.TCLIService import ttypes as T
 from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
 from thrift.transport.TTransport import TMemoryBuffer
 
-from auditor.sandbox.entities import Identity
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_exec import execute_statement, initial_namespace
-from auditor.sandbox.sql_result import ResultSet
-from auditor.sandbox.sql_sessions import Operation, Session, SessionOwner, SessionRegistry
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Identity
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_exec import execute_statement, initial_namespace
+from auditor_sandbox.sql_result import ResultSet
+from auditor_sandbox.sql_sessions import Operation, Session, SessionOwner, SessionRegistry
+from auditor_sandbox.state import WorkspaceState
 
 THRIFT_CONTENT_TYPE = "application/x-thrift"
 ERROR_MESSAGE_HEADER = "x-thriftserver-error-message"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from auditor.sandbox import api_admin, api_auth, api_scim, api_uc, api_workspace
-from auditor.sandbox.routes import Route
+from auditor_sandbox import api_admin, api_auth, api_scim, api_uc, api_workspace
+from auditor_sandbox.routes import Route
 
 ROUTES: tuple[Route, ...] = (
     *api_auth.ROUTES,

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from auditor.sandbox.entities import (
+from auditor_sandbox.entities import (
     GRANTABLE_TYPES,
     NO_CREDENTIAL,
     SECURABLE_TYPES,

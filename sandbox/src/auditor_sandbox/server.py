@@ -16,11 +16,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from auditor.sandbox.api import ROUTES
-from auditor.sandbox.control import Control
-from auditor.sandbox.entities import Identity, SandboxError
-from auditor.sandbox.faults import Fault
-from auditor.sandbox.routes import Request, Response, family_of, find_route
+from auditor_sandbox.api import ROUTES
+from auditor_sandbox.control import Control
+from auditor_sandbox.entities import Identity, SandboxError
+from auditor_sandbox.faults import Fault
+from auditor_sandbox.routes import Request, Response, family_of, find_route
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             identity: Identity = control.state.authenticate(self.headers.get("Authorization"))
         except SandboxError as exc:
             return Response.error(exc, _sql_error_headers(exc.message))
-        from auditor.sandbox.sqlwarehouse import handle_thrift_request  # S2's module, loaded on first use
+        from auditor_sandbox.sqlwarehouse import handle_thrift_request  # S2's module, loaded on first use
 
         try:
             status, headers, payload = handle_thrift_request(control.state, warehouse_id, identity, body)

@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError
 
-from auditor.sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_errors import SqlError
 
 SecurableKind = Literal["CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE"]
 

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from auditor.sandbox.entities import (
+from auditor_sandbox.entities import (
     EffectiveGrant,
     ExternalLocation,
     SandboxError,
     Securable,
     StorageCredential,
 )
-from auditor.sandbox.routes import (
+from auditor_sandbox.routes import (
     Request,
     Response,
     Route,
@@ -28,7 +28,7 @@ from auditor.sandbox.routes import (
     page,
     resolve_page_size,
 )
-from auditor.sandbox.state import GRANTABLE_TYPES, WorkspaceState, normalise_type
+from auditor_sandbox.state import GRANTABLE_TYPES, WorkspaceState, normalise_type
 
 HIVE = "hive_metastore"
 _UC = "/api/2.1/unity-catalog"

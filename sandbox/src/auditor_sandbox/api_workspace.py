@@ -7,8 +7,8 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from auditor.sandbox.entities import AclEntry, OAuthSecret, SandboxError, Token, Warehouse
-from auditor.sandbox.routes import (
+from auditor_sandbox.entities import AclEntry, OAuthSecret, SandboxError, Token, Warehouse
+from auditor_sandbox.routes import (
     Request,
     Response,
     Route,
@@ -16,7 +16,7 @@ from auditor.sandbox.routes import (
     decode_page_token,
     page,
 )
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.state import WorkspaceState
 
 KNOWN_CONF_KEYS = frozenset(
     {

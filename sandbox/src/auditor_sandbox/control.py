@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from auditor.sandbox.faults import Fault, FaultError, FaultInjector
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.faults import Fault, FaultError, FaultInjector
+from auditor_sandbox.state import WorkspaceState
 
 
 @dataclass

@@ -12,13 +12,13 @@ inherited rows are included.
 
 from __future__ import annotations
 
-from auditor.sandbox.entities import Identity, SandboxError
-from auditor.sandbox.sql_access import acting_names, may_manage, require_manage
-from auditor.sandbox.sql_errors import SqlError, quote_if_needed, quote_name
-from auditor.sandbox.sql_parse import ChangeGrants, ShowGrants
-from auditor.sandbox.sql_resolve import Namespace, ResolvedSecurable, resolve_securable
-from auditor.sandbox.sql_result import NO_RESULT, ResultSet, Row
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Identity, SandboxError
+from auditor_sandbox.sql_access import acting_names, may_manage, require_manage
+from auditor_sandbox.sql_errors import SqlError, quote_if_needed, quote_name
+from auditor_sandbox.sql_parse import ChangeGrants, ShowGrants
+from auditor_sandbox.sql_resolve import Namespace, ResolvedSecurable, resolve_securable
+from auditor_sandbox.sql_result import NO_RESULT, ResultSet, Row
+from auditor_sandbox.state import WorkspaceState
 
 UC_COLUMNS = ("principal", "actionType", "objectType", "objectKey")
 HIVE_COLUMNS = ("Principal", "ActionType", "ObjectType", "ObjectKey")

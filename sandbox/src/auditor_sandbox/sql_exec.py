@@ -11,21 +11,21 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from auditor.sandbox.entities import Identity
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_grants import change_grants, show_grants
-from auditor.sandbox.sql_infoschema import select_information_schema
-from auditor.sandbox.sql_parse import (
+from auditor_sandbox.entities import Identity
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_grants import change_grants, show_grants
+from auditor_sandbox.sql_infoschema import select_information_schema
+from auditor_sandbox.sql_parse import (
     ChangeGrants,
     SelectQuery,
     ShowGrants,
     UseNamespace,
     parse_statement,
 )
-from auditor.sandbox.sql_resolve import Namespace, resolve_catalog, resolve_schema
-from auditor.sandbox.sql_result import NO_RESULT, ResultSet
-from auditor.sandbox.sql_select import limit_value, table_of
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.sql_resolve import Namespace, resolve_catalog, resolve_schema
+from auditor_sandbox.sql_result import NO_RESULT, ResultSet
+from auditor_sandbox.sql_select import limit_value, table_of
+from auditor_sandbox.state import WorkspaceState
 
 
 @dataclass(frozen=True, slots=True)

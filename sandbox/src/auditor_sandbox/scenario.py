@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from auditor.sandbox.entities import (
+from auditor_sandbox.entities import (
     AclEntry,
     Column,
     ExternalLocation,
@@ -25,9 +25,9 @@ from auditor.sandbox.entities import (
     StorageCredential,
     Warehouse,
 )
-from auditor.sandbox.faults import Fault, FaultError
-from auditor.sandbox.generate import MetastoreShape, populate
-from auditor.sandbox.state import SandboxError, WorkspaceState
+from auditor_sandbox.faults import Fault, FaultError
+from auditor_sandbox.generate import MetastoreShape, populate
+from auditor_sandbox.state import SandboxError, WorkspaceState
 
 Grants = dict[str, list[str]]
 
@@ -214,7 +214,7 @@ class ScenarioSpec(_Spec):
 
 def bundled_scenarios() -> list[str]:
     """Names of the scenarios shipped with the sandbox."""
-    folder = resources.files("auditor.sandbox") / "scenarios"
+    folder = resources.files("auditor_sandbox") / "scenarios"
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
@@ -227,7 +227,7 @@ def _read(ref: str | Path, relative_to: Path | None) -> tuple[dict[str, Any], st
             raise ScenarioError(f"scenario file {str(path)!r} does not exist")
         text, source, folder = path.read_text(encoding="utf-8"), str(path), path.parent
     else:
-        bundled = resources.files("auditor.sandbox") / "scenarios" / f"{ref}.yaml"
+        bundled = resources.files("auditor_sandbox") / "scenarios" / f"{ref}.yaml"
         if not bundled.is_file():
             known = ", ".join(bundled_scenarios())
             raise ScenarioError(f"no scenario named {str(ref)!r} (bundled: {known}; or give a .yaml path)")

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
-from auditor.sandbox.entities import NO_CREDENTIAL, Identity, SandboxError
+from auditor_sandbox.entities import NO_CREDENTIAL, Identity, SandboxError
 
 if TYPE_CHECKING:
-    from auditor.sandbox.control import Control
-    from auditor.sandbox.state import WorkspaceState
+    from auditor_sandbox.control import Control
+    from auditor_sandbox.state import WorkspaceState
 
 T = TypeVar("T")
 

@@ -12,10 +12,10 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_resolve import Namespace
-from auditor.sandbox.sql_result import ResultSet
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_resolve import Namespace
+from auditor_sandbox.sql_result import ResultSet
+from auditor_sandbox.state import WorkspaceState
 
 MAX_OPEN_SESSIONS = 10_000
 """Beyond this many open sessions the oldest is dropped (clients that never call CloseSession)."""

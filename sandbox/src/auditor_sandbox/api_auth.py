@@ -6,8 +6,8 @@ import base64
 import binascii
 from urllib.parse import parse_qs, unquote
 
-from auditor.sandbox.entities import SandboxError
-from auditor.sandbox.routes import Request, Response, Route
+from auditor_sandbox.entities import SandboxError
+from auditor_sandbox.routes import Request, Response, Route
 
 
 def host_metadata(req: Request) -> Response:

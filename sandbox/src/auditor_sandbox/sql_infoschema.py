@@ -18,13 +18,13 @@ from typing import Any
 
 from sqlglot import exp
 
-from auditor.sandbox.entities import Identity, Securable
-from auditor.sandbox.sql_access import acting_names
-from auditor.sandbox.sql_errors import SqlError
-from auditor.sandbox.sql_resolve import Namespace, is_hive_catalog, qualify_table_name, resolve_catalog
-from auditor.sandbox.sql_result import ResultSet, Row
-from auditor.sandbox.sql_select import TableRef, ViewQuery, compile_view_query
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Identity, Securable
+from auditor_sandbox.sql_access import acting_names
+from auditor_sandbox.sql_errors import SqlError
+from auditor_sandbox.sql_resolve import Namespace, is_hive_catalog, qualify_table_name, resolve_catalog
+from auditor_sandbox.sql_result import ResultSet, Row
+from auditor_sandbox.sql_select import TableRef, ViewQuery, compile_view_query
+from auditor_sandbox.state import WorkspaceState
 
 INFORMATION_SCHEMA = "information_schema"
 SYSTEM_CATALOG = "system"

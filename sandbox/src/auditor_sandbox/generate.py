@@ -12,8 +12,8 @@ import uuid
 from dataclasses import dataclass, fields
 from typing import Any
 
-from auditor.sandbox.entities import Column
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Column
+from auditor_sandbox.state import WorkspaceState
 
 _PRIVILEGES = {
     "CATALOG": ("USE_CATALOG", "USE_SCHEMA", "SELECT", "CREATE_SCHEMA", "MODIFY", "ALL_PRIVILEGES"),

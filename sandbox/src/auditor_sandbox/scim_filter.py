@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from auditor.sandbox.entities import SandboxError
+from auditor_sandbox.entities import SandboxError
 
 Predicate = Callable[[dict[str, Any]], bool]
 

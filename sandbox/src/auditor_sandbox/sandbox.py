@@ -15,12 +15,12 @@ from typing import Any, Literal
 
 import yaml
 
-from auditor.sandbox.control import Control, Limits
-from auditor.sandbox.faults import Fault
-from auditor.sandbox.iam import ACCESS_KEY_ID, SECRET_ACCESS_KEY, IamEmulator
-from auditor.sandbox.scenario import ScenarioSpec, build_state, load_scenario
-from auditor.sandbox.server import WorkspaceServer
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.control import Control, Limits
+from auditor_sandbox.faults import Fault
+from auditor_sandbox.iam import ACCESS_KEY_ID, SECRET_ACCESS_KEY, IamEmulator
+from auditor_sandbox.scenario import ScenarioSpec, build_state, load_scenario
+from auditor_sandbox.server import WorkspaceServer
+from auditor_sandbox.state import WorkspaceState
 
 AuthKind = Literal["pat", "oauth-m2m"]
 
@@ -149,7 +149,7 @@ class Sandbox:
     # -- faults, counts, clock ------------------------------------------------------------------------------
 
     def set_fault(self, family: str, kind: str, **params: Any) -> Fault:
-        """Activate a fault on an endpoint family (see `auditor.sandbox.faults`)."""
+        """Activate a fault on an endpoint family (see `auditor_sandbox.faults`)."""
         return self.control.set_fault(family, kind, **params)
 
     def clear_faults(self) -> None:

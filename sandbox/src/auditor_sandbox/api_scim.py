@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from auditor.sandbox.entities import Group, MemberRef, SandboxError, ServicePrincipal, User
-from auditor.sandbox.routes import Request, Response, Route
-from auditor.sandbox.scim_filter import compile_filter
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.entities import Group, MemberRef, SandboxError, ServicePrincipal, User
+from auditor_sandbox.routes import Request, Response, Route
+from auditor_sandbox.scim_filter import compile_filter
+from auditor_sandbox.state import WorkspaceState
 
 _SCIM = "/api/2.0/preview/scim/v2"
 _CORE = "urn:ietf:params:scim:schemas:core:2.0"

@@ -9,9 +9,9 @@
 
 from __future__ import annotations
 
-from auditor.sandbox.entities import SandboxError
-from auditor.sandbox.faults import FaultError
-from auditor.sandbox.routes import Request, Response, Route
+from auditor_sandbox.entities import SandboxError
+from auditor_sandbox.faults import FaultError
+from auditor_sandbox.routes import Request, Response, Route
 
 
 def health(req: Request) -> Response:
