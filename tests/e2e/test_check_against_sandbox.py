@@ -66,7 +66,7 @@ def test_legacy_hive_metastore_source_passes_through_sql() -> None:
 def test_stopped_warehouse_falls_back_to_rest_without_starting_it(drifted: Sandbox) -> None:
     drifted.set_fault("warehouses", "warehouse-stopped")
     findings = _audit(drifted)
-    assert drifted.state.warehouse(drifted.warehouse_id).state == "STOPPED"  # type: ignore[union-attr]
+    assert drifted.state.compute.warehouse(drifted.warehouse_id).state == "STOPPED"  # type: ignore[union-attr]
     # every planted problem is still found over REST, and DL-7 (advisory) now sees the warehouse stopped
     assert findings >= DRIFTED_PROBLEMS
     extra = findings - DRIFTED_PROBLEMS

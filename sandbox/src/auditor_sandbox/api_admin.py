@@ -63,7 +63,7 @@ def advance_clock(req: Request) -> Response:
 
 def expire_access_tokens(req: Request) -> Response:
     """Expire every OAuth access token issued so far."""
-    req.state.expire_access_tokens()
+    req.state.credentials.expire_access_tokens()
     return Response.json({})
 
 

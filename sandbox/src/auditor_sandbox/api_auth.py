@@ -71,7 +71,7 @@ def token(req: Request) -> Response:
         return _oauth_error(401, "invalid_client", "Client authentication failed.")
     scope = form.get("scope", ["all-apis"])[0]
     try:
-        access_token, lifetime = req.state.issue_access_token(
+        access_token, lifetime = req.state.credentials.issue_access_token(
             credentials[0], credentials[1], issuer=f"{req.base_url}/oidc", scope=scope
         )
     except SandboxError as exc:

@@ -30,7 +30,7 @@ def _groups_json(state: WorkspaceState, ref: MemberRef) -> list[dict[str, Any]]:
             "$ref": f"Groups/{g.id}",
             "type": "direct" if d else "indirect",
         }
-        for g, d in state.all_groups(ref)
+        for g, d in state.directory.all_groups(ref)
     ]
 
 
@@ -71,13 +71,13 @@ def group_json(state: WorkspaceState, group: Group) -> dict[str, Any]:
     """A SCIM Group resource: direct members only, with `$ref` giving each member's kind."""
     members = []
     for member in group.members:
-        name = state.principal_name(member)
+        name = state.directory.principal_name(member)
         display = name
         if member.kind == "service_principal":
-            sp = state.service_principal_by_id(member.id)
+            sp = state.directory.service_principal_by_id(member.id)
             display = sp.display_name if sp else name
         elif member.kind == "user":
-            user = state.user_by_id(member.id)
+            user = state.directory.user_by_id(member.id)
             display = user.display_name if user else name
         members.append({"display": display, "value": member.id, "$ref": f"{_REF_PREFIX[member.kind]}/{member.id}"})
     return {
@@ -87,7 +87,7 @@ def group_json(state: WorkspaceState, group: Group) -> dict[str, Any]:
         "members": members,
         "groups": [
             {"display": g.display_name, "value": g.id, "$ref": f"Groups/{g.id}", "type": "direct"}
-            for g in state.direct_groups(MemberRef("group", group.id))
+            for g in state.directory.direct_groups(MemberRef("group", group.id))
         ],
         "entitlements": _entitlements(group.entitlements),
         "roles": [],
@@ -136,11 +136,11 @@ def me(req: Request) -> Response:
     """`GET /Me`: the caller; a service principal shows as a User whose `userName` is its application id."""
     caller, state = req.caller, req.state
     if caller.kind == "user":
-        user = state.user_by_id(caller.scim_id)
+        user = state.directory.user_by_id(caller.scim_id)
         assert user is not None
         resource = user_json(state, user)
     else:
-        sp = state.service_principal_by_id(caller.scim_id)
+        sp = state.directory.service_principal_by_id(caller.scim_id)
         assert sp is not None
         resource = {**sp_json(state, sp), "schemas": [f"{_CORE}:User"], "userName": sp.application_id}
     attributes = req.arg("attributes")
@@ -154,26 +154,26 @@ def _lister(build: Callable[[Request], list[dict[str, Any]]]) -> Callable[[Reque
     return lambda req: _list(req, build(req))
 
 
-users_list = _lister(lambda req: [user_json(req.state, u) for u in req.state.list_users()])
-sps_list = _lister(lambda req: [sp_json(req.state, s) for s in req.state.list_service_principals()])
-groups_list = _lister(lambda req: [group_json(req.state, g) for g in req.state.list_groups()])
+users_list = _lister(lambda req: [user_json(req.state, u) for u in req.state.directory.list_users()])
+sps_list = _lister(lambda req: [sp_json(req.state, s) for s in req.state.directory.list_service_principals()])
+groups_list = _lister(lambda req: [group_json(req.state, g) for g in req.state.directory.list_groups()])
 
 
 def user_get(req: Request) -> Response:
     """`GET /Users/{id}`."""
-    user = req.state.user_by_id(req.params["id"])
+    user = req.state.directory.user_by_id(req.params["id"])
     return _detail(req, user_json(req.state, user) if user else None, req.params["id"] == req.caller.scim_id)
 
 
 def sp_get(req: Request) -> Response:
     """`GET /ServicePrincipals/{id}` (the numeric SCIM id, not the application id)."""
-    sp = req.state.service_principal_by_id(req.params["id"])
+    sp = req.state.directory.service_principal_by_id(req.params["id"])
     return _detail(req, sp_json(req.state, sp) if sp else None, req.params["id"] == req.caller.scim_id)
 
 
 def group_get(req: Request) -> Response:
     """`GET /Groups/{id}`."""
-    group = req.state.group_by_id(req.params["id"])
+    group = req.state.directory.group_by_id(req.params["id"])
     return _detail(req, group_json(req.state, group) if group else None, False)
 
 

@@ -44,9 +44,9 @@ _OTHER_UC_TYPES = {
 
 
 def _metastore_id(state: WorkspaceState) -> str:
-    if state.metastore is None:
+    if state.catalog.metastore is None:
         raise SandboxError("METASTORE_DOES_NOT_EXIST", "No metastore assigned for the current workspace.", 404)
-    return state.metastore.metastore_id
+    return state.catalog.metastore.metastore_id
 
 
 def _missing(kind: str, name: str) -> SandboxError:
@@ -59,7 +59,7 @@ def _owner_chain(state: WorkspaceState, securable: Securable) -> list[str]:
     owners = [securable.owner]
     for depth in range(1, len(parts)):
         parent_type = "CATALOG" if depth == 1 else "SCHEMA"
-        parent = state.get_securable(parent_type, ".".join(parts[:depth]))
+        parent = state.catalog.get_securable(parent_type, ".".join(parts[:depth]))
         owners.append(parent.owner if parent else None)
     return [o.lower() for o in owners if o]
 
@@ -70,13 +70,13 @@ def _visible(req: Request, securable: Securable) -> bool:
     mine = caller_principals(req)
     if mine & set(_owner_chain(req.state, securable)):
         return True
-    grants = req.state.effective_grants(securable.type, securable.full_name)
+    grants = req.state.catalog.effective_grants(securable.type, securable.full_name)
     return any(g.principal.lower() in mine for g in grants)
 
 
 def _get_securable(req: Request, kind: str, name: str) -> Securable:
     _metastore_id(req.state)
-    found = None if name.split(".")[0].lower() == HIVE else req.state.get_securable(kind, name)
+    found = None if name.split(".")[0].lower() == HIVE else req.state.catalog.get_securable(kind, name)
     if found is None:
         raise _missing(kind, name)
     if not _visible(req, found):
@@ -208,7 +208,7 @@ def _credential_json(state: WorkspaceState, credential: StorageCredential) -> di
 
 
 def _location_json(state: WorkspaceState, location: ExternalLocation) -> dict[str, Any]:
-    credential = state.storage_credential(location.credential_name)
+    credential = state.credentials.storage_credential(location.credential_name)
     body: dict[str, Any] = {
         "name": location.name,
         "url": location.url,
@@ -236,16 +236,16 @@ def current_assignment(req: Request) -> Response:
     """`GET /current-metastore-assignment`."""
     state = req.state
     metastore_id = _metastore_id(state)
-    assert state.metastore is not None
+    assert state.catalog.metastore is not None
     body: dict[str, Any] = {"workspace_id": state.workspace_id, "metastore_id": metastore_id}
-    if state.metastore.default_catalog_name:
-        body["default_catalog_name"] = state.metastore.default_catalog_name
+    if state.catalog.metastore.default_catalog_name:
+        body["default_catalog_name"] = state.catalog.metastore.default_catalog_name
     return Response.json(body)
 
 
 def _metastore_json(state: WorkspaceState) -> dict[str, Any]:
     _metastore_id(state)
-    m = state.metastore
+    m = state.catalog.metastore
     assert m is not None
     body: dict[str, Any] = {
         "metastore_id": m.metastore_id,
@@ -288,7 +288,7 @@ def catalogs_list(req: Request) -> Response:
     _metastore_id(req.state)
     items = [
         _catalog_json(req.state, c)
-        for c in req.state.list_catalogs()
+        for c in req.state.catalog.list_catalogs()
         if c.full_name.lower() != HIVE and _visible(req, c)
     ]
     return _page_of(req, items, default=50, key="catalogs")
@@ -302,7 +302,9 @@ def catalog_get(req: Request) -> Response:
 def schemas_list(req: Request) -> Response:
     """`GET /schemas?catalog_name=`."""
     catalog = _get_securable(req, "CATALOG", req.arg("catalog_name") or "")
-    items = [_schema_json(req.state, s) for s in req.state.children("CATALOG", catalog.full_name) if _visible(req, s)]
+    items = [
+        _schema_json(req.state, s) for s in req.state.catalog.children("CATALOG", catalog.full_name) if _visible(req, s)
+    ]
     return _page_of(req, items, default=100, key="schemas")
 
 
@@ -318,7 +320,7 @@ def tables_list(req: Request) -> Response:
     omit = (req.arg("omit_columns") or "").lower() == "true"
     items = [
         _table_json(req.state, t, omit_columns=omit)
-        for t in req.state.children("SCHEMA", schema.full_name)
+        for t in req.state.catalog.children("SCHEMA", schema.full_name)
         if _visible(req, t)
     ]
     return _page_of(req, items, default=1000, key="tables")
@@ -338,7 +340,7 @@ def _sees(req: Request, kind: str, name: str, owner: str | None) -> bool:
     mine = caller_principals(req)
     if owner and owner.lower() in mine:
         return True
-    return any(p.lower() in mine for p, _ in req.state.direct_grants(kind, name))
+    return any(p.lower() in mine for p, _ in req.state.catalog.direct_grants(kind, name))
 
 
 def credentials_list(req: Request) -> Response:
@@ -346,7 +348,7 @@ def credentials_list(req: Request) -> Response:
     _metastore_id(req.state)
     items = [
         _credential_json(req.state, c)
-        for c in req.state.list_storage_credentials()
+        for c in req.state.credentials.list_storage_credentials()
         if _sees(req, "STORAGE_CREDENTIAL", c.name, c.owner)
     ]
     return _page_of(req, items, default=100, key="storage_credentials")
@@ -355,7 +357,7 @@ def credentials_list(req: Request) -> Response:
 def credential_get(req: Request) -> Response:
     """`GET /storage-credentials/{name}`."""
     _metastore_id(req.state)
-    found = req.state.storage_credential(req.params["name"])
+    found = req.state.credentials.storage_credential(req.params["name"])
     if found is None:
         raise _missing("STORAGE_CREDENTIAL", req.params["name"])
     if not _sees(req, "STORAGE_CREDENTIAL", found.name, found.owner):
@@ -368,7 +370,7 @@ def locations_list(req: Request) -> Response:
     _metastore_id(req.state)
     items = [
         _location_json(req.state, loc)
-        for loc in req.state.list_external_locations()
+        for loc in req.state.credentials.list_external_locations()
         if _sees(req, "EXTERNAL_LOCATION", loc.name, loc.owner)
     ]
     return _page_of(req, items, default=100, key="external_locations")
@@ -377,7 +379,7 @@ def locations_list(req: Request) -> Response:
 def location_get(req: Request) -> Response:
     """`GET /external-locations/{name}`."""
     _metastore_id(req.state)
-    found = req.state.external_location(req.params["name"])
+    found = req.state.credentials.external_location(req.params["name"])
     if found is None:
         raise _missing("EXTERNAL_LOCATION", req.params["name"])
     if not _sees(req, "EXTERNAL_LOCATION", found.name, found.owner):
@@ -403,9 +405,13 @@ def _grant_target(req: Request) -> tuple[str, str, str | None]:
     if kind == "METASTORE":
         if name.lower() != metastore_id.lower():
             raise SandboxError("METASTORE_DOES_NOT_EXIST", f"Metastore '{name}' does not exist.", 404)
-        assert req.state.metastore is not None
-        return kind, metastore_id, req.state.metastore.owner
-    other = req.state.storage_credential(name) if kind == "STORAGE_CREDENTIAL" else req.state.external_location(name)
+        assert req.state.catalog.metastore is not None
+        return kind, metastore_id, req.state.catalog.metastore.owner
+    other = (
+        req.state.credentials.storage_credential(name)
+        if kind == "STORAGE_CREDENTIAL"
+        else req.state.credentials.external_location(name)
+    )
     if other is None:
         raise _missing(kind, name)
     return kind, other.name, other.owner
@@ -434,7 +440,7 @@ def _direct_assignments(req: Request) -> list[dict[str, Any]]:
     kind, name, owner = _grant_target(req)
     keep = _principal_filter(req, _rows_visible_to(req, owner))
     grouped: dict[str, dict[str, Any]] = {}
-    for principal, privilege in req.state.direct_grants(kind, name):
+    for principal, privilege in req.state.catalog.direct_grants(kind, name):
         if keep(principal):
             entry = grouped.setdefault(principal.lower(), {"principal": principal, "privileges": []})
             entry["privileges"].append(privilege)
@@ -446,7 +452,7 @@ def _effective_assignments(req: Request) -> list[dict[str, Any]]:
     keep = _principal_filter(req, _rows_visible_to(req, owner))
     grouped: dict[str, dict[str, Any]] = {}
     grant: EffectiveGrant
-    for grant in req.state.effective_grants(kind, name):
+    for grant in req.state.catalog.effective_grants(kind, name):
         if not keep(grant.principal):
             continue
         entry = grouped.setdefault(grant.principal.lower(), {"principal": grant.principal, "privileges": []})
@@ -504,9 +510,9 @@ def permissions_update(req: Request) -> Response:
         for change in changes:
             principal = change.get("principal") or ""
             if change.get("add"):
-                req.state.grant(kind, name, principal, change["add"])
+                req.state.catalog.grant(kind, name, principal, change["add"])
             if change.get("remove"):
-                req.state.revoke(kind, name, principal, change["remove"])
+                req.state.catalog.revoke(kind, name, principal, change["remove"])
     return Response.json({"privilege_assignments": _direct_assignments(req)})
 
 

@@ -50,18 +50,18 @@ def acl_json(state: WorkspaceState, entries: tuple[AclEntry, ...]) -> list[dict[
     """An access control list as the Permissions API renders it."""
     rendered = []
     for entry in entries:
-        kind = state.principal_kind(entry.principal)
+        kind = state.directory.principal_kind(entry.principal)
         item: dict[str, Any]
         if kind == "group":
             item = {"group_name": entry.principal}
         elif kind == "service_principal":
-            sp = state.service_principal_by_app_id(entry.principal)
+            sp = state.directory.service_principal_by_app_id(entry.principal)
             item = {
                 "service_principal_name": entry.principal,
                 "display_name": sp.display_name if sp else None,
             }
         else:
-            user = state.user_by_name(entry.principal)
+            user = state.directory.user_by_name(entry.principal)
             item = {"user_name": entry.principal, "display_name": user.display_name if user else None}
         item["all_permissions"] = [{"permission_level": entry.level, "inherited": False}]
         rendered.append({k: v for k, v in item.items() if v is not None})
@@ -77,7 +77,7 @@ def _levels_of_caller(req: Request, warehouse: Warehouse) -> set[str]:
 
 
 def _warehouse(req: Request, need: set[str]) -> Warehouse:
-    found = req.state.warehouse(req.params["id"])
+    found = req.state.compute.warehouse(req.params["id"])
     if found is None or found.state == "DELETED":
         raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Warehouse {req.params['id']} does not exist.", 404)
     if not req.caller.is_admin and not (_levels_of_caller(req, found) & need):
@@ -116,7 +116,7 @@ def warehouses_list(req: Request) -> Response:
     mine = caller_principals(req)
     visible = [
         _warehouse_json(req, w)
-        for w in req.state.list_warehouses()
+        for w in req.state.compute.list_warehouses()
         if w.state != "DELETED" and (req.caller.is_admin or any(e.principal.lower() in mine for e in w.acl))
     ]
     return Response.json({"warehouses": visible})
@@ -129,13 +129,13 @@ def warehouse_get(req: Request) -> Response:
 
 def warehouse_start(req: Request) -> Response:
     """`POST /api/2.0/sql/warehouses/{id}/start`: RUNNING at once."""
-    req.state.start_warehouse(_warehouse(req, _USE_LEVELS).id)
+    req.state.compute.start_warehouse(_warehouse(req, _USE_LEVELS).id)
     return Response.json({})
 
 
 def warehouse_stop(req: Request) -> Response:
     """`POST /api/2.0/sql/warehouses/{id}/stop`."""
-    req.state.stop_warehouse(_warehouse(req, _MANAGE_LEVELS).id)
+    req.state.compute.stop_warehouse(_warehouse(req, _MANAGE_LEVELS).id)
     return Response.json({})
 
 
@@ -167,13 +167,13 @@ def token_permissions(req: Request) -> Response:
         {
             "object_id": "/authorization/tokens",
             "object_type": "tokens",
-            "access_control_list": acl_json(req.state, req.state.token_acl),
+            "access_control_list": acl_json(req.state, req.state.credentials.token_acl),
         }
     )
 
 
 def _token_json(state: WorkspaceState, token: Token) -> dict[str, Any]:
-    ref = state.member_ref(token.owner)
+    ref = state.directory.member_ref(token.owner)
     owner_id = int(ref.id) if ref else 0
     body: dict[str, Any] = {
         "token_id": token.token_id,
@@ -192,7 +192,7 @@ def _token_json(state: WorkspaceState, token: Token) -> dict[str, Any]:
 def tokens_list(req: Request) -> Response:
     """`GET /api/2.0/token-management/tokens` (admins only), filterable by creator id or user name."""
     by_id, by_name = req.int_arg("created_by_id"), (req.arg("created_by_username") or "").lower()
-    infos = [_token_json(req.state, t) for t in req.state.list_tokens()]
+    infos = [_token_json(req.state, t) for t in req.state.credentials.list_tokens()]
     infos = [
         i
         for i in infos
@@ -203,7 +203,7 @@ def tokens_list(req: Request) -> Response:
 
 
 def _managed_token(req: Request) -> Token:
-    for token in req.state.list_tokens():
+    for token in req.state.credentials.list_tokens():
         if token.token_id == req.params["token_id"]:
             return token
     raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Token {req.params['token_id']} does not exist.", 404)
@@ -216,7 +216,7 @@ def token_get(req: Request) -> Response:
 
 def token_delete(req: Request) -> Response:
     """`DELETE /api/2.0/token-management/tokens/{token_id}`: revoke."""
-    req.state.revoke_token(_managed_token(req).token_id)
+    req.state.credentials.revoke_token(_managed_token(req).token_id)
     return Response.json({})
 
 
@@ -224,7 +224,7 @@ def own_tokens(req: Request) -> Response:
     """`GET /api/2.0/token/list`: the caller's own tokens."""
     mine = req.caller.name.lower()
     infos = []
-    for token in req.state.list_tokens():
+    for token in req.state.credentials.list_tokens():
         if token.owner.lower() == mine:
             info = {k: v for k, v in _token_json(req.state, token).items() if k in ("token_id", "comment")}
             info.update(creation_time=_ms(token.creation_time), expiry_time=_ms(token.expiry_time))
@@ -278,11 +278,11 @@ def _secret_json(secret: OAuthSecret) -> dict[str, Any]:
 
 def secrets_list(req: Request) -> Response:
     """`GET /api/2.0/accounts/servicePrincipals/{sp_id}/credentials/secrets` (admins; numeric SCIM id)."""
-    sp = req.state.service_principal_by_id(req.params["sp_id"])
+    sp = req.state.directory.service_principal_by_id(req.params["sp_id"])
     if sp is None:
         raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Service principal {req.params['sp_id']} not found.", 404)
     size = req.int_arg("page_size") or req.control.limits.secrets_page_size
-    items = [_secret_json(s) for s in req.state.oauth_secrets(sp.application_id)]
+    items = [_secret_json(s) for s in req.state.credentials.oauth_secrets(sp.application_id)]
     chunk, token = page(items, decode_page_token(req.arg("page_token")), size)
     body: dict[str, Any] = {"secrets": chunk}
     if token:

@@ -44,8 +44,8 @@ class Control:
         self.injector.clear()
         with self.state.lock:
             for warehouse_id, (state, auto_start) in self._stopped_warehouses.items():
-                if self.state.warehouse(warehouse_id) is not None:
-                    self.state.set_warehouse_state(warehouse_id, state, auto_start=auto_start)
+                if self.state.compute.warehouse(warehouse_id) is not None:
+                    self.state.compute.set_warehouse_state(warehouse_id, state, auto_start=auto_start)
             self._stopped_warehouses.clear()
 
     def request_counts(self) -> dict[str, int]:
@@ -58,10 +58,10 @@ class Control:
 
     def _stop_warehouse(self, fault: Fault) -> None:
         with self.state.lock:
-            warehouses = self.state.list_warehouses()
+            warehouses = self.state.compute.list_warehouses()
             warehouse_id = fault.warehouse_id or (warehouses[0].id if warehouses else None)
-            warehouse = self.state.warehouse(warehouse_id) if warehouse_id else None
+            warehouse = self.state.compute.warehouse(warehouse_id) if warehouse_id else None
             if warehouse is None:
                 raise FaultError(f"warehouse-stopped: no warehouse {warehouse_id!r}")
             self._stopped_warehouses.setdefault(warehouse.id, (warehouse.state, warehouse.auto_start))
-            self.state.set_warehouse_state(warehouse.id, "STOPPED", auto_start=fault.auto_start)
+            self.state.compute.set_warehouse_state(warehouse.id, "STOPPED", auto_start=fault.auto_start)

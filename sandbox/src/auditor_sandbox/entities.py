@@ -14,7 +14,7 @@ SECURABLE_TYPES = ("CATALOG", "SCHEMA", "TABLE", "VIEW")
 """Types held in the catalog -> schema -> table tree (views share the table namespace)."""
 
 GRANTABLE_TYPES = (*SECURABLE_TYPES, "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE")
-"""Every type `WorkspaceState.grant` accepts."""
+"""Every type `Catalog.grant` accepts."""
 
 NO_CREDENTIAL = "Credential was not sent or was of an unsupported type for this API."
 

@@ -84,21 +84,21 @@ def _principals(state: WorkspaceState, shape: MetastoreShape) -> tuple[list[str]
     for i in range(shape.principals):
         if i % 2:
             app_id = str(uuid.uuid5(_NAMESPACE, f"{shape.prefix}-sp-{i}"))
-            state.add_service_principal(app_id, f"{shape.prefix}-sp-{i}", entitlements=["workspace-access"])
+            state.directory.add_service_principal(app_id, f"{shape.prefix}-sp-{i}", entitlements=["workspace-access"])
             names.append(app_id)
         else:
             user_name = f"{shape.prefix}-user-{i}@example.com"
-            state.add_user(user_name, entitlements=["workspace-access"])
+            state.directory.add_user(user_name, entitlements=["workspace-access"])
             names.append(user_name)
     groups = [f"{shape.prefix}-group-{i}" for i in range(shape.groups)]
     for i, group in enumerate(groups):
-        state.add_group(group)
+        state.directory.add_group(group)
         if i % shape.group_depth:  # nest in the previous group of its chain
-            state.add_group_member(groups[i - 1], group)
+            state.directory.add_group_member(groups[i - 1], group)
     rng = random.Random(shape.seed)
     if groups:
         for name in names:
-            state.add_group_member(rng.choice(groups), name)
+            state.directory.add_group_member(rng.choice(groups), name)
     return names, groups
 
 
@@ -114,20 +114,20 @@ def populate(state: WorkspaceState, shape: MetastoreShape) -> GenerationStats:
         def grant(kind: str, full_name: str) -> None:
             nonlocal grants
             for grantee in rng.sample(grantees, min(shape.grants_per_object, len(grantees))):
-                state.grant(kind, full_name, grantee, [rng.choice(_PRIVILEGES[kind])])
+                state.catalog.grant(kind, full_name, grantee, [rng.choice(_PRIVILEGES[kind])])
                 grants += 1
 
         for c in range(shape.catalogs):
             catalog = f"{shape.prefix}_catalog_{c}"
-            state.add_catalog(catalog, owner=owner, storage_location=f"s3://{shape.prefix}-bucket/{catalog}")
+            state.catalog.add_catalog(catalog, owner=owner, storage_location=f"s3://{shape.prefix}-bucket/{catalog}")
             grant("CATALOG", catalog)
             for s in range(shape.schemas_per_catalog):
                 schema = f"{catalog}.schema_{s}"
-                state.add_schema(schema)
+                state.catalog.add_schema(schema)
                 grant("SCHEMA", schema)
                 for t in range(shape.tables_per_schema):
                     table = f"{schema}.table_{t}"
-                    state.add_table(table, columns=_COLUMNS)
+                    state.catalog.add_table(table, columns=_COLUMNS)
                     grant("TABLE", table)
     return GenerationStats(
         catalogs=shape.catalogs,

@@ -207,4 +207,4 @@ def resolve_page_size(requested: int | None, *, default: int, maximum: int, mini
 def caller_principals(req: Request) -> set[str]:
     """Lower-cased names the caller acts as: itself and every group it belongs to."""
     caller = req.caller
-    return {caller.name.lower(), *(g.lower() for g in req.state.groups_of(caller.name))}
+    return {caller.name.lower(), *(g.lower() for g in req.state.directory.groups_of(caller.name))}

@@ -288,13 +288,13 @@ def _days(now: datetime, days: float | None) -> datetime | None:
 def _grant_all(state: WorkspaceState, kind: str, name: str, grants: Grants, where: str) -> None:
     for principal, privileges in grants.items():
         with _at(f"{where}.grants[{principal}]"):
-            state.grant(kind, name, principal, privileges)
+            state.catalog.grant(kind, name, principal, privileges)
 
 
 def _build_principals(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for user in spec.users:
         with _at(f"users[{user.user_name}]"):
-            state.add_user(
+            state.directory.add_user(
                 user.user_name,
                 display_name=user.display_name,
                 entitlements=user.entitlements,
@@ -302,23 +302,23 @@ def _build_principals(state: WorkspaceState, spec: ScenarioSpec) -> None:
             )
     for sp in spec.service_principals:
         with _at(f"service_principals[{sp.application_id}]"):
-            state.add_service_principal(
+            state.directory.add_service_principal(
                 sp.application_id, sp.display_name, entitlements=sp.entitlements, active=sp.active
             )
     for group in spec.groups:
         with _at(f"groups[{group.name}]"):
-            state.add_group(group.name, entitlements=group.entitlements, account=group.account)
+            state.directory.add_group(group.name, entitlements=group.entitlements, account=group.account)
     for group in spec.groups:
         for member in group.members:
             with _at(f"groups[{group.name}].members"):
-                state.add_group_member(group.name, member)
+                state.directory.add_group_member(group.name, member)
 
 
 def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for c in spec.catalogs:
         where = f"catalogs[{c.name}]"
         with _at(where):
-            state.add_catalog(
+            state.catalog.add_catalog(
                 c.name,
                 owner=c.owner,
                 storage_location=c.storage_location,
@@ -330,12 +330,14 @@ def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:
         for s in c.schemas:
             schema_name, swhere = f"{c.name}.{s.name}", f"{where}.schemas[{s.name}]"
             with _at(swhere):
-                state.add_schema(schema_name, owner=s.owner, storage_location=s.storage_location, comment=s.comment)
+                state.catalog.add_schema(
+                    schema_name, owner=s.owner, storage_location=s.storage_location, comment=s.comment
+                )
             _grant_all(state, "SCHEMA", schema_name, s.grants, swhere)
             for t in s.tables:
                 table_name, twhere = f"{schema_name}.{t.name}", f"{swhere}.tables[{t.name}]"
                 with _at(twhere):
-                    state.add_table(
+                    state.catalog.add_table(
                         table_name,
                         owner=t.owner,
                         table_type=t.table_type,
@@ -350,7 +352,7 @@ def _build_storage(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for cred in spec.storage_credentials:
         where = f"storage_credentials[{cred.name}]"
         with _at(where):
-            state.add_storage_credential(
+            state.credentials.add_storage_credential(
                 StorageCredential(
                     cred.name,
                     "",
@@ -365,7 +367,7 @@ def _build_storage(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for loc in spec.external_locations:
         where = f"external_locations[{loc.name}]"
         with _at(where):
-            state.add_external_location(
+            state.credentials.add_external_location(
                 ExternalLocation(loc.name, loc.url, loc.credential, "", loc.owner, loc.read_only)
             )
         _grant_all(state, "EXTERNAL_LOCATION", loc.name, loc.grants, where)
@@ -373,7 +375,7 @@ def _build_storage(state: WorkspaceState, spec: ScenarioSpec) -> None:
 
 def _acl(state: WorkspaceState, entries: dict[str, str], where: str) -> tuple[AclEntry, ...]:
     for principal in entries:
-        if not state.principal_exists(principal):
+        if not state.directory.principal_exists(principal):
             raise ScenarioError(f"{where}: unknown principal {principal!r}")
     return tuple(AclEntry(p, level.upper()) for p, level in entries.items())
 
@@ -381,7 +383,7 @@ def _acl(state: WorkspaceState, entries: dict[str, str], where: str) -> tuple[Ac
 def _build_workspace(state: WorkspaceState, spec: ScenarioSpec, now: datetime) -> None:
     for w in spec.warehouses:
         acl = _acl(state, w.permissions, f"warehouses[{w.id}].permissions")
-        state.add_warehouse(
+        state.compute.add_warehouse(
             Warehouse(
                 w.id,
                 w.name,
@@ -397,11 +399,11 @@ def _build_workspace(state: WorkspaceState, spec: ScenarioSpec, now: datetime) -
                 acl=acl,
             )
         )
-    state.token_acl = _acl(state, spec.workspace.token_permissions, "workspace.token_permissions")
+    state.credentials.token_acl = _acl(state, spec.workspace.token_permissions, "workspace.token_permissions")
     state.workspace_conf.update(spec.workspace.conf)
     for i, t in enumerate(spec.tokens):
         with _at(f"tokens[{i}]"):
-            state.add_token(
+            state.credentials.add_token(
                 t.owner,
                 t.value.get_secret_value(),
                 comment=t.comment,
@@ -410,7 +412,7 @@ def _build_workspace(state: WorkspaceState, spec: ScenarioSpec, now: datetime) -
             )
     for i, secret in enumerate(spec.oauth_secrets):
         with _at(f"oauth_secrets[{i}]"):
-            state.add_oauth_secret(
+            state.credentials.add_oauth_secret(
                 secret.owner,
                 secret.value.get_secret_value(),
                 expire_time=_days(now, secret.expires_in_days),
@@ -437,7 +439,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
     )
     if spec.metastore is not None:
         m = spec.metastore
-        state.metastore = Metastore(
+        state.catalog.metastore = Metastore(
             m.metastore_id,
             m.name,
             m.cloud,

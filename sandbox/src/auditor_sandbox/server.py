@@ -109,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(Response.error(error))
         route, params = found
         try:
-            identity = control.state.authenticate(self.headers.get("Authorization")) if route.auth else None
+            identity = control.state.credentials.authenticate(self.headers.get("Authorization")) if route.auth else None
             if route.admin_only and identity is not None and not identity.is_admin:
                 raise SandboxError.permission_denied("Only workspace admins can access this API.")
             request = Request(
@@ -135,7 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _sql(self, warehouse_id: str, body: bytes) -> Response:
         control = self.server.control
         try:
-            identity: Identity = control.state.authenticate(self.headers.get("Authorization"))
+            identity: Identity = control.state.credentials.authenticate(self.headers.get("Authorization"))
         except SandboxError as exc:
             return Response.error(exc, _sql_error_headers(exc.message))
         from auditor_sandbox.sqlwarehouse import handle_thrift_request  # S2's module, loaded on first use

@@ -15,7 +15,7 @@ from auditor_sandbox.state import WorkspaceState
 
 def acting_names(state: WorkspaceState, identity: Identity) -> frozenset[str]:
     """The lower-cased names the caller acts as: itself and every group it belongs to (nested too)."""
-    return frozenset(name.lower() for name in (identity.name, *state.groups_of(identity.name)))
+    return frozenset(name.lower() for name in (identity.name, *state.directory.groups_of(identity.name)))
 
 
 def may_manage(state: WorkspaceState, identity: Identity, securable: ResolvedSecurable) -> bool:
@@ -28,7 +28,7 @@ def may_manage(state: WorkspaceState, identity: Identity, securable: ResolvedSec
             return True
         if level.is_hive:
             continue  # hive_metastore table ACLs have no MANAGE privilege
-        for principal, privilege in state.direct_grants(level.grant_type, level.full_name):
+        for principal, privilege in state.catalog.direct_grants(level.grant_type, level.full_name):
             if privilege == "MANAGE" and principal.lower() in names:
                 return True
     return False

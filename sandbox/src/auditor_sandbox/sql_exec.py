@@ -67,7 +67,7 @@ def initial_namespace(state: WorkspaceState, catalog: str | None, schema: str | 
     The default is the metastore's default catalog when one is set, else ``hive_metastore``, schema
     ``default`` (a workspace without a default catalog setting).
     """
-    default_catalog = state.metastore.default_catalog_name if state.metastore is not None else None
+    default_catalog = state.catalog.metastore.default_catalog_name if state.catalog.metastore is not None else None
     namespace = Namespace(default_catalog) if default_catalog else Namespace()
     if catalog:
         namespace = use_namespace(state, namespace, UseNamespace("CATALOG", (catalog,)))
@@ -123,7 +123,7 @@ def _function_name(expression: exp.Expression) -> str | None:
 
 
 def _current_metastore(state: WorkspaceState, identity: Identity, namespace: Namespace) -> str:
-    metastore = state.metastore
+    metastore = state.catalog.metastore
     if metastore is None:
         raise SqlError.no_metastore()
     return metastore.global_metastore_id

@@ -109,7 +109,7 @@ def change_grants(
                 )
         principal = _require_principal(state, statement.principal, hive=securable.is_hive)
         require_manage(state, identity, securable)
-        change = state.grant if statement.action == "GRANT" else state.revoke
+        change = state.catalog.grant if statement.action == "GRANT" else state.catalog.revoke
         try:
             change(securable.grant_type, securable.full_name, principal, list(statement.privileges))
         except SandboxError as error:
@@ -120,14 +120,14 @@ def change_grants(
 def _require_principal(state: WorkspaceState, principal: str, *, hive: bool) -> str:
     """The principal's canonical name; unknown principals fail, and Unity Catalog cannot see
     workspace-local groups."""
-    ref = state.member_ref(principal)
+    ref = state.directory.member_ref(principal)
     if ref is None:
         raise SqlError.principal_not_found(principal)
     if not hive and ref.kind == "group":
-        group = state.group_by_id(ref.id)
+        group = state.directory.group_by_id(ref.id)
         if group is not None and not group.account:
             raise SqlError.principal_not_found(principal)
-    return state.principal_name(ref)
+    return state.directory.principal_name(ref)
 
 
 def _uc_rows(state: WorkspaceState, securable: ResolvedSecurable) -> list[Row]:
@@ -135,7 +135,7 @@ def _uc_rows(state: WorkspaceState, securable: ResolvedSecurable) -> list[Row]:
     for level in securable.lineage():
         object_type = uc_spelling(level.grant_type)
         key = _uc_object_key(level)
-        for principal, privilege in state.direct_grants(level.grant_type, level.full_name):
+        for principal, privilege in state.catalog.direct_grants(level.grant_type, level.full_name):
             rows.append((principal, uc_spelling(privilege), object_type, key))
     return rows
 
@@ -154,7 +154,7 @@ def _hive_rows(state: WorkspaceState, securable: ResolvedSecurable) -> list[Row]
         key = _hive_object_key(level)
         if level.owner:
             rows.append((level.owner, "OWN", object_type, key))
-        for principal, privilege in state.direct_grants(level.grant_type, level.full_name):
+        for principal, privilege in state.catalog.direct_grants(level.grant_type, level.full_name):
             rows.append((principal, hive_spelling(privilege), object_type, key))
     return rows
 

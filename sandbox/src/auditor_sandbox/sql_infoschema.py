@@ -24,7 +24,7 @@ from auditor_sandbox.sql_errors import SqlError
 from auditor_sandbox.sql_resolve import Namespace, is_hive_catalog, qualify_table_name, resolve_catalog
 from auditor_sandbox.sql_result import ResultSet, Row
 from auditor_sandbox.sql_select import TableRef, ViewQuery, compile_view_query
-from auditor_sandbox.state import WorkspaceState
+from auditor_sandbox.state import Credentials, WorkspaceState
 
 INFORMATION_SCHEMA = "information_schema"
 SYSTEM_CATALOG = "system"
@@ -110,7 +110,7 @@ def select_information_schema(
 
 def _catalog_scope(state: WorkspaceState, catalog_name: str, schema_name: str, view_name: str) -> str | None:
     """None for ``system`` (every catalog), else the stored name of the one catalog covered."""
-    if state.metastore is None:
+    if state.catalog.metastore is None:
         raise SqlError.table_not_found(catalog_name, schema_name, view_name)
     if catalog_name.lower() == SYSTEM_CATALOG:
         return None
@@ -129,24 +129,24 @@ def _visibility(state: WorkspaceState, identity: Identity) -> Visibility:
 
 def _catalogs(state: WorkspaceState, scope: str | None, query: ViewQuery, column: int) -> list[Securable]:
     if scope is not None:
-        found = state.get_securable("CATALOG", scope)
+        found = state.catalog.get_securable("CATALOG", scope)
         candidates = query.candidates(column)
         if found is None or (candidates is not None and scope.lower() not in candidates):
             return []
         return [found]
     wanted = query.candidates(column)
     if wanted is None:
-        catalogs = state.list_catalogs()
+        catalogs = state.catalog.list_catalogs()
     else:
-        catalogs = [c for c in (state.get_securable("CATALOG", name) for name in sorted(wanted)) if c]
+        catalogs = [c for c in (state.catalog.get_securable("CATALOG", name) for name in sorted(wanted)) if c]
     return [catalog for catalog in catalogs if not is_hive_catalog(catalog.full_name)]
 
 
 def _children(state: WorkspaceState, kind: str, parent: Securable, query: ViewQuery, column: int) -> list[Securable]:
     wanted = query.candidates(column)
     if wanted is None:
-        return state.children(parent.type, parent.full_name)
-    found = (state.get_securable(kind, f"{parent.full_name}.{name}") for name in sorted(wanted))
+        return state.catalog.children(parent.type, parent.full_name)
+    found = (state.catalog.get_securable(kind, f"{parent.full_name}.{name}") for name in sorted(wanted))
     return [child for child in found if child is not None]
 
 
@@ -159,7 +159,7 @@ def _catalog_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, vi
     if "none" not in _levels(query, 5):
         return
     for catalog in _catalogs(state, scope, query, 2):
-        for grantee, privilege in state.direct_grants("CATALOG", catalog.full_name):
+        for grantee, privilege in state.catalog.direct_grants("CATALOG", catalog.full_name):
             if visible(catalog.owner, grantee):
                 yield (catalog.owner, grantee, catalog.full_name, privilege, "NO", "NONE")
 
@@ -167,11 +167,11 @@ def _catalog_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, vi
 def _schema_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
     levels = _levels(query, 6)
     for catalog in _catalogs(state, scope, query, 2):
-        inherited = state.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
+        inherited = state.catalog.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
         for schema in _children(state, "SCHEMA", catalog, query, 3):
             name = schema.name
             if "none" in levels:
-                for grantee, privilege in state.direct_grants("SCHEMA", schema.full_name):
+                for grantee, privilege in state.catalog.direct_grants("SCHEMA", schema.full_name):
                     if visible(schema.owner, grantee):
                         yield (schema.owner, grantee, catalog.full_name, name, privilege, "NO", "NONE")
             for grantee, privilege in inherited:
@@ -182,16 +182,16 @@ def _schema_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, vis
 def _table_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
     levels = _levels(query, 7)
     for catalog in _catalogs(state, scope, query, 2):
-        from_catalog = state.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
+        from_catalog = state.catalog.direct_grants("CATALOG", catalog.full_name) if "catalog" in levels else []
         for schema in _children(state, "SCHEMA", catalog, query, 3):
-            from_schema = state.direct_grants("SCHEMA", schema.full_name) if "schema" in levels else []
+            from_schema = state.catalog.direct_grants("SCHEMA", schema.full_name) if "schema" in levels else []
             inherited = [(schema.owner, grantee, privilege, "SCHEMA") for grantee, privilege in from_schema]
             inherited += [(catalog.owner, grantee, privilege, "CATALOG") for grantee, privilege in from_catalog]
             schema_name = schema.name
             for table in _children(state, "TABLE", schema, query, 4):
                 name = table.name
                 if "none" in levels:
-                    for grantee, privilege in state.direct_grants("TABLE", table.full_name):
+                    for grantee, privilege in state.catalog.direct_grants("TABLE", table.full_name):
                         if visible(table.owner, grantee):
                             yield (
                                 table.owner,
@@ -219,22 +219,22 @@ def _table_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visi
 
 def _named_securable_rows(
     kind: str,
-    listing: Callable[[WorkspaceState], Sequence[Any]],
-    lookup: Callable[[WorkspaceState, str], Any],
+    listing: Callable[[Credentials], Sequence[Any]],
+    lookup: Callable[[Credentials, str], Any],
 ) -> Callable[[WorkspaceState, str | None, ViewQuery, Visibility], Iterator[Row]]:
     """The rows of a privilege view over securables with a plain name (external locations, credentials)."""
 
     def rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
         wanted = query.candidates(2)
         securables = (
-            listing(state)
+            listing(state.credentials)
             if wanted is None
-            else [found for found in (lookup(state, name) for name in sorted(wanted)) if found is not None]
+            else [found for found in (lookup(state.credentials, name) for name in sorted(wanted)) if found is not None]
         )
         if "none" not in _levels(query, 5):
             return
         for securable in securables:
-            for grantee, privilege in state.direct_grants(kind, securable.name):
+            for grantee, privilege in state.catalog.direct_grants(kind, securable.name):
                 if visible(securable.owner, grantee):
                     yield (securable.owner, grantee, securable.name, privilege, "NO", "NONE")
 
@@ -242,10 +242,10 @@ def _named_securable_rows(
 
 
 _external_location_rows = _named_securable_rows(
-    "EXTERNAL_LOCATION", WorkspaceState.list_external_locations, WorkspaceState.external_location
+    "EXTERNAL_LOCATION", Credentials.list_external_locations, Credentials.external_location
 )
 _storage_credential_rows = _named_securable_rows(
-    "STORAGE_CREDENTIAL", WorkspaceState.list_storage_credentials, WorkspaceState.storage_credential
+    "STORAGE_CREDENTIAL", Credentials.list_storage_credentials, Credentials.storage_credential
 )
 
 

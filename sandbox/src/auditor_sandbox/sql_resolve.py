@@ -58,7 +58,7 @@ def resolve_securable(state: WorkspaceState, namespace: Namespace, ref: Securabl
     """Find the securable a statement names; raise the Databricks-style not-found `SqlError` otherwise."""
     parts = ref.name_parts
     if ref.kind == "METASTORE":
-        metastore = state.metastore
+        metastore = state.catalog.metastore
         if metastore is None:
             raise SqlError.no_metastore()
         return ResolvedSecurable("METASTORE", metastore.metastore_id, metastore.owner)
@@ -97,8 +97,8 @@ def qualify_table_name(namespace: Namespace, parts: tuple[str, ...]) -> tuple[st
 def resolve_catalog(state: WorkspaceState, name: str) -> ResolvedSecurable:
     """An existing catalog (only ``hive_metastore`` exists when no metastore is assigned)."""
     found = None
-    if "." not in name and (state.metastore is not None or is_hive_catalog(name)):
-        found = state.get_securable("CATALOG", name)
+    if "." not in name and (state.catalog.metastore is not None or is_hive_catalog(name)):
+        found = state.catalog.get_securable("CATALOG", name)
     if found is None:
         raise SqlError.no_such_catalog(name)
     return ResolvedSecurable("CATALOG", found.full_name, found.owner)
@@ -107,7 +107,7 @@ def resolve_catalog(state: WorkspaceState, name: str) -> ResolvedSecurable:
 def resolve_schema(state: WorkspaceState, catalog_name: str, schema_name: str) -> ResolvedSecurable:
     """An existing schema of an existing catalog."""
     catalog = resolve_catalog(state, catalog_name)
-    found = None if "." in schema_name else state.get_securable("SCHEMA", f"{catalog.full_name}.{schema_name}")
+    found = None if "." in schema_name else state.catalog.get_securable("SCHEMA", f"{catalog.full_name}.{schema_name}")
     if found is None:
         raise SqlError.schema_not_found(catalog.full_name, schema_name)
     return ResolvedSecurable("SCHEMA", found.full_name, found.owner, (catalog,))
@@ -121,7 +121,7 @@ def resolve_table(state: WorkspaceState, catalog_name: str, schema_name: str, ta
         if error.error_class == "NO_SUCH_CATALOG_EXCEPTION":
             raise
         raise SqlError.table_not_found(catalog_name, schema_name, table_name) from None
-    found = None if "." in table_name else state.get_securable("TABLE", f"{schema.full_name}.{table_name}")
+    found = None if "." in table_name else state.catalog.get_securable("TABLE", f"{schema.full_name}.{table_name}")
     if found is None:
         raise SqlError.table_not_found(*schema.full_name.split("."), table_name)
     kind: SecurableKind = "VIEW" if found.type == "VIEW" else "TABLE"
@@ -129,18 +129,18 @@ def resolve_table(state: WorkspaceState, catalog_name: str, schema_name: str, ta
 
 
 def _external_location(state: WorkspaceState, name: str) -> ResolvedSecurable:
-    if state.metastore is None:
+    if state.catalog.metastore is None:
         raise SqlError.no_metastore()
-    found = state.external_location(name)
+    found = state.credentials.external_location(name)
     if found is None:
         raise SqlError("EXTERNAL_LOCATION_DOES_NOT_EXIST", f"External Location '{name}' does not exist.", "42704")
     return ResolvedSecurable("EXTERNAL_LOCATION", found.name, found.owner)
 
 
 def _storage_credential(state: WorkspaceState, name: str) -> ResolvedSecurable:
-    if state.metastore is None:
+    if state.catalog.metastore is None:
         raise SqlError.no_metastore()
-    found = state.storage_credential(name)
+    found = state.credentials.storage_credential(name)
     if found is None:
         raise SqlError("STORAGE_CREDENTIAL_DOES_NOT_EXIST", f"Storage Credential '{name}' does not exist.", "42704")
     return ResolvedSecurable("STORAGE_CREDENTIAL", found.name, found.owner)

@@ -93,7 +93,7 @@ def handle_thrift_request(state: WorkspaceState, warehouse_id: str, identity: Id
 
 def _warehouse_refusal(state: WorkspaceState, warehouse_id: str) -> HttpResponse | None:
     with state.lock:
-        warehouse = state.warehouse(warehouse_id)
+        warehouse = state.compute.warehouse(warehouse_id)
         if warehouse is None or warehouse.state in ("DELETED", "DELETING"):
             return _http_error(404, f"warehouse {warehouse_id} does not exist")
         if warehouse.state == "RUNNING":
@@ -103,7 +103,7 @@ def _warehouse_refusal(state: WorkspaceState, warehouse_id: str) -> HttpResponse
                 STOPPED_WAREHOUSE_STATUS,
                 f"warehouse {warehouse_id} is {warehouse.state} and auto-start is disabled; start it first",
             )
-        state.start_warehouse(warehouse_id)
+        state.compute.start_warehouse(warehouse_id)
     return None
 
 
