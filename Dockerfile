@@ -19,6 +19,7 @@ COPY pyproject.toml README.md ./
 COPY auditor/ auditor/
 # The rule packs ship inside the package: auditor/bundled/rules is a symlink to rules/, followed by the build.
 COPY rules/ rules/
+# The product alone: the sandbox (sandbox/, a separate distribution with moto and Flask) is not installed.
 RUN pip install . && rm -rf /tmp/build
 
 WORKDIR /var/lib/grants-auditor

@@ -1,6 +1,9 @@
 """``grants-auditor demo``: the sandbox with the ``drifted`` scenario, the daemon against it, a drift caught.
 
-The demo starts the bundled sandbox on loopback ports, writes its config to a temporary directory,
+This is the auditor's side; the emulator's side (the scenario, the REVOKE) is ``auditor_sandbox.demo``, in
+the separate ``grants-auditor-sandbox`` distribution, imported lazily.
+
+The demo starts the sandbox on loopback ports, writes its config to a temporary directory,
 runs the daemon with a short interval, prints where ``/metrics`` and ``/findings`` are and a summary
 of the first cycle, then REVOKEs the Delta Lake service principal's ``ALL PRIVILEGES`` on
 ``segment_events`` through the real SQL connector (as an operator would by mistake), waits for the
@@ -19,7 +22,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -30,32 +32,7 @@ from auditor.settings import load_settings
 
 DEMO_INTERVAL_SECONDS = 3.0
 DEMO_DEBOUNCE_CYCLES = 2
-DELTA_LAKE_SP = "5e9e0003-0000-4000-8000-000000000003"
-DEMO_CATALOG = "segment_events"
 DEMO_RULE = "DL-3"
-
-
-def sql_connection(host: str, http_path: str, token: str) -> Any:
-    """A databricks-sql-connector connection (Thrift backend) to a plain-HTTP sandbox warehouse."""
-    from databricks import sql
-
-    hostname = urlsplit(host).hostname or "127.0.0.1"
-    return sql.connect(
-        server_hostname=hostname,
-        http_path=http_path,
-        access_token=token,
-        _connection_uri=f"{host.rstrip('/')}{http_path}",
-        enable_telemetry=False,
-        use_cloud_fetch=False,
-        _retry_stop_after_attempts_count=2,
-        _retry_delay_max=5,
-    )
-
-
-def execute_sql(host: str, http_path: str, token: str, statement: str) -> None:
-    """Run one statement through the real SQL connector."""
-    with sql_connection(host, http_path, token) as connection, connection.cursor() as cursor:
-        cursor.execute(statement)
 
 
 def demo_config(sandbox_config: dict[str, Any], workdir: Path, interval: float) -> dict[str, Any]:
@@ -105,16 +82,16 @@ def _summary(view: TargetView, out: TextIO) -> None:
 
 def run_demo(*, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None) -> int:
     """Run the demo; 0 when the drift was caught and the rule flipped, 1 otherwise."""
-    from auditor.sandbox import Sandbox
+    from auditor_sandbox.demo import DriftDemo
 
     out = out or sys.stdout
     with (
         tempfile.TemporaryDirectory(prefix="grants-auditor-demo-") as tmp,
-        Sandbox.start(scenario="drifted", port=0) as sandbox,
+        DriftDemo.start() as sandbox,
     ):
         workdir = Path(tmp)
         config_path = workdir / "config.yaml"
-        config_path.write_text(yaml.safe_dump(demo_config(sandbox.config_dict(auth="pat"), workdir, interval)))
+        config_path.write_text(yaml.safe_dump(demo_config(sandbox.config_dict(), workdir, interval)))
         settings = load_settings(config_path)
         target = settings.targets[0].name
         daemon = Daemon(settings, config_path=config_path)
@@ -126,7 +103,8 @@ def run_demo(*, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECO
 
 
 def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_running: bool, out: TextIO) -> int:
-    print(f"sandbox workspace: {sandbox.host} (scenario 'drifted')", file=out)
+    catalog = sandbox.catalog
+    print(f"sandbox workspace: {sandbox.host} (scenario '{sandbox.scenario}')", file=out)
     print(f"metrics:  {daemon.url}/metrics", file=out)
     print(f"findings: {daemon.url}/findings", file=out)
     print(f"auditing '{target}' every {interval:g}s, drift debounce {DEMO_DEBOUNCE_CYCLES} cycles", file=out)
@@ -135,11 +113,10 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
         return 1
     print("\nfirst cycle (the drifted scenario has six planted problems):", file=out)
     _summary(daemon.views[target], out)
-    before = _rule_status(daemon.views.get(target), DEMO_RULE, DEMO_CATALOG)
+    before = _rule_status(daemon.views.get(target), DEMO_RULE, catalog)
 
-    statement = f"REVOKE ALL PRIVILEGES ON CATALOG {DEMO_CATALOG} FROM `{DELTA_LAKE_SP}`"
-    print(f"\nsomeone runs, through the SQL warehouse:\n  {statement}", file=out)
-    execute_sql(sandbox.host, sandbox.http_path, sandbox.auditor_token, statement)
+    print(f"\nsomeone runs, through the SQL warehouse:\n  {sandbox.revoke_statement}", file=out)
+    sandbox.revoke()
     started = time.monotonic()
 
     def caught() -> bool:
@@ -147,10 +124,10 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
         return bool(
             view
             and any(
-                e.kind is ChangeKind.GRANT_REMOVED and e.subject.lower() == f"catalog:{DEMO_CATALOG}"
+                e.kind is ChangeKind.GRANT_REMOVED and e.subject.lower() == f"catalog:{catalog}"
                 for e in view.drift_events
             )
-            and _rule_status(view, DEMO_RULE, DEMO_CATALOG) is Status.FAIL
+            and _rule_status(view, DEMO_RULE, catalog) is Status.FAIL
         )
 
     if not _wait(caught, timeout=(DEMO_DEBOUNCE_CYCLES + 3) * interval + 30):
@@ -163,7 +140,7 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
         file=out,
     )
     print(f"  {event.kind.value} {event.subject}: {event.principal} lost {', '.join(event.lost)}", file=out)
-    after = _rule_status(view, DEMO_RULE, DEMO_CATALOG)
+    after = _rule_status(view, DEMO_RULE, catalog)
     print(f"  rule {DEMO_RULE}: {before.value if before else '?'} -> {after.value if after else '?'}", file=out)
     print(f"  (counted in grants_auditor_drift_events_total at {daemon.url}/metrics)", file=out)
     if keep_running:

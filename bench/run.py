@@ -29,8 +29,8 @@ from auditor.log import configure_logging
 from auditor.model.facts import FactFamily
 from auditor.model.plan import CollectionPlan
 from auditor.packs.loader import load_packs
-from auditor.sandbox import Sandbox
 from auditor.settings import Settings, TargetSettings
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs()

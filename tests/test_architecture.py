@@ -1,14 +1,19 @@
-"""Boundaries the design depends on: the core never imports the sandbox; the evaluation core does no I/O."""
+"""Boundaries the design depends on: the product and the sandbox never import each other (except the
+product's lazy command shells); the evaluation core does no I/O."""
 
 from __future__ import annotations
 
 import ast
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ["model", "privileges", "packs", "evaluate", "remediate", "outputs", "collect", "drift"]
+SANDBOX = ROOT / "sandbox" / "src" / "auditor_sandbox"
+# The product's commands that drive the sandbox; they import it inside their handlers only.
+LAZY_SANDBOX_SHELLS = ["cli_extra.py", "cli", "demo.py"]
 PURE = ["model", "privileges", "packs/schema.py", "evaluate", "remediate"]
 IO_MODULES = {
     "requests",
@@ -42,9 +47,55 @@ def _files(parts: list[str]) -> list[Path]:
     return files
 
 
-@pytest.mark.parametrize("path", _files(CORE), ids=lambda p: str(p.relative_to(ROOT)))
-def test_core_never_imports_the_sandbox(path: Path) -> None:
-    assert not any(m == "auditor.sandbox" or m.startswith("auditor.sandbox.") for m in _imports(path))
+def _is_sandbox(module: str) -> bool:
+    return module == "auditor_sandbox" or module.startswith("auditor_sandbox.")
+
+
+def _is_product(module: str) -> bool:
+    return module == "auditor" or module.startswith("auditor.")
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Imports executed when the module loads (not those inside a function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+PRODUCT_FILES = sorted((ROOT / "auditor").rglob("*.py"))
+SHELL_FILES = _files(LAZY_SANDBOX_SHELLS)
+
+
+@pytest.mark.parametrize("path", PRODUCT_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_product_imports_the_sandbox_only_lazily_from_its_command_shells(path: Path) -> None:
+    imported = _imports(path) if path not in SHELL_FILES else _module_level_imports(path)
+    assert not any(_is_sandbox(m) for m in imported)
+
+
+def test_the_command_shells_do_use_the_sandbox() -> None:
+    """Guards the test above against a stale shell list: the sandbox and demo commands import it lazily."""
+    assert any(_is_sandbox(m) for path in SHELL_FILES for m in _imports(path))
+
+
+@pytest.mark.parametrize("path", sorted(SANDBOX.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_sandbox_never_imports_the_auditor(path: Path) -> None:
+    """The emulator is an independent witness: it keeps its own implementation of the platform's semantics."""
+    assert not any(_is_product(m) for m in _imports(path))
+
+
+def test_the_product_ships_no_emulator() -> None:
+    assert not (ROOT / "auditor" / "sandbox").exists()
+    assert SANDBOX.is_dir()
 
 
 @pytest.mark.parametrize("path", _files(PURE), ids=lambda p: str(p.relative_to(ROOT)))
@@ -53,15 +104,18 @@ def test_evaluation_core_does_no_io(path: Path) -> None:
     assert not roots & IO_MODULES
 
 
-def test_sandbox_imports_nothing_from_the_core() -> None:
-    for path in (ROOT / "auditor" / "sandbox").rglob("*.py"):
-        for module in _imports(path):
-            if module.startswith("auditor."):
-                assert module.startswith("auditor.sandbox"), f"{path.name} imports {module}"
-
-
 def test_the_rule_packs_ship_inside_the_package() -> None:
     """auditor/bundled/rules (package data, followed by the wheel build) is the repository's rules/."""
     bundled = ROOT / "auditor" / "bundled" / "rules"
     assert bundled.resolve() == (ROOT / "rules").resolve()
     assert sorted(p.name for p in bundled.glob("*.yaml")) == sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
+
+
+def test_the_products_distribution_installs_no_emulator() -> None:
+    """`pip install .` is the product alone: no moto, Flask or sandbox, not even through an extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project["optional-dependencies"].values()
+    requirements = list(project["dependencies"]) + [requirement for extra in extras for requirement in extra]
+    names = {re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
+    assert not names & {"moto", "flask", "werkzeug", "grants-auditor-sandbox"}
+    assert not any("sandbox" in requirement for requirement in requirements)

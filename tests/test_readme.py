@@ -19,6 +19,12 @@ def test_readme_starts_with_the_demo_and_the_test_command() -> None:
     assert "pytest" in tests
 
 
+def test_both_commands_install_the_sandbox_beside_the_product() -> None:
+    """The product's distribution does not pull the sandbox; the demo and the tests need it."""
+    for command in _readme_commands():
+        assert " -e ./sandbox " in command
+
+
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     _, tests = _readme_commands()
     assert tests in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

@@ -10,8 +10,8 @@ import pytest
 
 from auditor.model.facts import FactFamily, ReadState, ReadStatus, SecurableType, Snapshot
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.sandbox import Sandbox
 from auditor.settings import Settings, TargetSettings
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 AUDITOR = "a0d1703e-0000-4000-8000-000000000001"

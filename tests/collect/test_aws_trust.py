@@ -10,8 +10,8 @@ from auditor.collect.aws_trust import IamReader
 from auditor.collect.budget import CostMeter, Deadline
 from auditor.collect.http import RetryPolicy
 from auditor.collect.interface import ReadFailed
-from auditor.sandbox import Sandbox
 from auditor.settings import AwsSettings
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import ROLE, target_for
 
 

@@ -10,7 +10,7 @@ from auditor.collect import CollectionResult, collect_target
 from auditor.collect.scopes import ReadPlan
 from auditor.model.facts import FactFamily, PrincipalKind, ReadState, SecurableType, Snapshot
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import (
     AUDITOR,
     AWS_SP,

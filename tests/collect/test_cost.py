@@ -8,7 +8,7 @@ from auditor.collect import CollectionResult, collect_target
 from auditor.collect.rest_grants import REST_WATCH_TABLE_CAP
 from auditor.model.facts import FactFamily, ReadState
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import NOW, grant_set, target_for, unread
 
 WATCH = CollectionPlan(families=frozenset({FactFamily.GRANTS}), watched_catalogs=frozenset({"gen_catalog_0"}))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from auditor.collect import preflight
 from auditor.model.facts import FactFamily, PrincipalKind, ReadState
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import AUDITOR, target_for
 
 
@@ -20,7 +20,7 @@ def test_an_admin_auditor_sees_every_family(healthy: Sandbox) -> None:
 
 
 def test_a_non_admin_auditor_learns_its_blind_spots(fresh: Sandbox) -> None:
-    fresh.state.add_token("analyst@example.com", "dapi-sandbox-analyst-0002")
+    fresh.state.credentials.add_token("analyst@example.com", "dapi-sandbox-analyst-0002")
     target = target_for(fresh, databricks={"auth": {"type": "pat", "token": "dapi-sandbox-analyst-0002"}})
 
     result = preflight(target, families=[FactFamily.TOKENS, FactFamily.WORKSPACE_CONF, FactFamily.WAREHOUSES])

@@ -8,7 +8,7 @@ from auditor.collect.budget import CostMeter, Deadline
 from auditor.collect.clients import Connections
 from auditor.model.facts import FactFamily, ReadState, SecurableType
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import (
     NOW,
     PROFILES_SYNC,
@@ -144,7 +144,7 @@ def test_an_expired_oauth_token_is_replaced_once(fresh: Sandbox) -> None:
     rest = connections.rest()
     assert rest.get("/api/2.0/preview/scim/v2/Me")["applicationId"]
 
-    fresh.state.expire_access_tokens()
+    fresh.state.credentials.expire_access_tokens()
 
     assert rest.get("/api/2.0/workspace-conf", {"keys": "enableTokensConfig"}) == {"enableTokensConfig": "true"}
     assert connections.meter.requests("metadata") == 4  # probe, discovery, two token requests
@@ -166,7 +166,7 @@ def test_sql_failing_to_open_falls_back_to_rest_for_unity_catalog(fresh: Sandbox
 
 
 def test_what_the_auditor_may_not_see_is_not_visible_to_it(fresh: Sandbox) -> None:
-    fresh.state.add_token("analyst@example.com", "dapi-sandbox-analyst-0001")
+    fresh.state.credentials.add_token("analyst@example.com", "dapi-sandbox-analyst-0001")
     target = target_for(fresh, databricks={"auth": {"type": "pat", "token": "dapi-sandbox-analyst-0001"}})
     plan = CollectionPlan(
         families=frozenset({FactFamily.TOKENS, FactFamily.TOKEN_PERMISSIONS, FactFamily.WORKSPACE_CONF}),

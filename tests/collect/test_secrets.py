@@ -8,7 +8,7 @@ import pytest
 
 from auditor.collect import collect_target, preflight
 from auditor.model.facts import ReadState
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import CLIENT_SECRET, NOW, PAT, full_plan, target_for, unread
 
 

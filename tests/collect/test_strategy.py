@@ -5,7 +5,7 @@ from __future__ import annotations
 from auditor.collect import collect_target
 from auditor.model.facts import FactFamily, ReadState, SecurableType
 from auditor.model.plan import CollectionPlan
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.collect.conftest import (
     NOW,
     RETL,
@@ -28,7 +28,7 @@ UC_ONLY = full_plan(
 
 def test_auto_reads_unity_catalog_through_rest_when_the_warehouse_is_stopped(fresh: Sandbox) -> None:
     over_sql = collect_target(target_for(fresh), UC_ONLY, now=NOW)
-    fresh.state.stop_warehouse(WAREHOUSE)
+    fresh.state.compute.stop_warehouse(WAREHOUSE)
     fresh.reset_request_counts()
 
     over_rest = collect_target(target_for(fresh), UC_ONLY, now=NOW)
@@ -39,7 +39,7 @@ def test_auto_reads_unity_catalog_through_rest_when_the_warehouse_is_stopped(fre
     assert {g.source for g in over_rest.snapshot.grants} == {"rest"}
     assert over_rest.snapshot.securables == over_sql.snapshot.securables
     # the warehouse was neither started nor even connected to
-    assert fresh.state.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
+    assert fresh.state.compute.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
     assert fresh.request_counts()["sql"] == 0
     assert over_rest.stats.statements == 0
     warehouse = over_rest.snapshot.warehouse(WAREHOUSE)
@@ -47,7 +47,7 @@ def test_auto_reads_unity_catalog_through_rest_when_the_warehouse_is_stopped(fre
 
 
 def test_hive_metastore_is_an_error_with_the_reason_when_sql_is_unavailable(fresh: Sandbox) -> None:
-    fresh.state.stop_warehouse(WAREHOUSE)
+    fresh.state.compute.stop_warehouse(WAREHOUSE)
 
     snapshot = collect_target(target_for(fresh), full_plan(), now=NOW).snapshot
 
@@ -62,11 +62,11 @@ def test_hive_metastore_is_an_error_with_the_reason_when_sql_is_unavailable(fres
         assert status.state is ReadState.FAILED
         assert status.reason is not None
         assert "SQL only" in status.reason and "STOPPED" in status.reason and "allow_warehouse_start" in status.reason
-    assert fresh.state.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
+    assert fresh.state.compute.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
 
 
 def test_sql_mode_never_starts_a_stopped_warehouse_unless_allowed(fresh: Sandbox) -> None:
-    fresh.state.stop_warehouse(WAREHOUSE)
+    fresh.state.compute.stop_warehouse(WAREHOUSE)
 
     refused = collect_target(target_for(fresh, collection="sql"), UC_ONLY, now=NOW).snapshot
 
@@ -74,13 +74,13 @@ def test_sql_mode_never_starts_a_stopped_warehouse_unless_allowed(fresh: Sandbox
     assert grants and all(s.state is ReadState.FAILED for s in grants)
     assert all("collection is 'sql'" in (s.reason or "") for s in grants)
     assert refused.read_status(FactFamily.SECURABLES, "CATALOG:main").state is ReadState.READ  # metadata: REST
-    assert fresh.state.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
+    assert fresh.state.compute.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
 
     allowed = collect_target(target_for(fresh, collection="sql", allow_warehouse_start=True), UC_ONLY, now=NOW)
 
     assert unread(allowed.snapshot) == {}
     assert allowed.stats.strategy == "sql"
-    assert fresh.state.warehouse(WAREHOUSE).state == "RUNNING"  # type: ignore[union-attr]
+    assert fresh.state.compute.warehouse(WAREHOUSE).state == "RUNNING"  # type: ignore[union-attr]
 
 
 def test_api_mode_reads_unity_catalog_through_rest_and_refuses_hive_metastore(healthy: Sandbox) -> None:

@@ -24,12 +24,12 @@ import pytest
 import yaml
 
 from auditor.daemon import Daemon
-from auditor.demo import execute_sql
 from auditor.drift.diff import ChangeKind
 from auditor.drift.store import StateStore
 from auditor.model.findings import Status
-from auditor.sandbox import Sandbox
 from auditor.settings import load_settings
+from auditor_sandbox import Sandbox
+from auditor_sandbox.demo import execute_sql
 
 DELTA_LAKE_SP = "5e9e0003-0000-4000-8000-000000000003"
 REVOKE = f"REVOKE ALL PRIVILEGES ON CATALOG segment_events FROM `{DELTA_LAKE_SP}`"

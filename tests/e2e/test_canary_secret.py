@@ -10,8 +10,8 @@ from auditor.audit import run_cycle
 from auditor.metrics import AuditMetrics
 from auditor.outputs.formats import FORMATS, render
 from auditor.packs.loader import load_packs
-from auditor.sandbox import Sandbox
 from auditor.settings import Settings
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 AWS_CANARY = "aws-canary-0123456789-never-print-me"

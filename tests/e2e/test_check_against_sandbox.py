@@ -15,8 +15,8 @@ import pytest
 from auditor.audit import run_cycle
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
-from auditor.sandbox import Sandbox
 from auditor.settings import Settings
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs()
@@ -66,7 +66,7 @@ def test_legacy_hive_metastore_source_passes_through_sql() -> None:
 def test_stopped_warehouse_falls_back_to_rest_without_starting_it(drifted: Sandbox) -> None:
     drifted.set_fault("warehouses", "warehouse-stopped")
     findings = _audit(drifted)
-    assert drifted.state.warehouse(drifted.warehouse_id).state == "STOPPED"  # type: ignore[union-attr]
+    assert drifted.state.compute.warehouse(drifted.warehouse_id).state == "STOPPED"  # type: ignore[union-attr]
     # every planted problem is still found over REST, and DL-7 (advisory) now sees the warehouse stopped
     assert findings >= DRIFTED_PROBLEMS
     extra = findings - DRIFTED_PROBLEMS

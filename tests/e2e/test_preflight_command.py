@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from auditor.cli import EXIT_ERROR, EXIT_OK, main
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -22,7 +22,7 @@ def test_preflight_reports_identity_and_blind_spots(tmp_path: Path, capsys: pyte
         out = capsys.readouterr().out
         assert f"the auditor is {sandbox.auditor_client_id}" in out and "not_visible" not in out
 
-        sandbox.state.add_token("analyst@example.com", "dapi-sandbox-analyst-0002")
+        sandbox.state.credentials.add_token("analyst@example.com", "dapi-sandbox-analyst-0002")
         config = sandbox.config_dict()
         config["targets"][0]["databricks"]["auth"] = {"type": "pat", "token": "dapi-sandbox-analyst-0002"}
         analyst = tmp_path / "analyst.yaml"

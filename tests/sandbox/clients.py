@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

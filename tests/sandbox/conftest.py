@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import NOW
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import (
     DATA_GRAPH,
     DATA_GRAPH_SECRET,
@@ -64,7 +64,7 @@ def test_wrong_client_secret_is_refused(healthy: Sandbox) -> None:
 def test_oauth_access_tokens_expire(fresh: Sandbox) -> None:
     w = oauth_client(fresh)
     assert w.current_user.me().user_name == fresh.auditor_client_id
-    fresh.state.expire_access_tokens()
+    fresh.state.credentials.expire_access_tokens()
     with pytest.raises(Unauthenticated, match="expired"):
         w.current_user.me()
     assert oauth_client(fresh).current_user.me().user_name == fresh.auditor_client_id  # a new token works

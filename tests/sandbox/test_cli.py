@@ -1,4 +1,5 @@
-"""`grants-auditor sandbox` / `python -m auditor.sandbox`: ready, addresses printed, config written, stops."""
+"""`grants-auditor-sandbox`, `python -m auditor_sandbox` and `grants-auditor sandbox`: ready, addresses printed,
+config written, stops; without the sandbox installed, the auditor says how to install it."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 
-from auditor.sandbox.cli import add_arguments, run
+from auditor.cli import main as auditor_main
 from auditor.settings import load_settings
+from auditor_sandbox.cli import add_arguments, run
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -28,7 +30,7 @@ def _args(*argv: str) -> argparse.Namespace:
 def test_module_entry_point_serves_drifted_until_interrupted(tmp_path: Path) -> None:
     config = tmp_path / "auditor.yaml"
     process = subprocess.Popen(
-        [sys.executable, "-m", "auditor.sandbox", "--scenario", "drifted", "--write-config", str(config)],
+        [sys.executable, "-m", "auditor_sandbox", "--scenario", "drifted", "--write-config", str(config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -87,3 +89,40 @@ def test_run_in_process_with_oauth_config(tmp_path: Path) -> None:
 def test_bad_scenario_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(_args("--scenario", "no-such-scenario")) == 2
     assert "no scenario named 'no-such-scenario'" in capsys.readouterr().err
+
+
+def test_the_auditors_sandbox_command_hands_its_arguments_to_the_sandboxs_cli(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert auditor_main(["sandbox", "--scenario", "no-such-scenario"]) == 2
+    assert capsys.readouterr().err.startswith("grants-auditor sandbox: no scenario named 'no-such-scenario'")
+
+
+def test_the_auditors_sandbox_help_is_the_sandboxs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        auditor_main(["sandbox", "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: grants-auditor sandbox") and "--write-config" in out
+
+
+def test_the_console_script_serves_until_interrupted() -> None:
+    script = Path(sys.executable).with_name("grants-auditor-sandbox")
+    process = subprocess.Popen([str(script), "--scenario", "healthy"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        assert any(line.startswith("ready") for line in process.stdout)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("command", [["sandbox", "--scenario", "drifted"], ["demo"]])
+def test_without_the_sandbox_the_auditor_says_in_one_line_how_to_install_it(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "auditor_sandbox", None)  # as in an environment without the distribution
+    assert auditor_main(command) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "pip install ./sandbox" in captured.err

@@ -12,8 +12,8 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.errors import InternalError, TooManyRequests, Unauthenticated
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.faults import FAMILIES, Fault, FaultError, FaultInjector
+from auditor_sandbox import Sandbox
+from auditor_sandbox.faults import FAMILIES, Fault, FaultError, FaultInjector
 from tests.sandbox.clients import NOW, WAREHOUSE, pat_client
 
 
@@ -116,7 +116,7 @@ def test_warehouse_stopped_fault_and_restore(fresh: Sandbox) -> None:
     fresh.set_fault("warehouses", "warehouse-stopped")
     stopped = w.warehouses.get(WAREHOUSE)
     assert stopped.state is not None and stopped.state.value == "STOPPED"
-    warehouse = fresh.state.warehouse(WAREHOUSE)
+    warehouse = fresh.state.compute.warehouse(WAREHOUSE)
     assert warehouse is not None and not warehouse.auto_start
     fresh.clear_faults()
     running = w.warehouses.get(WAREHOUSE)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.sandbox.generate import MetastoreShape, populate
-from auditor.sandbox.state import WorkspaceState
+from auditor_sandbox.generate import MetastoreShape, populate
+from auditor_sandbox.state import WorkspaceState
 
 
 def _state(shape: MetastoreShape) -> WorkspaceState:
@@ -29,22 +29,22 @@ def test_shape_is_honoured() -> None:
     stats = populate(state, shape)
     assert (stats.catalogs, stats.schemas, stats.tables, stats.principals, stats.groups) == (3, 12, 60, 10, 6)
     assert stats.grants == (3 + 12 + 60) * 2
-    assert state.table_count() == 60
-    assert len(state.list_users()) == 5 and len(state.list_service_principals()) == 5
-    assert [s.full_name for s in state.children("CATALOG", "gen_catalog_2")][-1] == "gen_catalog_2.schema_3"
-    assert len(state.direct_grants("TABLE", "gen_catalog_1.schema_2.table_4")) == 2
+    assert state.catalog.table_count() == 60
+    assert len(state.directory.list_users()) == 5 and len(state.directory.list_service_principals()) == 5
+    assert [s.full_name for s in state.catalog.children("CATALOG", "gen_catalog_2")][-1] == "gen_catalog_2.schema_3"
+    assert len(state.catalog.direct_grants("TABLE", "gen_catalog_1.schema_2.table_4")) == 2
     # chains of `group_depth`: 0 <- 1 <- 2, 3 <- 4 <- 5
-    assert state.groups_of("gen-group-2") == ["gen-group-1", "gen-group-0"]
-    assert state.groups_of("gen-group-3") == []
-    for user in state.list_users():
-        assert len(state.groups_of(user.user_name, transitive=False)) == 1
+    assert state.directory.groups_of("gen-group-2") == ["gen-group-1", "gen-group-0"]
+    assert state.directory.groups_of("gen-group-3") == []
+    for user in state.directory.list_users():
+        assert len(state.directory.groups_of(user.user_name, transitive=False)) == 1
 
 
 def test_same_seed_same_metastore() -> None:
     shape = MetastoreShape(catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=5)
-    assert sorted(_state(shape).all_grants()) == sorted(_state(shape).all_grants())
+    assert sorted(_state(shape).catalog.all_grants()) == sorted(_state(shape).catalog.all_grants())
     other = MetastoreShape(catalogs=2, schemas_per_catalog=2, tables_per_schema=3, principals=8, groups=4, seed=6)
-    assert sorted(_state(shape).all_grants()) != sorted(_state(other).all_grants())
+    assert sorted(_state(shape).catalog.all_grants()) != sorted(_state(other).catalog.all_grants())
 
 
 def test_one_hundred_thousand_tables() -> None:
@@ -59,9 +59,9 @@ def test_one_hundred_thousand_tables() -> None:
     )
     state = WorkspaceState()
     stats = populate(state, shape)
-    assert stats.tables == state.table_count() == 100_000
+    assert stats.tables == state.catalog.table_count() == 100_000
     assert stats.grants == 2 * (10 + 1_000 + 100_000)
-    assert len(state.effective_grants("TABLE", "gen_catalog_9.schema_99.table_99")) >= 2
+    assert len(state.catalog.effective_grants("TABLE", "gen_catalog_9.schema_99.table_99")) >= 2
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import ACCOUNT, NOW
 
 ROLE = "segment-lake-role"

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from databricks.sdk.errors import BadRequest, InvalidParameterValue
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.control import Limits
+from auditor_sandbox import Sandbox
+from auditor_sandbox.control import Limits
 from tests.sandbox.clients import NOW, pat_client
 
 SMALL = {
@@ -57,21 +57,23 @@ def test_grants_page_with_max_results_and_tokens(generated: Sandbox) -> None:
 
 def test_a_full_last_page_is_followed_by_an_empty_page_with_no_token(generated: Sandbox) -> None:
     w = pat_client(generated)
-    generated.state.grant("CATALOG", "crm", "admins", ["BROWSE"])  # crm: Data Graph SP + admins = 2 = a full page
+    generated.state.catalog.grant(
+        "CATALOG", "crm", "admins", ["BROWSE"]
+    )  # crm: Data Graph SP + admins = 2 = a full page
     first = w.grants.get("catalog", "crm", max_results=0)
     assert len(first.privilege_assignments or []) == 2 and first.next_page_token
     last = w.grants.get("catalog", "crm", max_results=0, page_token=first.next_page_token)
     assert not last.privilege_assignments and not last.next_page_token
-    generated.state.revoke("CATALOG", "crm", "admins", ["BROWSE"])
+    generated.state.catalog.revoke("CATALOG", "crm", "admins", ["BROWSE"])
 
 
 def test_effective_grants_page_too(generated: Sandbox) -> None:
     w = pat_client(generated)
     table = "gen_catalog_1.schema_1.table_4"
     principals = {a.principal for a in w.grants.list_effective("table", table, page_size=0)}
-    assert principals == {g.principal for g in generated.state.effective_grants("TABLE", table)}
+    assert principals == {g.principal for g in generated.state.catalog.effective_grants("TABLE", table)}
     direct = {a.principal for a in w.grants.list("table", table)}
-    assert direct == {p for p, _ in generated.state.direct_grants("TABLE", table)}
+    assert direct == {p for p, _ in generated.state.catalog.direct_grants("TABLE", table)}
 
 
 @pytest.mark.parametrize("bad", [1, 149, -1])
@@ -108,12 +110,12 @@ def test_nested_generated_groups(generated: Sandbox) -> None:
     by_name = {g.display_name: g for g in w.groups.list()}
     inner = w.groups.get(by_name["gen-group-2"].id)
     assert {(p.display, p.type) for p in inner.groups or []} == {("gen-group-1", "direct")}
-    assert generated.state.groups_of("gen-group-2") == ["gen-group-1", "gen-group-0"]
+    assert generated.state.directory.groups_of("gen-group-2") == ["gen-group-1", "gen-group-0"]
 
 
 def test_secrets_page(generated: Sandbox) -> None:
     w = pat_client(generated)
-    generated.state.add_oauth_secret(generated.auditor_client_id, "dose-second")
+    generated.state.credentials.add_oauth_secret(generated.auditor_client_id, "dose-second")
     me = w.current_user.me()
     generated.reset_request_counts()
     assert len(list(w.service_principal_secrets_proxy.list(me.id))) == 2

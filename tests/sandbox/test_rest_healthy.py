@@ -8,7 +8,7 @@ import pytest
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import CatalogType, Privilege, SecurableType
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import (
     ACCOUNT,
     AUDITOR,

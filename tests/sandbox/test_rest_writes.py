@@ -6,7 +6,7 @@ import pytest
 from databricks.sdk.errors import PermissionDenied
 from databricks.sdk.service.catalog import PermissionsChange, Privilege
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 from tests.sandbox.clients import DATA_GRAPH, RETL_TOKEN, WAREHOUSE, pat_client
 
 
@@ -17,7 +17,7 @@ def test_grants_update_adds_and_removes(fresh: Sandbox) -> None:
         "segment_profiles",
         changes=[PermissionsChange(principal=DATA_GRAPH, remove=[Privilege.USE_SCHEMA], add=[Privilege.BROWSE])],
     )
-    assert ("5e9e0002-0000-4000-8000-000000000002", "USE_SCHEMA") not in fresh.state.direct_grants(
+    assert ("5e9e0002-0000-4000-8000-000000000002", "USE_SCHEMA") not in fresh.state.catalog.direct_grants(
         "CATALOG", "segment_profiles"
     )
     after = w.grants.get("catalog", "segment_profiles", principal=DATA_GRAPH)
@@ -32,7 +32,7 @@ def test_grants_update_adds_and_removes(fresh: Sandbox) -> None:
 def test_warehouse_stop_and_start(fresh: Sandbox) -> None:
     w = pat_client(fresh)
     w.warehouses.stop(WAREHOUSE).result()
-    assert fresh.state.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
+    assert fresh.state.compute.warehouse(WAREHOUSE).state == "STOPPED"  # type: ignore[union-attr]
     started = w.warehouses.start(WAREHOUSE).result()
     assert started.state is not None and started.state.value == "RUNNING"
 

@@ -9,16 +9,16 @@ from typing import Any
 import pytest
 import yaml
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.scenario import (
+from auditor.settings import load_settings
+from auditor_sandbox import Sandbox
+from auditor_sandbox.scenario import (
     ScenarioError,
     ScenarioSpec,
     build_state,
     bundled_scenarios,
     load_scenario,
 )
-from auditor.sandbox.state import WorkspaceState
-from auditor.settings import load_settings
+from auditor_sandbox.state import WorkspaceState
 from tests.sandbox.clients import (
     ACCOUNT,
     AUDITOR,
@@ -42,17 +42,17 @@ def _build(name: str | dict[str, Any]) -> tuple[ScenarioSpec, WorkspaceState]:
 
 def _facts(state: WorkspaceState, spec: ScenarioSpec) -> set[tuple[str, ...]]:
     """Every grant, ACL entry, token expiry, membership and entitlement, as comparable tuples."""
-    facts: set[tuple[str, ...]] = {("grant", k, n.lower(), p, v) for k, n, p, v in state.all_grants()}
-    for w in state.list_warehouses():
+    facts: set[tuple[str, ...]] = {("grant", k, n.lower(), p, v) for k, n, p, v in state.catalog.all_grants()}
+    for w in state.compute.list_warehouses():
         facts |= {("warehouse-acl", w.id, e.principal, e.level) for e in w.acl}
         facts.add(("warehouse", w.id, w.state, w.cluster_size, w.warehouse_type, str(w.max_num_clusters)))
-    facts |= {("token-acl", e.principal, e.level) for e in state.token_acl}
-    facts |= {("token", t.owner, str(t.expiry_time)) for t in state.list_tokens()}
-    for principal in [u.user_name for u in state.list_users()] + [
-        s.application_id for s in state.list_service_principals()
+    facts |= {("token-acl", e.principal, e.level) for e in state.credentials.token_acl}
+    facts |= {("token", t.owner, str(t.expiry_time)) for t in state.credentials.list_tokens()}
+    for principal in [u.user_name for u in state.directory.list_users()] + [
+        s.application_id for s in state.directory.list_service_principals()
     ]:
-        facts |= {("member", principal, g) for g in state.groups_of(principal)}
-        facts |= {("entitlement", principal, e) for e in state.effective_entitlements(principal)}
+        facts |= {("member", principal, g) for g in state.directory.groups_of(principal)}
+        facts |= {("entitlement", principal, e) for e in state.directory.effective_entitlements(principal)}
     facts |= {("trust", r.name, yaml.safe_dump(r.trust_policy)) for r in spec.iam.roles}
     facts |= {("conf", k, v) for k, v in state.workspace_conf.items()}
     return facts
@@ -65,10 +65,13 @@ def test_bundled_scenarios() -> None:
 def test_healthy_fixed_identities() -> None:
     spec, state = _build("healthy")
     assert state.workspace_id == 1234567890123456 and state.account_id == ACCOUNT
-    assert state.metastore is not None and state.metastore.global_metastore_id == f"aws:us-east-1:{METASTORE}"
-    auditor = state.service_principal_by_app_id(AUDITOR)
-    assert auditor is not None and auditor.display_name == "grants-auditor" and state.is_admin(AUDITOR)
-    names = {sp.application_id: sp.display_name for sp in state.list_service_principals()}
+    assert (
+        state.catalog.metastore is not None
+        and state.catalog.metastore.global_metastore_id == f"aws:us-east-1:{METASTORE}"
+    )
+    auditor = state.directory.service_principal_by_app_id(AUDITOR)
+    assert auditor is not None and auditor.display_name == "grants-auditor" and state.directory.is_admin(AUDITOR)
+    names = {sp.application_id: sp.display_name for sp in state.directory.list_service_principals()}
     assert names == {
         AUDITOR: "grants-auditor",
         RETL: "segment-reverse-etl",
@@ -77,11 +80,11 @@ def test_healthy_fixed_identities() -> None:
         PROFILES_SYNC: "segment-profiles-sync",
         DELTA_LAKE_AWS: "segment-delta-lake-aws",
     }
-    assert state.is_admin("admin@example.com") and not state.is_admin("analyst@example.com")
-    assert state.groups_of("analyst@example.com") == ["data-engineers"]
-    assert "databricks-sql-access" in state.effective_entitlements(PROFILES_SYNC)
-    assert state.groups_of(DELTA_LAKE) == ["segment-integrations"]
-    warehouse = state.warehouse(WAREHOUSE)
+    assert state.directory.is_admin("admin@example.com") and not state.directory.is_admin("analyst@example.com")
+    assert state.directory.groups_of("analyst@example.com") == ["data-engineers"]
+    assert "databricks-sql-access" in state.directory.effective_entitlements(PROFILES_SYNC)
+    assert state.directory.groups_of(DELTA_LAKE) == ["segment-integrations"]
+    warehouse = state.compute.warehouse(WAREHOUSE)
     assert warehouse is not None
     assert (warehouse.name, warehouse.min_num_clusters, warehouse.max_num_clusters) == (
         "segment-warehouse",
@@ -91,12 +94,12 @@ def test_healthy_fixed_identities() -> None:
     assert spec.auditor.token.get_secret_value() == "dapi-sandbox-auditor-0001"
     assert spec.auditor.client_secret.get_secret_value() == "dose-sandbox-auditor-secret"
     assert "dapi-sandbox" not in repr(spec) and "dose-sandbox" not in repr(spec)
-    tokens = {t.owner: t.expiry_time for t in state.list_tokens()}
+    tokens = {t.owner: t.expiry_time for t in state.credentials.list_tokens()}
     assert tokens == {RETL: None, DELTA_LAKE_AWS: NOW + timedelta(days=80), AUDITOR: None}
     for app_id in (DATA_GRAPH, DELTA_LAKE, PROFILES_SYNC, AUDITOR):
-        [secret] = state.oauth_secrets(app_id)
+        [secret] = state.credentials.oauth_secrets(app_id)
         assert secret.status == "ACTIVE" and secret.expire_time == NOW + timedelta(days=300)
-    assert state.get_securable("SCHEMA", "hive_metastore.default") is not None
+    assert state.catalog.get_securable("SCHEMA", "hive_metastore.default") is not None
     assert [b["pack"] for b in spec.auditor.integrations] == [
         "reverse-etl-source",
         "data-graph",
@@ -133,20 +136,20 @@ def test_drifted_is_healthy_plus_exactly_six_problems() -> None:
 
 def test_legacy_has_no_metastore_and_hive_grants() -> None:
     spec, state = _build("legacy")
-    assert state.metastore is None
-    assert [c.full_name for c in state.list_catalogs()] == ["hive_metastore"]
-    assert state.direct_grants("SCHEMA", "hive_metastore.sales") == [
+    assert state.catalog.metastore is None
+    assert [c.full_name for c in state.catalog.list_catalogs()] == ["hive_metastore"]
+    assert state.catalog.direct_grants("SCHEMA", "hive_metastore.sales") == [
         (RETL, "USAGE"),
         (RETL, "SELECT"),
         (RETL, "READ_METADATA"),
     ]
-    assert state.direct_grants("CATALOG", "hive_metastore") == [(RETL, "CREATE")]
-    assert state.get_securable("TABLE", "hive_metastore.sales.orders") is not None
-    warehouse = state.warehouse(WAREHOUSE)
+    assert state.catalog.direct_grants("CATALOG", "hive_metastore") == [(RETL, "CREATE")]
+    assert state.catalog.get_securable("TABLE", "hive_metastore.sales.orders") is not None
+    warehouse = state.compute.warehouse(WAREHOUSE)
     assert warehouse is not None and ("5e9e0001-0000-4000-8000-000000000001", "CAN_USE") in [
         (e.principal, e.level) for e in warehouse.acl
     ]
-    assert {t.owner: t.expiry_time for t in state.list_tokens()}[RETL] is None
+    assert {t.owner: t.expiry_time for t in state.credentials.list_tokens()}[RETL] is None
     assert spec.auditor.integrations == [
         {
             "pack": "reverse-etl-source",
@@ -208,7 +211,7 @@ def test_scenario_files_and_base(tmp_path: Path) -> None:
     spec, state = _build(str(custom))
     assert spec.name == "small"
     assert state.workspace_conf == {"enableTokensConfig": "false"}
-    assert state.get_securable("CATALOG", "segment_lake") is not None  # the rest comes from the base
+    assert state.catalog.get_securable("CATALOG", "segment_lake") is not None  # the rest comes from the base
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sql.exc import ServerOperationError
 
-from auditor.sandbox import Sandbox
+from auditor_sandbox import Sandbox
 
 RETL = "5e9e0001-0000-4000-8000-000000000001"
 DATA_GRAPH = "5e9e0002-0000-4000-8000-000000000002"
@@ -142,7 +142,7 @@ def test_hive_show_grants_relative_and_qualified_names_agree(legacy_sandbox: San
     names, relative = run(legacy_sandbox, "USE CATALOG hive_metastore", "SHOW GRANTS ON SCHEMA sales")
     assert names == ["Principal", "ActionType", "ObjectType", "ObjectKey"]
     assert relative == rows(legacy_sandbox, "SHOW GRANTS ON DATABASE hive_metastore.sales")
-    owner = legacy_sandbox.state.get_securable("SCHEMA", "hive_metastore.sales")
+    owner = legacy_sandbox.state.catalog.get_securable("SCHEMA", "hive_metastore.sales")
     assert owner is not None
     assert relative == [
         (owner.owner, "OWN", "DATABASE", "sales"),
@@ -155,8 +155,8 @@ def test_hive_show_grants_relative_and_qualified_names_agree(legacy_sandbox: San
 
 
 def test_hive_show_grants_on_table_lists_table_then_parents(legacy_sandbox: Sandbox) -> None:
-    legacy_sandbox.state.add_schema("hive_metastore.s_table_form", owner="admins")
-    legacy_sandbox.state.add_table("hive_metastore.s_table_form.t", owner="analyst@example.com")
+    legacy_sandbox.state.catalog.add_schema("hive_metastore.s_table_form", owner="admins")
+    legacy_sandbox.state.catalog.add_table("hive_metastore.s_table_form.t", owner="analyst@example.com")
     found = rows(
         legacy_sandbox,
         "GRANT ALL PRIVILEGES ON TABLE hive_metastore.s_table_form.t TO `data-engineers`",
@@ -176,10 +176,10 @@ def test_hive_show_grants_on_table_lists_table_then_parents(legacy_sandbox: Sand
 
 
 def test_hostile_names_round_trip_through_backticks(healthy_sandbox: Sandbox, legacy_sandbox: Sandbox) -> None:
-    healthy_sandbox.state.add_catalog("we`ird cat", owner="admins")
-    healthy_sandbox.state.add_schema("we`ird cat.sch ema")
-    healthy_sandbox.state.add_table("we`ird cat.sch ema.tä'ble")
-    healthy_sandbox.state.add_group("gr`p one")
+    healthy_sandbox.state.catalog.add_catalog("we`ird cat", owner="admins")
+    healthy_sandbox.state.catalog.add_schema("we`ird cat.sch ema")
+    healthy_sandbox.state.catalog.add_table("we`ird cat.sch ema.tä'ble")
+    healthy_sandbox.state.directory.add_group("gr`p one")
     found = rows(
         healthy_sandbox,
         "GRANT SELECT ON TABLE `we``ird cat`.`sch ema`.`tä'ble` TO `gr``p one`",
@@ -190,8 +190,8 @@ def test_hostile_names_round_trip_through_backticks(healthy_sandbox: Sandbox, le
         ("gr`p one", "SELECT", "TABLE", "`we``ird cat`.`sch ema`.`tä'ble`"),
         ("gr`p one", "USE CATALOG", "CATALOG", "`we``ird cat`"),
     ]
-    legacy_sandbox.state.add_schema("hive_metastore.s`x", owner="admins")
-    legacy_sandbox.state.add_table("hive_metastore.s`x.t y", owner="admins")
+    legacy_sandbox.state.catalog.add_schema("hive_metastore.s`x", owner="admins")
+    legacy_sandbox.state.catalog.add_table("hive_metastore.s`x.t y", owner="admins")
     hive = rows(legacy_sandbox, "SHOW GRANTS `admins` ON TABLE hive_metastore.`s``x`.`t y`")
     assert hive == [
         ("admins", "OWN", "TABLE", "`s``x`.`t y`"),
@@ -204,7 +204,7 @@ def test_hostile_names_round_trip_through_backticks(healthy_sandbox: Sandbox, le
 
 
 def test_grant_and_revoke_change_show_grants_and_the_rest_api(healthy_sandbox: Sandbox) -> None:
-    healthy_sandbox.state.add_catalog("drift_cat", owner="admins")
+    healthy_sandbox.state.catalog.add_catalog("drift_cat", owner="admins")
     after_grant = rows(
         healthy_sandbox,
         "GRANT USE CATALOG, select ON CATALOG drift_cat TO `Analyst@Example.com`",
@@ -235,7 +235,7 @@ def test_grant_and_revoke_change_show_grants_and_the_rest_api(healthy_sandbox: S
 
 
 def test_grant_on_hive_schema_uses_legacy_privileges(legacy_sandbox: Sandbox) -> None:
-    legacy_sandbox.state.add_schema("hive_metastore.s_grant", owner="admins")
+    legacy_sandbox.state.catalog.add_schema("hive_metastore.s_grant", owner="admins")
     found = rows(
         legacy_sandbox,
         "USE CATALOG hive_metastore",
@@ -254,8 +254,8 @@ def test_grant_on_hive_schema_uses_legacy_privileges(legacy_sandbox: Sandbox) ->
 
 def test_workspace_local_groups_hold_only_hive_grants(legacy_sandbox: Sandbox, healthy_sandbox: Sandbox) -> None:
     for sandbox in (legacy_sandbox, healthy_sandbox):
-        sandbox.state.add_group("local-only", account=False)
-    legacy_sandbox.state.add_schema("hive_metastore.s_local", owner="admins")
+        sandbox.state.directory.add_group("local-only", account=False)
+    legacy_sandbox.state.catalog.add_schema("hive_metastore.s_local", owner="admins")
     hive = rows(
         legacy_sandbox,
         "GRANT SELECT ON SCHEMA hive_metastore.s_local TO `local-only`",

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from auditor.sandbox.sql_errors import SqlError, quote_identifier, quote_if_needed
-from auditor.sandbox.sql_parse import (
+from auditor_sandbox.sql_errors import SqlError, quote_identifier, quote_if_needed
+from auditor_sandbox.sql_parse import (
     ChangeGrants,
     SecurableRef,
     SelectQuery,
@@ -16,7 +16,7 @@ from auditor.sandbox.sql_parse import (
     parse_statement,
     tokenize,
 )
-from auditor.sandbox.sql_select import compile_view_query, table_of
+from auditor_sandbox.sql_select import compile_view_query, table_of
 
 COLUMNS = ("GRANTOR", "GRANTEE", "CATALOG_NAME", "PRIVILEGE_TYPE", "IS_GRANTABLE", "INHERITED_FROM")
 CREDENTIAL_C = SecurableRef("STORAGE_CREDENTIAL", ("c",))

@@ -20,8 +20,8 @@ from databricks.sql.thrift_api.TCLIService import ttypes as T
 from thrift.protocol.TBinaryProtocol import TBinaryProtocol
 from thrift.transport.THttpClient import THttpClient
 
-from auditor.sandbox import Sandbox
-from auditor.sandbox.sqlwarehouse import default_endpoint
+from auditor_sandbox import Sandbox
+from auditor_sandbox.sqlwarehouse import default_endpoint
 
 RETL = "5e9e0001-0000-4000-8000-000000000001"
 RETL_TOKEN = "dapi-sandbox-reverse-etl-0001"
@@ -149,7 +149,7 @@ def test_asynchronous_execution_polls_status_then_fetches(shared: Sandbox) -> No
 
 def test_stopped_warehouse_is_refused_once_without_retries(sandbox: Sandbox) -> None:
     assert sandbox.warehouse_id is not None
-    sandbox.state.set_warehouse_state(sandbox.warehouse_id, "STOPPED", auto_start=False)
+    sandbox.state.compute.set_warehouse_state(sandbox.warehouse_id, "STOPPED", auto_start=False)
     sandbox.reset_request_counts()
     with pytest.raises(RequestError) as caught:
         connect(sandbox)
@@ -157,16 +157,16 @@ def test_stopped_warehouse_is_refused_once_without_retries(sandbox: Sandbox) -> 
     assert f"warehouse {sandbox.warehouse_id} is STOPPED" in message
     assert sandbox.auditor_token not in message
     assert sandbox.request_counts().get("sql") == 1
-    warehouse = sandbox.state.warehouse(sandbox.warehouse_id)
+    warehouse = sandbox.state.compute.warehouse(sandbox.warehouse_id)
     assert warehouse is not None and warehouse.state == "STOPPED"
 
 
 def test_stopped_warehouse_auto_starts_when_allowed(sandbox: Sandbox) -> None:
     assert sandbox.warehouse_id is not None
-    sandbox.state.set_warehouse_state(sandbox.warehouse_id, "STOPPED", auto_start=True)
+    sandbox.state.compute.set_warehouse_state(sandbox.warehouse_id, "STOPPED", auto_start=True)
     with connect(sandbox) as connection, connection.cursor() as cursor:
         assert fetch(cursor, "SELECT current_metastore()") == [(METASTORE,)]
-    warehouse = sandbox.state.warehouse(sandbox.warehouse_id)
+    warehouse = sandbox.state.compute.warehouse(sandbox.warehouse_id)
     assert warehouse is not None and warehouse.state == "RUNNING"
 
 
@@ -233,10 +233,10 @@ def test_a_body_that_is_not_thrift_is_a_client_error(shared: Sandbox) -> None:
 
 def test_concurrent_connections_keep_their_own_sessions(shared: Sandbox) -> None:
     workers = 6
-    shared.state.add_catalog("conc", owner="admins")
+    shared.state.catalog.add_catalog("conc", owner="admins")
     for index in range(workers):
-        shared.state.add_schema(f"conc.s{index}")
-        shared.state.add_group(f"conc-group-{index}")
+        shared.state.catalog.add_schema(f"conc.s{index}")
+        shared.state.directory.add_group(f"conc-group-{index}")
     start = threading.Barrier(workers)
     seen: dict[int, list[tuple[Any, ...]]] = {}
     failures: list[BaseException] = []
@@ -272,20 +272,20 @@ def test_concurrent_connections_keep_their_own_sessions(shared: Sandbox) -> None
 
 def test_table_privileges_over_100000_tables(sandbox: Sandbox) -> None:
     state = sandbox.state
-    state.add_catalog("bulk", owner="admins")
-    state.grant("CATALOG", "bulk", "data-engineers", ["USE_CATALOG"])
+    state.catalog.add_catalog("bulk", owner="admins")
+    state.catalog.grant("CATALOG", "bulk", "data-engineers", ["USE_CATALOG"])
     direct: set[tuple[str, str, str]] = set()
     for schema_index in range(100):
         schema = f"bulk.schema_{schema_index:02d}"
-        state.add_schema(schema)
-        state.grant("SCHEMA", schema, "data-engineers", ["USE_SCHEMA"])
+        state.catalog.add_schema(schema)
+        state.catalog.grant("SCHEMA", schema, "data-engineers", ["USE_SCHEMA"])
         for table_index in range(1000):
-            table = state.add_table(f"{schema}.table_{table_index:03d}")
+            table = state.catalog.add_table(f"{schema}.table_{table_index:03d}")
             if (schema_index * 1000 + table_index) % 7 == 0:
-                state.grant("TABLE", table.full_name, "segment-readers", ["SELECT"])
+                state.catalog.grant("TABLE", table.full_name, "segment-readers", ["SELECT"])
                 if schema_index < 2:
                     direct.add((table.full_name, "segment-readers", "SELECT"))
-    assert state.table_count() >= 100_000
+    assert state.catalog.table_count() >= 100_000
     with connect(sandbox) as connection, connection.cursor(arraysize=100) as cursor:
         two_schemas = fetch(
             cursor,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from auditor.sandbox.state import (
+from auditor_sandbox.state import (
     AclEntry,
     EffectiveGrant,
     ExternalLocation,
@@ -25,19 +25,19 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 @pytest.fixture
 def state() -> WorkspaceState:
     s = WorkspaceState(now=NOW)
-    s.metastore = Metastore("m-1", "ms", "aws", "us-east-1", "admins")
-    s.add_group("admins")
-    s.add_group("readers")
-    s.add_group("outer")
-    s.add_user("Admin@Example.com")
-    s.add_service_principal("sp-app-1", "reader-sp")
-    s.add_group_member("admins", "admin@example.com")
-    s.add_group_member("readers", "sp-app-1")
-    s.add_group_member("outer", "readers")
-    s.add_catalog("Main", owner="admins")
-    s.add_schema("main.Sales")
-    s.add_table("MAIN.sales.Orders")
-    s.add_table("main.sales.orders_v", table_type="VIEW", view_definition="SELECT 1")
+    s.catalog.metastore = Metastore("m-1", "ms", "aws", "us-east-1", "admins")
+    s.directory.add_group("admins")
+    s.directory.add_group("readers")
+    s.directory.add_group("outer")
+    s.directory.add_user("Admin@Example.com")
+    s.directory.add_service_principal("sp-app-1", "reader-sp")
+    s.directory.add_group_member("admins", "admin@example.com")
+    s.directory.add_group_member("readers", "sp-app-1")
+    s.directory.add_group_member("outer", "readers")
+    s.catalog.add_catalog("Main", owner="admins")
+    s.catalog.add_schema("main.Sales")
+    s.catalog.add_table("MAIN.sales.Orders")
+    s.catalog.add_table("main.sales.orders_v", table_type="VIEW", view_definition="SELECT 1")
     return s
 
 
@@ -52,169 +52,169 @@ def test_privileges_and_types_are_normalised() -> None:
 
 
 def test_names_compare_case_insensitively_and_keep_their_casing(state: WorkspaceState) -> None:
-    table = state.get_securable("table", "main.SALES.orders")
+    table = state.catalog.get_securable("table", "main.SALES.orders")
     assert table is not None
     assert table.full_name == "Main.Sales.Orders"
     assert (table.catalog_name, table.schema_name, table.name) == ("Main", "Sales", "Orders")
-    assert state.get_securable("CATALOG", "MAIN") is state.get_securable("catalog", "main")
-    assert [c.full_name for c in state.list_catalogs()] == ["Main"]
-    assert [s.full_name for s in state.children("CATALOG", "main")] == ["Main.Sales"]
-    assert [t.full_name for t in state.children("SCHEMA", "main.sales")] == [
+    assert state.catalog.get_securable("CATALOG", "MAIN") is state.catalog.get_securable("catalog", "main")
+    assert [c.full_name for c in state.catalog.list_catalogs()] == ["Main"]
+    assert [s.full_name for s in state.catalog.children("CATALOG", "main")] == ["Main.Sales"]
+    assert [t.full_name for t in state.catalog.children("SCHEMA", "main.sales")] == [
         "Main.Sales.Orders",
         "Main.Sales.orders_v",
     ]
 
 
 def test_views_share_the_table_namespace(state: WorkspaceState) -> None:
-    view = state.get_securable("TABLE", "main.sales.orders_v")
+    view = state.catalog.get_securable("TABLE", "main.sales.orders_v")
     assert view is not None and view.type == "VIEW"
-    assert state.get_securable("VIEW", "main.sales.orders_v") is view
-    assert state.get_securable("VIEW", "main.sales.orders") is None
-    state.grant("VIEW", "main.sales.orders_v", "readers", ["select"])
-    assert state.direct_grants("TABLE", "main.sales.orders_v") == [("readers", "SELECT")]
+    assert state.catalog.get_securable("VIEW", "main.sales.orders_v") is view
+    assert state.catalog.get_securable("VIEW", "main.sales.orders") is None
+    state.catalog.grant("VIEW", "main.sales.orders_v", "readers", ["select"])
+    assert state.catalog.direct_grants("TABLE", "main.sales.orders_v") == [("readers", "SELECT")]
 
 
 def test_new_schemas_and_tables_inherit_their_parent_owner(state: WorkspaceState) -> None:
-    schema = state.get_securable("SCHEMA", "main.sales")
+    schema = state.catalog.get_securable("SCHEMA", "main.sales")
     assert schema is not None and schema.owner == "admins"
-    state.set_owner("SCHEMA", "main.sales", "readers")
-    assert state.add_table("main.sales.t2").owner == "readers"
+    state.catalog.set_owner("SCHEMA", "main.sales", "readers")
+    assert state.catalog.add_table("main.sales.t2").owner == "readers"
 
 
 def test_grant_stores_normalised_direct_grants_and_revoke_removes_them(state: WorkspaceState) -> None:
-    state.grant("catalog", "MAIN", "readers", ["USE CATALOG", "use_schema", "ALL PRIVILEGES"])
-    state.grant("CATALOG", "main", "Readers", ["USE CATALOG"])  # same principal, other casing: no duplicate
-    assert state.direct_grants("CATALOG", "main") == [
+    state.catalog.grant("catalog", "MAIN", "readers", ["USE CATALOG", "use_schema", "ALL PRIVILEGES"])
+    state.catalog.grant("CATALOG", "main", "Readers", ["USE CATALOG"])  # same principal, other casing: no duplicate
+    assert state.catalog.direct_grants("CATALOG", "main") == [
         ("readers", "USE_CATALOG"),
         ("readers", "USE_SCHEMA"),
         ("readers", "ALL_PRIVILEGES"),
     ]
-    state.revoke("CATALOG", "main", "READERS", ["use schema", "ALL PRIVILEGES", "MODIFY"])
-    assert state.direct_grants("CATALOG", "main") == [("readers", "USE_CATALOG")]
-    state.revoke("CATALOG", "main", "readers", ["USE_CATALOG"])
-    assert state.direct_grants("CATALOG", "main") == []
+    state.catalog.revoke("CATALOG", "main", "READERS", ["use schema", "ALL PRIVILEGES", "MODIFY"])
+    assert state.catalog.direct_grants("CATALOG", "main") == [("readers", "USE_CATALOG")]
+    state.catalog.revoke("CATALOG", "main", "readers", ["USE_CATALOG"])
+    assert state.catalog.direct_grants("CATALOG", "main") == []
 
 
 def test_grant_on_a_missing_securable_or_principal_is_not_found(state: WorkspaceState) -> None:
     with pytest.raises(SandboxError) as missing:
-        state.grant("SCHEMA", "main.nope", "readers", ["USE_SCHEMA"])
+        state.catalog.grant("SCHEMA", "main.nope", "readers", ["USE_SCHEMA"])
     assert (missing.value.error_code, missing.value.http_status) == ("NOT_FOUND", 404)
     with pytest.raises(SandboxError) as unknown:
-        state.grant("CATALOG", "main", "ghost@example.com", ["USE_CATALOG"])
+        state.catalog.grant("CATALOG", "main", "ghost@example.com", ["USE_CATALOG"])
     assert unknown.value.http_status == 404
     with pytest.raises(SandboxError):
-        state.direct_grants("TABLE", "main.sales.nope")
+        state.catalog.direct_grants("TABLE", "main.sales.nope")
     with pytest.raises(SandboxError) as bad_type:
-        state.grant("WIDGET", "x", "readers", ["USE"])
+        state.catalog.grant("WIDGET", "x", "readers", ["USE"])
     assert bad_type.value.error_code == "INVALID_PARAMETER_VALUE"
 
 
 def test_effective_grants_add_schema_and_catalog_grants_with_their_origin(state: WorkspaceState) -> None:
-    state.grant("CATALOG", "main", "readers", ["USE_CATALOG"])
-    state.grant("SCHEMA", "main.sales", "readers", ["USE_SCHEMA"])
-    state.grant("TABLE", "main.sales.orders", "sp-app-1", ["SELECT"])
-    assert state.effective_grants("TABLE", "main.sales.orders") == [
+    state.catalog.grant("CATALOG", "main", "readers", ["USE_CATALOG"])
+    state.catalog.grant("SCHEMA", "main.sales", "readers", ["USE_SCHEMA"])
+    state.catalog.grant("TABLE", "main.sales.orders", "sp-app-1", ["SELECT"])
+    assert state.catalog.effective_grants("TABLE", "main.sales.orders") == [
         EffectiveGrant("sp-app-1", "SELECT"),
         EffectiveGrant("readers", "USE_SCHEMA", "SCHEMA", "Main.Sales"),
         EffectiveGrant("readers", "USE_CATALOG", "CATALOG", "Main"),
     ]
-    assert state.effective_grants("CATALOG", "main") == [EffectiveGrant("readers", "USE_CATALOG")]
+    assert state.catalog.effective_grants("CATALOG", "main") == [EffectiveGrant("readers", "USE_CATALOG")]
 
 
 def test_location_credential_and_metastore_grants(state: WorkspaceState) -> None:
-    state.add_storage_credential(StorageCredential("cred", "", role_arn="arn:aws:iam::1:role/r"))
-    state.add_external_location(ExternalLocation("loc", "s3://b/", "CRED", ""))
-    state.grant("storage_credential", "Cred", "readers", ["READ FILES"])
-    state.grant("EXTERNAL LOCATION", "LOC", "readers", ["WRITE FILES"])
-    state.grant("METASTORE", "", "admins", ["CREATE CATALOG"])
-    assert state.direct_grants("STORAGE_CREDENTIAL", "cred") == [("readers", "READ_FILES")]
-    assert state.direct_grants("EXTERNAL_LOCATION", "loc") == [("readers", "WRITE_FILES")]
-    assert state.direct_grants("METASTORE", "M-1") == [("admins", "CREATE_CATALOG")]
-    assert sorted(state.all_grants()) == [
+    state.credentials.add_storage_credential(StorageCredential("cred", "", role_arn="arn:aws:iam::1:role/r"))
+    state.credentials.add_external_location(ExternalLocation("loc", "s3://b/", "CRED", ""))
+    state.catalog.grant("storage_credential", "Cred", "readers", ["READ FILES"])
+    state.catalog.grant("EXTERNAL LOCATION", "LOC", "readers", ["WRITE FILES"])
+    state.catalog.grant("METASTORE", "", "admins", ["CREATE CATALOG"])
+    assert state.catalog.direct_grants("STORAGE_CREDENTIAL", "cred") == [("readers", "READ_FILES")]
+    assert state.catalog.direct_grants("EXTERNAL_LOCATION", "loc") == [("readers", "WRITE_FILES")]
+    assert state.catalog.direct_grants("METASTORE", "M-1") == [("admins", "CREATE_CATALOG")]
+    assert sorted(state.catalog.all_grants()) == [
         ("EXTERNAL_LOCATION", "loc", "readers", "WRITE_FILES"),
         ("METASTORE", "m-1", "admins", "CREATE_CATALOG"),
         ("STORAGE_CREDENTIAL", "cred", "readers", "READ_FILES"),
     ]
     with pytest.raises(SandboxError):
-        state.add_external_location(ExternalLocation("loc2", "s3://c/", "missing-cred", ""))
+        state.credentials.add_external_location(ExternalLocation("loc2", "s3://c/", "missing-cred", ""))
 
 
 def test_metastore_grants_need_a_metastore() -> None:
     bare = WorkspaceState(now=NOW)
-    bare.add_group("admins")
+    bare.directory.add_group("admins")
     with pytest.raises(SandboxError) as exc:
-        bare.grant("METASTORE", "", "admins", ["CREATE_CATALOG"])
+        bare.catalog.grant("METASTORE", "", "admins", ["CREATE_CATALOG"])
     assert exc.value.error_code == "METASTORE_DOES_NOT_EXIST"
 
 
 def test_groups_nest_and_pass_entitlements_and_admin_status(state: WorkspaceState) -> None:
-    state.set_entitlements("outer", ["databricks-sql-access"])
-    state.set_entitlements("sp-app-1", ["workspace-access"])
-    assert state.groups_of("sp-app-1") == ["readers", "outer"]
-    assert state.groups_of("sp-app-1", transitive=False) == ["readers"]
-    assert state.effective_entitlements("sp-app-1") == ["workspace-access", "databricks-sql-access"]
-    assert state.is_admin("ADMIN@example.com") and not state.is_admin("sp-app-1")
-    assert state.principal_kind("outer") == "group"
-    assert state.principal_exists("admin@EXAMPLE.com")
+    state.directory.set_entitlements("outer", ["databricks-sql-access"])
+    state.directory.set_entitlements("sp-app-1", ["workspace-access"])
+    assert state.directory.groups_of("sp-app-1") == ["readers", "outer"]
+    assert state.directory.groups_of("sp-app-1", transitive=False) == ["readers"]
+    assert state.directory.effective_entitlements("sp-app-1") == ["workspace-access", "databricks-sql-access"]
+    assert state.directory.is_admin("ADMIN@example.com") and not state.directory.is_admin("sp-app-1")
+    assert state.directory.principal_kind("outer") == "group"
+    assert state.directory.principal_exists("admin@EXAMPLE.com")
 
 
 def test_group_cycles_terminate(state: WorkspaceState) -> None:
-    state.add_group_member("readers", "outer")  # outer -> readers -> outer
-    assert sorted(state.groups_of("sp-app-1")) == ["outer", "readers"]
+    state.directory.add_group_member("readers", "outer")  # outer -> readers -> outer
+    assert sorted(state.directory.groups_of("sp-app-1")) == ["outer", "readers"]
 
 
 def test_personal_access_tokens_authenticate_until_expired_or_revoked(state: WorkspaceState) -> None:
-    state.add_token("admin@example.com", "dapi-a")
-    expiring = state.add_token("sp-app-1", "dapi-b", expiry_time=NOW + timedelta(days=1))
-    admin = state.authenticate("Bearer dapi-a")
+    state.credentials.add_token("admin@example.com", "dapi-a")
+    expiring = state.credentials.add_token("sp-app-1", "dapi-b", expiry_time=NOW + timedelta(days=1))
+    admin = state.credentials.authenticate("Bearer dapi-a")
     assert (admin.name, admin.kind, admin.is_admin, admin.via) == ("Admin@Example.com", "user", True, "pat")
-    assert state.authenticate("Bearer dapi-b").name == "sp-app-1"
+    assert state.credentials.authenticate("Bearer dapi-b").name == "sp-app-1"
     state.advance_clock(timedelta(days=2))
     with pytest.raises(SandboxError) as expired:
-        state.authenticate("Bearer dapi-b")
+        state.credentials.authenticate("Bearer dapi-b")
     assert expired.value.http_status == 401
     assert "dapi" not in str(expired.value)  # the credential never appears in errors
-    state.set_token_expiry(expiring.token_id, None)
-    assert state.authenticate("Bearer dapi-b").name == "sp-app-1"
-    state.revoke_token(expiring.token_id)
+    state.credentials.set_token_expiry(expiring.token_id, None)
+    assert state.credentials.authenticate("Bearer dapi-b").name == "sp-app-1"
+    state.credentials.revoke_token(expiring.token_id)
     with pytest.raises(SandboxError):
-        state.authenticate("Bearer dapi-b")
+        state.credentials.authenticate("Bearer dapi-b")
     for header in (None, "", "Bearer", "Basic abc", "Bearer unknown"):
         with pytest.raises(SandboxError) as refused:
-            state.authenticate(header)
+            state.credentials.authenticate(header)
         assert refused.value.error_code == "UNAUTHENTICATED"
 
 
 def test_oauth_client_credentials_issue_expiring_tokens(state: WorkspaceState) -> None:
-    state.add_oauth_secret("sp-app-1", "secret-1", expire_time=NOW + timedelta(days=10))
-    token, lifetime = state.issue_access_token("sp-app-1", "secret-1")
+    state.credentials.add_oauth_secret("sp-app-1", "secret-1", expire_time=NOW + timedelta(days=10))
+    token, lifetime = state.credentials.issue_access_token("sp-app-1", "secret-1")
     assert lifetime == 3600 and token.count(".") == 2
-    identity = state.authenticate(f"Bearer {token}")
+    identity = state.credentials.authenticate(f"Bearer {token}")
     assert (identity.name, identity.kind, identity.via) == ("sp-app-1", "service_principal", "oauth")
     with pytest.raises(SandboxError) as wrong:
-        state.issue_access_token("sp-app-1", "not-the-secret")
+        state.credentials.issue_access_token("sp-app-1", "not-the-secret")
     assert (wrong.value.error_code, wrong.value.http_status) == ("invalid_client", 401)
     state.advance_clock(timedelta(hours=2))
     with pytest.raises(SandboxError):
-        state.authenticate(f"Bearer {token}")
+        state.credentials.authenticate(f"Bearer {token}")
     state.advance_clock(timedelta(days=10))
     with pytest.raises(SandboxError):
-        state.issue_access_token("sp-app-1", "secret-1")  # the secret itself expired
+        state.credentials.issue_access_token("sp-app-1", "secret-1")  # the secret itself expired
 
 
 def test_warehouse_state_and_acl(state: WorkspaceState) -> None:
-    state.add_warehouse(Warehouse("wh", "w", acl=(AclEntry("readers", "CAN_USE"),)))
-    state.stop_warehouse("wh")
-    warehouse = state.warehouse("wh")
+    state.compute.add_warehouse(Warehouse("wh", "w", acl=(AclEntry("readers", "CAN_USE"),)))
+    state.compute.stop_warehouse("wh")
+    warehouse = state.compute.warehouse("wh")
     assert warehouse is not None and warehouse.state == "STOPPED" and warehouse.num_clusters == 0
-    state.start_warehouse("wh")
-    state.set_warehouse_permission("wh", "READERS", "can_view")
-    state.set_warehouse_permission("wh", "admins", "CAN_MANAGE")
-    warehouse = state.warehouse("wh")
+    state.compute.start_warehouse("wh")
+    state.compute.set_warehouse_permission("wh", "READERS", "can_view")
+    state.compute.set_warehouse_permission("wh", "admins", "CAN_MANAGE")
+    warehouse = state.compute.warehouse("wh")
     assert warehouse is not None and warehouse.state == "RUNNING"
     assert [(e.principal, e.level) for e in warehouse.acl] == [
         ("READERS", "CAN_VIEW"),
         ("admins", "CAN_MANAGE"),
     ]
     with pytest.raises(SandboxError):
-        state.start_warehouse("nope")
+        state.compute.start_warehouse("nope")
