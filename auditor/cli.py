@@ -146,16 +146,20 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_validate(args: argparse.Namespace) -> int:
-    from auditor.packs.loader import default_rule_dirs, load_pack_file, pack_files
+    from importlib.resources.abc import Traversable
 
-    dirs = [Path(p) for p in args.paths] or default_rule_dirs()
+    from auditor.packs.loader import bundled_rules, load_pack_file, pack_files
+
+    dirs: list[Traversable] = [Path(p) for p in args.paths] or [bundled_rules()]
     files = pack_files(dirs)
-    names: dict[str, Path] = {}
+    names: dict[str, Traversable] = {}
     rules = 0
     for path in files:
         loaded = load_pack_file(path)
         if loaded.name in names:
-            raise InputError(path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack")
+            raise InputError(
+                str(path), f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack"
+            )
         names[loaded.name] = path
         rules += len(loaded.spec.rules)
     print(f"OK: {len(files)} pack file(s), {rules} rules")

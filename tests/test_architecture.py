@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,11 @@ def test_sandbox_imports_nothing_from_the_core() -> None:
 
 
 def test_the_rule_packs_ship_inside_the_package() -> None:
-    """auditor/bundled/rules (package data, followed by the wheel build) is the repository's rules/."""
-    bundled = ROOT / "auditor" / "bundled" / "rules"
-    assert bundled.resolve() == (ROOT / "rules").resolve()
-    assert sorted(p.name for p in bundled.glob("*.yaml")) == sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
+    """The packs are package data in auditor/rules/, declared for the wheel, with no copy or link elsewhere."""
+    from auditor.packs.loader import bundled_rules, pack_files
+
+    packs = sorted(p.name for p in pack_files([bundled_rules()]))
+    assert packs == sorted(p.name for p in (ROOT / "auditor" / "rules").glob("*.yaml")) and packs
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "rules/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["auditor"]
+    assert not (ROOT / "rules").exists() and not (ROOT / "auditor" / "bundled").exists()

@@ -22,7 +22,7 @@ from sqlglot import exp
 from auditor.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_FAIL, EXIT_OK, main
 from auditor.model.facts import FactFamily, ReadState, ReadStatus
 from auditor.outputs.formats import FORMATS
-from auditor.packs.loader import REPO_RULES, load_packs
+from auditor.packs.loader import bundled_rules, load_packs
 from auditor.schemas import config_schema, rule_pack_schema
 from tests.rules.documented import (
     DG,
@@ -70,7 +70,9 @@ def snapshots(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_rules_validate_the_bundled_packs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rules", "validate", str(REPO_RULES)]) == EXIT_OK
+    assert main(["rules", "validate"]) == EXIT_OK
+    assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
+    assert main(["rules", "validate", str(bundled_rules())]) == EXIT_OK
     assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
 
 
@@ -282,10 +284,10 @@ def test_rule_pack_schema_validates_the_bundled_packs() -> None:
 
 def test_rule_pack_schema_rejects_an_unknown_kind_and_key() -> None:
     validator = jsonschema.Draft202012Validator(rule_pack_schema())
-    pack = yaml.safe_load((REPO_RULES / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
+    pack = yaml.safe_load((bundled_rules() / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
     pack["rules"][0]["check"]["kind"] = "warehouse_permissions"
     assert not validator.is_valid(pack)
-    pack = yaml.safe_load((REPO_RULES / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
+    pack = yaml.safe_load((bundled_rules() / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
     pack["rules"][0]["owner"] = "me"
     assert not validator.is_valid(pack)
 
