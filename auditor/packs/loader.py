@@ -15,10 +15,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from auditor.errors import InputError
 from auditor.evaluate.registry import KINDS, KindArgs, load_builtin_kinds
 from auditor.model.facts import Binding
 from auditor.packs.schema import PARAM_REF, PackSpec, ParamSpec, RuleSpec
-from auditor.yamlio import InputError, LineIndex, Loc, load_yaml, validation_error
+from auditor.yamlio import LineIndex, Loc, load_yaml, validation_error
 
 PACK_SUFFIXES = (".yaml", ".yml")
 

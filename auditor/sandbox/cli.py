@@ -70,8 +70,8 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
     return {signum: signal.signal(signum, on_signal) for signum in (signal.SIGINT, signal.SIGTERM)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """`python -m auditor.sandbox`."""
-    parser = argparse.ArgumentParser(prog="python -m auditor.sandbox", description=__doc__)
+def main(argv: list[str] | None = None, *, prog: str = "python -m auditor.sandbox") -> int:
+    """`python -m auditor.sandbox`, and `grants-auditor sandbox` (which hands its arguments here)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     add_arguments(parser)
     return run(parser.parse_args(argv))
