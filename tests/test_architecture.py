@@ -70,3 +70,14 @@ def test_the_rule_packs_ship_inside_the_package() -> None:
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     assert "rules/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["auditor"]
     assert not (ROOT / "rules").exists() and not (ROOT / "auditor" / "bundled").exists()
+
+
+def test_only_the_cli_parses_command_lines() -> None:
+    """Arguments are defined once, in auditor/cli/ (the sandbox, a separate program, owns its own)."""
+    shells = {ROOT / "auditor" / "cli", ROOT / "auditor" / "sandbox"}
+    parsers = [
+        path.relative_to(ROOT)
+        for path in (ROOT / "auditor").rglob("*.py")
+        if "argparse" in _imports(path) and not shells & set(path.parents)
+    ]
+    assert parsers == []
