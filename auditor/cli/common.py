@@ -36,8 +36,8 @@ def command(sub: Subcommands, name: str, handler: Handler | None, **kwargs: Any)
     return parser
 
 
-def add_config(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
-    parser.add_argument("--config", required=required, metavar="FILE", help="the auditor's config file")
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help="the auditor's config file")
 
 
 def add_target(parser: argparse.ArgumentParser, text: str = "only this target of the config") -> None:
