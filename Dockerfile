@@ -16,9 +16,8 @@ RUN groupadd --system --gid 10001 auditor \
 
 WORKDIR /tmp/build
 COPY pyproject.toml README.md ./
+# The rule packs are package data (auditor/rules/), so copying the package copies them.
 COPY auditor/ auditor/
-# The rule packs ship inside the package: auditor/bundled/rules is a symlink to rules/, followed by the build.
-COPY rules/ rules/
 # The product alone: the sandbox (sandbox/, a separate distribution with moto and Flask) is not installed.
 RUN pip install . && rm -rf /tmp/build
 

@@ -5,7 +5,7 @@
 - APScheduler schedules one job per target (interval with jitter, or cron); a job never overlaps
   itself (``max_instances=1`` plus a per-target lock), missed runs coalesce into one, and at most
   ``max_concurrent_targets`` cycles run at once on a pool of daemon threads.
-- Each cycle: `auditor.audit.run_cycle` -> one store transaction (snapshot, report, finding history,
+- Each cycle: `auditor.cycle.run_cycle` -> one store transaction (snapshot, report, finding history,
   drift through the debouncer) -> one ``drift`` log event per drift event -> metrics -> the
   published findings are swapped (an immutable mapping, so HTTP readers never wait on a cycle).
 - HTTP: ``/metrics``, ``/healthz``, ``/readyz``, ``/findings`` (a scrape never waits on a cycle).
@@ -18,7 +18,6 @@ See docs/daemon.md.
 
 from __future__ import annotations
 
-import argparse
 import queue
 import signal
 import sys
@@ -43,12 +42,12 @@ from prometheus_client import CollectorRegistry
 
 from auditor.drift.diff import Change, diff
 from auditor.drift.store import StateStore, StoredDriftEvent, StoreError, state_path
+from auditor.errors import InputError
 from auditor.model.facts import ReadState, Snapshot
 from auditor.model.findings import Report
 from auditor.model.stats import CollectionStats
 from auditor.settings import Settings, TargetSettings, load_settings
 from auditor.web import WebServer
-from auditor.yamlio import InputError
 
 log = structlog.get_logger("auditor.daemon")
 
@@ -58,7 +57,7 @@ RETENTION_EVERY_SECONDS = 3600.0
 
 
 class CycleOutput(Protocol):
-    """What a cycle returns (`auditor.audit.CycleResult`)."""
+    """What a cycle returns (`auditor.cycle.CycleResult`)."""
 
     @property
     def snapshot(self) -> Snapshot: ...
@@ -73,13 +72,13 @@ PackLoader = Callable[[Settings], Any]
 
 
 def _default_runner(target: TargetSettings, packs: Any) -> CycleOutput:
-    from auditor.audit import run_cycle
+    from auditor.cycle import run_cycle
 
     return run_cycle(target, packs)
 
 
 def _default_pack_loader(settings: Settings) -> Any:
-    from auditor.audit import load_packs_for
+    from auditor.cycle import load_packs_for
 
     return load_packs_for(settings)
 
@@ -682,40 +681,7 @@ def _signals(stop: threading.Event, reload_requested: threading.Event, daemon: D
             signal.signal(signum, handler)
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``run`` sub-command's arguments (``grants-auditor run``, ``python -m auditor.daemon``)."""
-    parser.add_argument("--config", required=True, metavar="FILE", help="the auditor's config file")
-    parser.add_argument("--once", action="store_true", help="run one cycle per target, then exit")
-    parser.add_argument(
-        "--grace-seconds",
-        type=float,
-        default=DEFAULT_GRACE_SECONDS,
-        help="on SIGTERM/SIGINT, how long running cycles may take to finish (default 30)",
-    )
-    parser.set_defaults(handler=cmd_run)
+if __name__ == "__main__":  # `python -m auditor.daemon ARGS` is `grants-auditor run ARGS`
+    from auditor.cli import main
 
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """``grants-auditor run``: configure logging, load the config, run the daemon."""
-    from auditor.log import configure_logging
-
-    configure_logging(level=getattr(args, "log_level", "INFO"))
-    settings = load_settings(args.config)
-    return run_daemon(settings, config_path=Path(args.config), once=args.once, grace_seconds=args.grace_seconds)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m auditor.daemon --config F [--once]`` (the same as ``grants-auditor run``)."""
-    parser = argparse.ArgumentParser(prog="python -m auditor.daemon", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    add_run_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return cmd_run(args)
-    except InputError as exc:
-        print(f"grants-auditor: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(["run", *sys.argv[1:]]))

@@ -13,8 +13,6 @@ debounced drift event and the rule flipping to ``fail``, prints both and exits 0
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 import tempfile
 import threading
@@ -25,6 +23,7 @@ from typing import Any, TextIO
 
 import yaml
 
+from auditor.cli.exit_codes import ExitCode
 from auditor.daemon import Daemon, TargetView
 from auditor.drift.diff import ChangeKind
 from auditor.model.findings import Status
@@ -80,8 +79,10 @@ def _summary(view: TargetView, out: TextIO) -> None:
             print(f"  {finding.status.value:5} {finding.rule_id:8} {finding.subject}: {finding.title}", file=out)
 
 
-def run_demo(*, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None) -> int:
-    """Run the demo; 0 when the drift was caught and the rule flipped, 1 otherwise."""
+def run_demo(
+    *, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECONDS, out: TextIO | None = None
+) -> ExitCode:
+    """Run the demo; OK when the drift was caught and the rule flipped, FAILING otherwise."""
     from auditor_sandbox.demo import DriftDemo
 
     out = out or sys.stdout
@@ -102,7 +103,7 @@ def run_demo(*, keep_running: bool = False, interval: float = DEMO_INTERVAL_SECO
             daemon.stop(grace_seconds=5)
 
 
-def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_running: bool, out: TextIO) -> int:
+def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_running: bool, out: TextIO) -> ExitCode:
     catalog = sandbox.catalog
     print(f"sandbox workspace: {sandbox.host} (scenario '{sandbox.scenario}')", file=out)
     print(f"metrics:  {daemon.url}/metrics", file=out)
@@ -110,7 +111,7 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
     print(f"auditing '{target}' every {interval:g}s, drift debounce {DEMO_DEBOUNCE_CYCLES} cycles", file=out)
     if not daemon.wait_for_cycles(target, 1, timeout=60):
         print("the first cycle did not finish within 60 s", file=out)
-        return 1
+        return ExitCode.FAILING
     print("\nfirst cycle (the drifted scenario has six planted problems):", file=out)
     _summary(daemon.views[target], out)
     before = _rule_status(daemon.views.get(target), DEMO_RULE, catalog)
@@ -132,7 +133,7 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
 
     if not _wait(caught, timeout=(DEMO_DEBOUNCE_CYCLES + 3) * interval + 30):
         print("the drift was not caught in time", file=out)
-        return 1
+        return ExitCode.FAILING
     view = daemon.views[target]
     event = next(e for e in view.drift_events if e.kind is ChangeKind.GRANT_REMOVED)
     print(
@@ -146,7 +147,7 @@ def _show(daemon: Daemon, sandbox: Any, target: str, interval: float, keep_runni
     if keep_running:
         print("\nstill running; Ctrl-C to stop", file=out)
         _wait_for_interrupt()
-    return 0
+    return ExitCode.OK
 
 
 def _wait_for_interrupt() -> None:
@@ -156,19 +157,3 @@ def _wait_for_interrupt() -> None:
             pass
     except KeyboardInterrupt:
         return
-
-
-def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``demo`` sub-command's arguments."""
-    parser.add_argument("--keep-running", action="store_true", help="stay up after the drift was shown")
-    parser.add_argument("--interval", type=float, default=DEMO_INTERVAL_SECONDS, help=argparse.SUPPRESS)
-    parser.set_defaults(handler=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    """``grants-auditor demo``."""
-    from auditor.log import configure_logging
-
-    configure_logging(level="WARNING")
-    logging.getLogger("databricks.sql").setLevel(logging.ERROR)  # connector notices are noise here
-    return run_demo(keep_running=args.keep_running, interval=args.interval)

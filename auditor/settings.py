@@ -22,8 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from auditor.errors import InputError
 from auditor.model.facts import Binding, Watch
-from auditor.yamlio import InputError, LineIndex, Loc, format_loc, load_yaml, validation_error
+from auditor.yamlio import LineIndex, Loc, format_loc, load_yaml, validation_error
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 

@@ -10,23 +10,9 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from auditor.errors import InputError
+
 Loc = tuple[str | int, ...]
-
-
-class InputError(Exception):
-    """Bad user input (config, rule pack, snapshot): carries file, line and field."""
-
-    def __init__(self, path: str | Path, message: str, *, line: int | None = None, field: str | None = None):
-        self.path = str(path)
-        self.line = line
-        self.field = field
-        self.detail = message
-        super().__init__(self.render())
-
-    def render(self) -> str:
-        where = self.path + (f":{self.line}" if self.line else "")
-        what = f" {self.field}:" if self.field else ""
-        return f"{where}:{what} {self.detail}"
 
 
 @dataclass

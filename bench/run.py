@@ -22,8 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from auditor.audit import plan_target, run_cycle
 from auditor.collect import collect_target
+from auditor.cycle import plan_target, run_cycle
 from auditor.evaluate.engine import evaluate
 from auditor.log import configure_logging
 from auditor.model.facts import FactFamily

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SANDBOX = ROOT / "sandbox" / "src" / "auditor_sandbox"
 # The product's commands that drive the sandbox; they import it inside their handlers only.
-LAZY_SANDBOX_SHELLS = ["cli_extra.py", "cli", "demo.py"]
+LAZY_SANDBOX_SHELLS = ["cli", "demo.py"]
 PURE = ["model", "privileges", "packs/schema.py", "evaluate", "remediate"]
 IO_MODULES = {
     "requests",
@@ -105,10 +105,14 @@ def test_evaluation_core_does_no_io(path: Path) -> None:
 
 
 def test_the_rule_packs_ship_inside_the_package() -> None:
-    """auditor/bundled/rules (package data, followed by the wheel build) is the repository's rules/."""
-    bundled = ROOT / "auditor" / "bundled" / "rules"
-    assert bundled.resolve() == (ROOT / "rules").resolve()
-    assert sorted(p.name for p in bundled.glob("*.yaml")) == sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
+    """The packs are package data in auditor/rules/, declared for the wheel, with no copy or link elsewhere."""
+    from auditor.packs.loader import bundled_rules, pack_files
+
+    packs = sorted(p.name for p in pack_files([bundled_rules()]))
+    assert packs == sorted(p.name for p in (ROOT / "auditor" / "rules").glob("*.yaml")) and packs
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "rules/*.yaml" in pyproject["tool"]["setuptools"]["package-data"]["auditor"]
+    assert not (ROOT / "rules").exists() and not (ROOT / "auditor" / "bundled").exists()
 
 
 def test_the_products_distribution_installs_no_emulator() -> None:
@@ -119,3 +123,14 @@ def test_the_products_distribution_installs_no_emulator() -> None:
     names = {re.split(r"[\s\[<>=!~;@]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
     assert not names & {"moto", "flask", "werkzeug", "grants-auditor-sandbox"}
     assert not any("sandbox" in requirement for requirement in requirements)
+
+
+def test_only_the_cli_parses_command_lines() -> None:
+    """Arguments are defined once, in auditor/cli/ (the sandbox, a separate distribution, owns its own)."""
+    shells = {ROOT / "auditor" / "cli"}
+    parsers = [
+        path.relative_to(ROOT)
+        for path in (ROOT / "auditor").rglob("*.py")
+        if "argparse" in _imports(path) and not shells & set(path.parents)
+    ]
+    assert parsers == []

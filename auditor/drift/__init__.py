@@ -4,5 +4,5 @@
 - `auditor.drift.diff`: `diff(old, new) -> list[Change]` over facts readable on both sides;
 - `auditor.drift.debounce`: `advance(state, view, threshold=N)`: N cycles of a change make a drift event;
 - `auditor.drift.store`: `StateStore`, one transaction per completed cycle;
-- `auditor.drift.baseline` / `auditor.drift.cli`: ``grants-auditor baseline approve|show|diff``.
+- `auditor.drift.baseline`: what ``grants-auditor baseline approve|show|diff`` (`auditor.cli.baseline`) does.
 """

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from auditor.drift.diff import Change, diff
 from auditor.drift.store import Baseline, StateStore
+from auditor.errors import InputError
 from auditor.model.facts import Snapshot
-from auditor.yamlio import InputError
 
 
 class BaselineError(Exception):

@@ -8,18 +8,20 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from auditor.errors import InputError
 from auditor.evaluate.registry import KINDS, KindArgs, load_builtin_kinds
 from auditor.model.facts import Binding
 from auditor.packs.schema import PARAM_REF, PackSpec, ParamSpec, RuleSpec
-from auditor.yamlio import InputError, LineIndex, Loc, load_yaml, validation_error
+from auditor.yamlio import LineIndex, Loc, load_yaml, validation_error
 
-BUNDLED_RULES = Path(__file__).resolve().parent.parent / "bundled" / "rules"
-REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+PACK_SUFFIXES = (".yaml", ".yml")
 
 _PROBE_VALUES: dict[str, Any] = {
     "string": "probe",
@@ -39,15 +41,15 @@ _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-def default_rule_dirs() -> list[Path]:
-    """The packs shipped with the tool: `rules/` in a checkout, the bundled copy when installed."""
-    return [REPO_RULES] if REPO_RULES.is_dir() else [BUNDLED_RULES]
+def bundled_rules() -> Traversable:
+    """The packs shipped inside the package (`auditor/rules/`), wherever and however it is installed."""
+    return files("auditor.rules")
 
 
 @dataclass(frozen=True)
 class LoadedPack:
     spec: PackSpec
-    path: Path
+    path: Traversable  # a file of a user's rule_dirs, or one inside the package
     lines: LineIndex
 
     @property
@@ -122,7 +124,7 @@ def _validate_args(kind_name: str, args: Mapping[str, Any]) -> KindArgs:
     return kind.Args.model_validate(args)
 
 
-def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: LineIndex) -> None:
+def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: str, lines: LineIndex) -> None:
     loc: Loc = ("rules", index)
     kind = KINDS.get(rule.check.kind)
     if kind is None:
@@ -160,9 +162,14 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
         raise validation_error(path, exc, lines, prefix=(*loc, "check", "args")) from exc
 
 
-def load_pack_file(path: Path) -> LoadedPack:
+def load_pack_file(source: Traversable) -> LoadedPack:
     load_builtin_kinds()
-    data, lines = load_yaml(path)
+    path = str(source)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
+    data, lines = load_yaml(path, text)
     if not isinstance(data, dict):
         raise InputError(path, "a rule pack must be a mapping with 'pack' and 'rules'", line=1)
     try:
@@ -182,10 +189,10 @@ def load_pack_file(path: Path) -> LoadedPack:
         _check_rule(spec, index, rule, path, lines)
     for name, param in spec.parameters.items():
         _check_default(spec, name, param, path, lines)
-    return LoadedPack(spec=spec, path=path, lines=lines)
+    return LoadedPack(spec=spec, path=source, lines=lines)
 
 
-def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: Path, lines: LineIndex) -> None:
+def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: str, lines: LineIndex) -> None:
     default = param.default
     if default is None or (isinstance(default, str) and PARAM_REF.fullmatch(default)):
         if isinstance(default, str):
@@ -207,27 +214,29 @@ def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: Path, line
         )
 
 
-def pack_files(dirs: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
+def pack_files(dirs: Sequence[Traversable]) -> list[Traversable]:
+    """Each file given, and every ``*.yaml``/``*.yml`` directly inside each directory given (sorted by name)."""
+    found: list[Traversable] = []
     for directory in dirs:
         if directory.is_file():
-            files.append(directory)
+            found.append(directory)
         elif directory.is_dir():
-            files.extend(sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]))
+            packs = (p for p in directory.iterdir() if p.is_file() and p.name.endswith(PACK_SUFFIXES))
+            found.extend(sorted(packs, key=lambda p: p.name))
         else:
-            raise InputError(directory, "no such rule file or directory")
-    return files
+            raise InputError(str(directory), "no such rule file or directory")
+    return found
 
 
 def load_packs(extra_dirs: Sequence[Path] = (), *, include_default: bool = True) -> PackSet:
     """Load the bundled packs plus every ``*.yaml`` in ``extra_dirs``; pack names must be unique."""
-    dirs = [*(default_rule_dirs() if include_default else []), *extra_dirs]
+    dirs = [*([bundled_rules()] if include_default else []), *extra_dirs]
     packs: dict[str, LoadedPack] = {}
     for path in pack_files(dirs):
         loaded = load_pack_file(path)
         if loaded.name in packs:
             raise InputError(
-                path,
+                str(path),
                 f"pack {loaded.name!r} is already defined in {packs[loaded.name].path}",
                 line=loaded.lines.line_of(("pack",)),
                 field="pack",

@@ -19,10 +19,11 @@ import sqlglot
 import yaml
 from sqlglot import exp
 
-from auditor.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_FAIL, EXIT_OK, main
+from auditor.cli import main
+from auditor.cli.exit_codes import ExitCode
 from auditor.model.facts import FactFamily, ReadState, ReadStatus
 from auditor.outputs.formats import FORMATS
-from auditor.packs.loader import REPO_RULES, load_packs
+from auditor.packs.loader import bundled_rules, load_packs
 from auditor.schemas import config_schema, rule_pack_schema
 from tests.rules.documented import (
     DG,
@@ -70,12 +71,14 @@ def snapshots(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_rules_validate_the_bundled_packs(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rules", "validate", str(REPO_RULES)]) == EXIT_OK
+    assert main(["rules", "validate"]) == ExitCode.OK
+    assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
+    assert main(["rules", "validate", str(bundled_rules())]) == ExitCode.OK
     assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
 
 
 def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rules", "list", "--format", "json"]) == EXIT_OK
+    assert main(["rules", "list", "--format", "json"]) == ExitCode.OK
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 49
     dl6 = next(r for r in rows if r["id"] == "DL-6")
@@ -89,13 +92,13 @@ def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
         "title": "The warehouse is Small, Serverless (else Pro), with 2 to 6 clusters",
         "source": "delta-lake-destination.md \u00a7 Warehouse size",
     }
-    assert main(["rules", "list"]) == EXIT_OK
+    assert main(["rules", "list"]) == ExitCode.OK
     text = capsys.readouterr().out.splitlines()
     assert len(text) == 49 and any("DL-6" in line and line.endswith("(advisory)") for line in text)
 
 
 def test_rules_kinds_lists_every_registered_kind(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["rules", "kinds"]) == EXIT_OK
+    assert main(["rules", "kinds"]) == ExitCode.OK
     out = capsys.readouterr().out
     for kind in ("required_grant", "any_grant", "read_access", "trust_policy", "excess_privilege"):
         assert f"\n{kind} " in f"\n{out}"
@@ -103,7 +106,12 @@ def test_rules_kinds_lists_every_registered_kind(capsys: pytest.CaptureFixture[s
 
 # ---- check --snapshot: exit codes ------------------------------------------------------------------------
 
-EXIT_CODES = {"healthy": EXIT_OK, "failing": EXIT_FAIL, "unread": EXIT_ERROR, "malformed": EXIT_BAD_INPUT}
+EXIT_CODES = {
+    "healthy": ExitCode.OK,
+    "failing": ExitCode.FAILING,
+    "unread": ExitCode.CANNOT_EVALUATE,
+    "malformed": ExitCode.BAD_INPUT,
+}
 
 
 @pytest.mark.parametrize("name", sorted(EXIT_CODES))
@@ -131,7 +139,7 @@ def test_check_exit_codes_of_the_console_script(tmp_path: Path) -> None:
 
 
 def test_check_a_missing_snapshot_or_rule_dir_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check", "--snapshot", str(tmp_path / "nope.json")]) == EXIT_BAD_INPUT
+    assert main(["check", "--snapshot", str(tmp_path / "nope.json")]) == ExitCode.BAD_INPUT
     assert f"{tmp_path / 'nope.json'}: cannot read snapshot" in capsys.readouterr().err
     healthy().dump(tmp_path / "ok.json")
     assert main(["check", "--snapshot", str(tmp_path / "ok.json"), "--rules", str(tmp_path / "none")]) == 2
@@ -140,8 +148,8 @@ def test_check_a_missing_snapshot_or_rule_dir_is_bad_input(tmp_path: Path, capsy
 
 def test_check_several_snapshots_takes_the_worst(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     paths = snapshots(tmp_path)
-    assert main(["check", "--snapshot", str(paths["healthy"]), str(paths["unread"])]) == EXIT_ERROR
-    assert main(["check", "--snapshot", str(paths["unread"]), str(paths["failing"])]) == EXIT_FAIL
+    assert main(["check", "--snapshot", str(paths["healthy"]), str(paths["unread"])]) == ExitCode.CANNOT_EVALUATE
+    assert main(["check", "--snapshot", str(paths["unread"]), str(paths["failing"])]) == ExitCode.FAILING
     capsys.readouterr()
 
 
@@ -179,7 +187,7 @@ def test_bad_config_stops_before_anything_is_collected(
             encoding="utf-8",
         )
         monkeypatch.setenv("TOKEN", "dapi-0123456789")
-        assert main(["check", "--config", str(config)]) == EXIT_BAD_INPUT
+        assert main(["check", "--config", str(config)]) == ExitCode.BAD_INPUT
     finally:
         server.shutdown()
         server.server_close()
@@ -198,7 +206,7 @@ def render(tmp_path: Path, fmt: str) -> str:
     code = main(
         ["check", "--snapshot", str(mixed_snapshot(tmp_path / "mixed.json")), "--format", fmt, "--output", str(out)]
     )
-    assert code == EXIT_FAIL
+    assert code == ExitCode.FAILING
     return out.read_text(encoding="utf-8")
 
 
@@ -282,10 +290,10 @@ def test_rule_pack_schema_validates_the_bundled_packs() -> None:
 
 def test_rule_pack_schema_rejects_an_unknown_kind_and_key() -> None:
     validator = jsonschema.Draft202012Validator(rule_pack_schema())
-    pack = yaml.safe_load((REPO_RULES / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
+    pack = yaml.safe_load((bundled_rules() / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
     pack["rules"][0]["check"]["kind"] = "warehouse_permissions"
     assert not validator.is_valid(pack)
-    pack = yaml.safe_load((REPO_RULES / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
+    pack = yaml.safe_load((bundled_rules() / "reverse-etl-source.yaml").read_text(encoding="utf-8"))
     pack["rules"][0]["owner"] = "me"
     assert not validator.is_valid(pack)
 

@@ -21,12 +21,12 @@ import yaml
 
 from auditor.daemon import Daemon, build_trigger
 from auditor.drift.store import StateStore
+from auditor.errors import InputError
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Remediation, Report, Severity, Status
 from auditor.model.stats import CollectionStats
 from auditor.settings import TargetSettings, load_settings
 from auditor.web import findings_document
-from auditor.yamlio import InputError
 
 SP = "5e9e0003-0000-4000-8000-000000000003"
 CANARY = "dapi-canary-0000-never-log-me"

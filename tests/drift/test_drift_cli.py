@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 from datetime import timedelta
@@ -11,7 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from auditor.drift.cli import EXIT_CHANGES, EXIT_INPUT, EXIT_OK, add_baseline_arguments, run_baseline
+from auditor.cli import build_parser
+from auditor.cli.baseline import run_baseline
+from auditor.cli.exit_codes import ExitCode
 from auditor.drift.store import StateStore
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
@@ -58,9 +59,7 @@ def commit(store: StateStore, snapshot: Snapshot) -> None:
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="grants-auditor")
-    add_baseline_arguments(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(list(argv))
+    args = build_parser().parse_args(list(argv))
     out, err = io.StringIO(), io.StringIO()
     code = run_baseline(args, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
@@ -72,26 +71,26 @@ def test_approve_show_and_diff(tmp_path: Path) -> None:
         commit(store, snap(0, target="prod"))
 
     code, out, _ = run("baseline", "approve", "--config", str(config), "--by", "alice")
-    assert code == EXIT_OK and "approved" in out and "by alice" in out
+    assert code == ExitCode.OK and "approved" in out and "by alice" in out
 
     code, out, _ = run("baseline", "show", "--config", str(config), "--format", "json")
     shown = json.loads(out)["targets"][0]
-    assert code == EXIT_OK
+    assert code == ExitCode.OK
     assert (shown["target"], shown["approved_by"], shown["source"]) == ("prod", "alice", "cycle 1")
     assert shown["counts"]["grants"] == len(BASE_GRANTS)
 
     code, out, _ = run("baseline", "diff", "--config", str(config))
-    assert code == EXIT_OK and "no changes" in out
+    assert code == ExitCode.OK and "no changes" in out
 
     with store_for(config) as store:
         commit(store, snap(1, target="prod", grants=without(BASE_GRANTS, BASE_GRANTS[0])))
     code, out, _ = run("baseline", "diff", "--config", str(config))
-    assert code == EXIT_CHANGES
+    assert code == ExitCode.FAILING
     assert f"grant_removed CATALOG:segment_events: {DELTA_SP} lost ALL_PRIVILEGES" in out
 
     code, out, _ = run("baseline", "diff", "--config", str(config), "--target", "prod", "--format", "json")
     (result,) = json.loads(out)["targets"]
-    assert code == EXIT_CHANGES
+    assert code == ExitCode.FAILING
     assert result["changes"] == [
         {
             "kind": "grant_removed",
@@ -108,34 +107,34 @@ def test_approve_a_snapshot_file(tmp_path: Path) -> None:
     snapshot_file = tmp_path / "approved.json"
     snap(0, target="prod").dump(snapshot_file)
     code, _, err = run("baseline", "approve", "--config", str(config), "--snapshot", str(snapshot_file))
-    assert code == EXIT_INPUT and "--target" in err  # several targets: which one?
+    assert code == ExitCode.BAD_INPUT and "--target" in err  # several targets: which one?
     code, out, _ = run(
         "baseline", "approve", "--config", str(config), "--target", "prod", "--snapshot", str(snapshot_file)
     )
-    assert code == EXIT_OK and str(snapshot_file) in out
+    assert code == ExitCode.OK and str(snapshot_file) in out
     code, _, err = run(
         "baseline", "approve", "--config", str(config), "--target", "stage", "--snapshot", str(snapshot_file)
     )
-    assert code == EXIT_INPUT and "not 'stage'" in err
+    assert code == ExitCode.BAD_INPUT and "not 'stage'" in err
     bad = tmp_path / "bad.json"
     bad.write_text('{"target": 1}')
     code, _, err = run("baseline", "approve", "--config", str(config), "--target", "prod", "--snapshot", str(bad))
-    assert code == EXIT_INPUT and "not a valid snapshot" in err
+    assert code == ExitCode.BAD_INPUT and "not a valid snapshot" in err
 
 
 @pytest.mark.parametrize("command", ["approve", "show", "diff"])
 def test_nothing_to_work_on_is_an_input_error(tmp_path: Path, command: str) -> None:
     config = write_config(tmp_path, "prod")
     code, out, err = run("baseline", command, "--config", str(config))
-    assert code == EXIT_INPUT and out == ""
+    assert code == ExitCode.BAD_INPUT and out == ""
     assert "prod" in err
 
 
 def test_unknown_target_and_bad_config(tmp_path: Path) -> None:
     config = write_config(tmp_path, "prod")
     code, _, err = run("baseline", "show", "--config", str(config), "--target", "nope")
-    assert code == EXIT_INPUT and "no target 'nope'" in err
+    assert code == ExitCode.BAD_INPUT and "no target 'nope'" in err
     broken = tmp_path / "broken.yaml"
     broken.write_text("targets: [")
     code, _, err = run("baseline", "show", "--config", str(broken))
-    assert code == EXIT_INPUT and "broken.yaml" in err
+    assert code == ExitCode.BAD_INPUT and "broken.yaml" in err

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from auditor.audit import run_cycle
+from auditor.cycle import run_cycle
 from auditor.metrics import AuditMetrics
 from auditor.outputs.formats import FORMATS, render
 from auditor.packs.loader import load_packs

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor.audit import run_cycle
+from auditor.cycle import run_cycle
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
 from auditor.settings import Settings

@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from auditor.audit import load_packs_for, validate_bindings
-from auditor.cli import EXIT_BAD_INPUT, main
+from auditor.cli import main
+from auditor.cli.exit_codes import ExitCode
+from auditor.cycle import load_packs_for, validate_bindings
+from auditor.errors import InputError
 from auditor.evaluate.engine import evaluate
 from auditor.model.facts import Binding
 from auditor.model.findings import Status
 from auditor.packs.loader import load_pack_file, load_packs
 from auditor.settings import load_settings
-from auditor.yamlio import InputError
 from tests.rules.documented import NOW, RETL, healthy
 
 PACK = """\
@@ -215,7 +216,7 @@ def test_a_user_pack_shadowing_a_bundled_pack_is_rejected(tmp_path: Path) -> Non
 
 def test_rules_validate_stops_on_the_first_bad_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "demo.yaml").write_text(edit(PACK, "kind: required_grant", "kind: required_grants"), encoding="utf-8")
-    assert main(["rules", "validate", str(tmp_path)]) == EXIT_BAD_INPUT
+    assert main(["rules", "validate", str(tmp_path)]) == ExitCode.BAD_INPUT
     captured = capsys.readouterr()
     assert captured.out == ""
     (message,) = captured.err.splitlines()
@@ -384,7 +385,7 @@ def test_config_validate_command(
     bad.write_text(edit(CONFIG, "model_schemas: [main.analytics]", "model_schemas: 3"), encoding="utf-8")
     assert main(["config", "validate", str(good)]) == 0
     assert capsys.readouterr().out == "OK: 1 target(s), 1 integration(s)\n"
-    assert main(["config", "validate", str(bad)]) == EXIT_BAD_INPUT
+    assert main(["config", "validate", str(bad)]) == ExitCode.BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith(f"grants-auditor: error: {bad}:11: {BINDING}.params.model_schemas: ")
     assert TOKEN not in err

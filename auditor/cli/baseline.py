@@ -1,6 +1,6 @@
-"""``grants-auditor baseline approve|show|diff``: the baseline sub-commands.
+"""`baseline approve|show|diff`: approve a target's facts as its baseline, show it, diff the latest cycle against it.
 
-Exit codes: 0 done (``diff``: no changes); 1 ``diff`` found changes; 2 bad input or nothing to
+Exit codes: OK done (``diff``: no changes); FAILING ``diff`` found changes; BAD_INPUT bad input or nothing to
 work on (no completed cycle, no baseline).
 """
 
@@ -10,8 +10,10 @@ import argparse
 import getpass
 import json
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
+from auditor.cli.common import Subcommands, add_config, add_format, add_target, command
+from auditor.cli.exit_codes import ExitCode
 from auditor.drift.baseline import (
     BaselineDiff,
     BaselineError,
@@ -23,38 +25,25 @@ from auditor.drift.baseline import (
     render_diff,
 )
 from auditor.drift.store import StateStore, StoreError, state_path
+from auditor.errors import InputError
 from auditor.settings import Settings, load_settings
-from auditor.yamlio import InputError
-
-EXIT_OK = 0
-EXIT_CHANGES = 1
-EXIT_INPUT = 2
 
 
-def add_baseline_arguments(subparsers: Any) -> argparse.ArgumentParser:
-    """Add ``baseline`` with its ``approve``/``show``/``diff`` sub-commands to ``subparsers``."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "baseline", help="approve, show or diff the approved baseline of a target"
+def register(sub: Subcommands) -> None:
+    baseline = command(sub, "baseline", None, help="approve, show or diff the approved baseline of a target")
+    actions = baseline.add_subparsers(dest="baseline_command", required=True, metavar="{approve,show,diff}")
+    approve = command(
+        actions, "approve", run_baseline, help="approve the latest completed snapshot (or --snapshot FILE)"
     )
-    commands = parser.add_subparsers(dest="baseline_command", required=True, metavar="{approve,show,diff}")
-
-    def common(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--config", required=True, help="the auditor's config file")
-        sub.add_argument("--target", help="the target (default: every target)")
-
-    approve = commands.add_parser("approve", help="approve the latest completed snapshot (or --snapshot FILE)")
-    common(approve)
+    show = command(actions, "show", run_baseline, help="show the approved baseline")
+    diff = command(actions, "diff", run_baseline, help="changes between the baseline and the latest snapshot")
+    for parser in (approve, show, diff):
+        add_config(parser)
+        add_target(parser, "the target (default: every target)")
     approve.add_argument("--snapshot", help="approve this snapshot JSON file instead of the latest cycle's")
     approve.add_argument("--by", help="who approves (default: the current user)")
-    for name, text in (
-        ("show", "show the approved baseline"),
-        ("diff", "changes between the baseline and the latest snapshot"),
-    ):
-        sub = commands.add_parser(name, help=text)
-        common(sub)
-        sub.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(handler=run_baseline)
-    return parser
+    for parser in (show, diff):
+        add_format(parser)
 
 
 def _targets(settings: Settings, name: str | None) -> list[str]:
@@ -75,8 +64,8 @@ def run_baseline(args: argparse.Namespace, *, out: TextIO | None = None, err: Te
                 return _show(store, targets, args.format, out)
             return _diff(store, targets, args.format, out)
     except (InputError, BaselineError, StoreError) as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_INPUT
+        print(f"grants-auditor: error: {exc}", file=err)
+        return ExitCode.BAD_INPUT
 
 
 def _approve(store: StateStore, settings: Settings, targets: list[str], args: argparse.Namespace, out: TextIO) -> int:
@@ -86,7 +75,7 @@ def _approve(store: StateStore, settings: Settings, targets: list[str], args: ar
     for target in targets:
         baseline = approve_baseline(store, target, approved_by=approved_by, snapshot_file=args.snapshot)
         print(f"approved: {render_baseline(baseline)}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _show(store: StateStore, targets: list[str], output: str, out: TextIO) -> int:
@@ -101,7 +90,7 @@ def _show(store: StateStore, targets: list[str], output: str, out: TextIO) -> in
     else:
         for baseline in baselines:
             print(render_baseline(baseline), file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _diff(store: StateStore, targets: list[str], output: str, out: TextIO) -> int:
@@ -110,4 +99,4 @@ def _diff(store: StateStore, targets: list[str], output: str, out: TextIO) -> in
         print(diff_json(results), file=out)
     else:
         print("\n".join(render_diff(r) for r in results), file=out)
-    return EXIT_CHANGES if any(r.changes for r in results) else EXIT_OK
+    return ExitCode.FAILING if any(r.changes for r in results) else ExitCode.OK

@@ -1,10 +1,11 @@
-"""One audit of one target: bind its integrations, plan, collect, evaluate. Shared by the CLI and the daemon."""
+"""One audit cycle of one target: bind its integrations, plan, collect, evaluate. Shared by the CLI and the daemon."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from auditor.errors import InputError
 from auditor.evaluate.engine import bind_all, evaluate, plan
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
@@ -12,7 +13,6 @@ from auditor.model.plan import CollectionPlan
 from auditor.model.stats import CollectionStats
 from auditor.packs.loader import BindingError, PackSet, load_packs
 from auditor.settings import Settings, TargetSettings
-from auditor.yamlio import InputError
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,6 @@
+"""`python -m auditor.cli`: the `grants-auditor` command."""
+
+from auditor.cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())
