@@ -9,7 +9,6 @@ group shared by many principals is fetched once.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -18,24 +17,15 @@ from auditor.collect.clients import RestClient
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed
 from auditor.collect.runner import Memo
 from auditor.model.facts import Membership, Principal, PrincipalKind
+from auditor.privileges.names import principal_kind_of
 
 SCIM = "/api/2.0/preview/scim/v2"
 MAX_GROUP_NESTING = 10
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _COLLECTION = {
     PrincipalKind.SERVICE_PRINCIPAL: ("ServicePrincipals", "applicationId"),
     PrincipalKind.USER: ("Users", "userName"),
     PrincipalKind.GROUP: ("Groups", "displayName"),
 }
-
-
-def principal_kind_of(name: str) -> PrincipalKind:
-    """How a grant names a principal: a UUID is an application id, an ``@`` an e-mail, else a group."""
-    if _UUID.match(name):
-        return PrincipalKind.SERVICE_PRINCIPAL
-    if "@" in name:
-        return PrincipalKind.USER
-    return PrincipalKind.GROUP
 
 
 @dataclass(frozen=True)
@@ -206,7 +196,7 @@ def read_me(rest: RestClient, directory: ScimDirectory) -> AuditorIdentity:
     me = rest.get(f"{SCIM}/Me")
     application_id = me.get("applicationId")
     user_name = str(me.get("userName") or "")
-    if application_id or _UUID.match(user_name):
+    if application_id or principal_kind_of(user_name) is PrincipalKind.SERVICE_PRINCIPAL:
         kind, name = PrincipalKind.SERVICE_PRINCIPAL, str(application_id or user_name)
     else:
         kind, name = PrincipalKind.USER, user_name

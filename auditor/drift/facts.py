@@ -39,16 +39,8 @@ from auditor.model.facts import (
     Snapshot,
     securable_key,
 )
+from auditor.privileges.names import catalog_of
 
-_NESTED_SECURABLES = frozenset(
-    {
-        SecurableType.SCHEMA,
-        SecurableType.TABLE,
-        SecurableType.VIEW,
-        SecurableType.VOLUME,
-        SecurableType.FUNCTION,
-    }
-)
 # The GRANTS scope of the bulk read of every grant inside a watched catalog (the collectors' and the
 # rules' convention: `auditor.collect.interface.watch_scope`).
 WATCH_SCOPE_PREFIX = "watch:"
@@ -204,11 +196,8 @@ def _all_facts(
 
 
 def _catalog_of(grant: Grant) -> str | None:
-    if grant.securable_type is SecurableType.CATALOG:
-        return grant.securable_name.lower()
-    if grant.securable_type in _NESTED_SECURABLES:
-        return grant.securable_name.split(".", 1)[0].lower()
-    return None
+    catalog = catalog_of(grant.securable_type, grant.securable_name)
+    return catalog.lower() if catalog is not None else None
 
 
 def _grant_scopes(

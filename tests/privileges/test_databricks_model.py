@@ -29,12 +29,14 @@ from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
 from auditor.privileges.databricks import (
     NOT_IMPLIED_BY_ALL_PRIVILEGES,
-    UC_PRIVILEGES,
     PrivilegeModel,
-    UnknownPrivilegeError,
     canonical,
-    check_privilege,
     implies,
+)
+from auditor.privileges.names import (
+    UC_PRIVILEGES,
+    UnknownPrivilegeError,
+    check_privilege,
     normalize_privilege,
 )
 from tests.rules import documented

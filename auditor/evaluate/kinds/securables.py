@@ -12,7 +12,7 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, SecurableType
 from auditor.model.findings import Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.databricks import is_hive
+from auditor.privileges.names import is_hive
 
 
 class SecurableExistsArgs(KindArgs):
