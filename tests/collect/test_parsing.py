@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor.collect.aws_trust import decode_policy, role_name
+from auditor.collect.aws_trust import role_name, trust_policy_fact
 from auditor.collect.credentials import epoch_ms, rfc3339
 from auditor.collect.http import api_family, parse_retry_after
 from auditor.collect.interface import FactSink, NotVisible, ReadFailed, ReadFailure
@@ -181,16 +181,20 @@ def test_trust_policy_documents() -> None:
     arn = "arn:aws:iam::1:role/path/segment-lake-role"
     assert role_name(arn) == "segment-lake-role"
 
-    decoded = decode_policy(arn, {"Version": "2012-10-17", "Statement": []})
+    decoded = trust_policy_fact(arn, {"Version": "2012-10-17", "Statement": []})
     assert decoded.document is not None and decoded.decode_error is None
 
-    encoded = decode_policy(arn, "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
+    encoded = trust_policy_fact(arn, "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
     assert encoded.document == {"Version": "2012-10-17", "Statement": []}
 
     for raw in ("%7Bnot%20json", "%5B%5D"):
-        broken = decode_policy(arn, raw)
+        broken = trust_policy_fact(arn, raw)
         assert broken.document is None
         assert broken.raw == raw and broken.decode_error
+
+    # plain JSON is decoded as it is, never URL-decoded first (a literal "%41" stays "%41")
+    plain = trust_policy_fact(arn, '{"Version": "2012-10-17", "Statement": [{"Sid": "a%41b"}]}')
+    assert plain.document == {"Version": "2012-10-17", "Statement": [{"Sid": "a%41b"}]}
 
 
 def test_retry_after_and_api_families() -> None:

@@ -15,17 +15,15 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from auditor.privileges.iam_policy import PolicyDecodeError, decode_policy
 from auditor.privileges.iam_trust import (
     SEGMENT_ROLE_ARN,
-    PolicyDecodeError,
     RequiredTrust,
     TrustVerdict,
-    corrected_policy,
-    decode_policy,
     evaluate_trust,
     required_pairs,
-    update_command,
 )
+from auditor.remediate.trust import corrected_policy, update_command
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/uc-storage-role"
