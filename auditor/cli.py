@@ -52,6 +52,7 @@ def _now(value: str | None) -> datetime | None:
 def cmd_check(args: argparse.Namespace) -> int:
     from auditor.audit import load_packs_for, run_cycle
     from auditor.evaluate.engine import evaluate
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.model.facts import Snapshot
     from auditor.outputs.formats import render
     from auditor.packs.loader import load_packs
@@ -59,7 +60,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     reports: list[Report] = []
     if args.snapshot:
-        packs = load_packs([Path(d) for d in args.rules])
+        packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
         for path in args.snapshot:
             try:
                 snapshot = Snapshot.load(path)
@@ -146,6 +147,7 @@ def cmd_preflight(args: argparse.Namespace) -> int:
 
 
 def cmd_rules_validate(args: argparse.Namespace) -> int:
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import default_rule_dirs, load_pack_file, pack_files
 
     dirs = [Path(p) for p in args.paths] or default_rule_dirs()
@@ -153,7 +155,7 @@ def cmd_rules_validate(args: argparse.Namespace) -> int:
     names: dict[str, Path] = {}
     rules = 0
     for path in files:
-        loaded = load_pack_file(path)
+        loaded = load_pack_file(path, builtin_kind_args())
         if loaded.name in names:
             raise InputError(path, f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack")
         names[loaded.name] = path
@@ -165,9 +167,10 @@ def cmd_rules_validate(args: argparse.Namespace) -> int:
 def cmd_rules_list(args: argparse.Namespace) -> int:
     import json
 
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import load_packs
 
-    packs = load_packs([Path(d) for d in args.rules])
+    packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
     rows = [
         {
             "pack": p.name,

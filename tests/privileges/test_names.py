@@ -9,7 +9,7 @@ import pytest
 
 from auditor.evaluate.context import RequiredGrant
 from auditor.evaluate.engine import bind_all
-from auditor.evaluate.registry import KINDS
+from auditor.evaluate.registry import KINDS, builtin_kind_args
 from auditor.model.facts import PrincipalKind, SecurableType, Snapshot
 from auditor.packs.loader import load_packs
 from auditor.privileges.databricks import canonical
@@ -106,7 +106,7 @@ def test_the_per_securable_tables_use_the_vocabularies() -> None:
 
 
 def _required_grants() -> list[RequiredGrant]:
-    packs = load_packs()
+    packs = load_packs(kinds=builtin_kind_args())
     required: list[RequiredGrant] = []
     for name in ("healthy.json", "legacy.json"):
         snapshot = Snapshot.model_validate(json.loads((EXAMPLES / name).read_text(encoding="utf-8")))
