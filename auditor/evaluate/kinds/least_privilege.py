@@ -16,7 +16,7 @@ from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
-from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
+from auditor.privileges.names import catalog_of, is_hive, lineage, split_full_name, sql_spelling
 from auditor.remediate.sql import commented, revoke_statement
 
 
@@ -165,7 +165,7 @@ class Exposure(CheckKind[ExposureArgs]):
             exposed = [
                 g
                 for g in ctx.snapshot.grants
-                if g.securable_name.split(".", 1)[0].lower() == catalog.lower()
+                if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
                 and g.principal.lower() not in allowed | owners
             ]
             if exposed:
