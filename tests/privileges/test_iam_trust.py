@@ -644,7 +644,7 @@ def test_decode_policy_forms() -> None:
     assert decode_policy(urllib.parse.quote(json.dumps(CANONICAL))) == CANONICAL
     for bad in ("%7Bnot%20json", "", "[1]", None, 42):
         with pytest.raises(PolicyDecodeError):
-            decode_policy(bad)  # type: ignore[arg-type]
+            decode_policy(bad)
 
 
 def test_required_pairs_follow_the_guide() -> None:
