@@ -249,6 +249,8 @@ ONE_HOME = {
     "HIVE_PRIVILEGES": "auditor.privileges.names",
     "SECURABLE_KEYWORDS": "auditor.privileges.names",
     "HIVE_METASTORE": "auditor.privileges.names",
+    "ACL_PRINCIPAL_KEYS": "auditor.privileges.names",
+    "SCIM_RESOURCES": "auditor.privileges.names",
 }
 
 

@@ -17,15 +17,10 @@ from auditor.collect.clients import RestClient
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed
 from auditor.collect.runner import Memo
 from auditor.model.facts import Membership, Principal, PrincipalKind
-from auditor.privileges.names import principal_kind_of
+from auditor.privileges.names import SCIM_NAME_ATTRIBUTES, SCIM_RESOURCES, principal_kind_of
 
 SCIM = "/api/2.0/preview/scim/v2"
 MAX_GROUP_NESTING = 10
-_COLLECTION = {
-    PrincipalKind.SERVICE_PRINCIPAL: ("ServicePrincipals", "applicationId"),
-    PrincipalKind.USER: ("Users", "userName"),
-    PrincipalKind.GROUP: ("Groups", "displayName"),
-}
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,7 @@ class ScimDirectory:
         return self._memo.get(("name", kind, name.lower()), lambda: self._find(kind, name))
 
     def _find(self, kind: PrincipalKind, name: str) -> dict[str, Any] | None:
-        collection, attribute = _COLLECTION[kind]
+        collection, attribute = SCIM_RESOURCES[kind], SCIM_NAME_ATTRIBUTES[kind]
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         listed = self._rest.get(f"{SCIM}/{collection}", {"filter": f'{attribute} eq "{escaped}"'})
         matches = [r for r in listed.get("Resources") or () if isinstance(r, dict)]
@@ -87,8 +82,8 @@ class ScimDirectory:
         if known is not None:
             return known
         for collection, kind in (
-            ("ServicePrincipals", PrincipalKind.SERVICE_PRINCIPAL),
-            ("Users", PrincipalKind.USER),
+            (SCIM_RESOURCES[PrincipalKind.SERVICE_PRINCIPAL], PrincipalKind.SERVICE_PRINCIPAL),
+            (SCIM_RESOURCES[PrincipalKind.USER], PrincipalKind.USER),
         ):
             resource = self.by_id(collection, scim_id)
             if resource is not None:

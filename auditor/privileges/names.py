@@ -325,6 +325,34 @@ def sql_privilege(privilege: str) -> str:
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+ACL_PRINCIPAL_KEYS: Final[MappingProxyType[PrincipalKind, str]] = MappingProxyType(
+    {
+        PrincipalKind.USER: "user_name",
+        PrincipalKind.GROUP: "group_name",
+        PrincipalKind.SERVICE_PRINCIPAL: "service_principal_name",
+    }
+)
+"""The key that names a principal of each kind in a Permissions API access control list."""
+
+SCIM_RESOURCES: Final[MappingProxyType[PrincipalKind, str]] = MappingProxyType(
+    {
+        PrincipalKind.USER: "Users",
+        PrincipalKind.GROUP: "Groups",
+        PrincipalKind.SERVICE_PRINCIPAL: "ServicePrincipals",
+    }
+)
+"""The SCIM resource type (and collection path) of each kind of principal."""
+
+SCIM_NAME_ATTRIBUTES: Final[MappingProxyType[PrincipalKind, str]] = MappingProxyType(
+    {
+        PrincipalKind.USER: "userName",
+        PrincipalKind.GROUP: "displayName",
+        PrincipalKind.SERVICE_PRINCIPAL: "applicationId",
+    }
+)
+"""The SCIM attribute holding the name grants use for each kind of principal."""
+
+
 def principal_kind_of(name: str) -> PrincipalKind:
     """How a grant names a principal: a UUID is a service principal's application id, an ``@`` a user's
     e-mail, anything else a group's display name."""

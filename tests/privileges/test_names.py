@@ -14,6 +14,7 @@ from auditor.model.facts import PrincipalKind, SecurableType, Snapshot
 from auditor.packs.loader import load_packs
 from auditor.privileges.databricks import canonical
 from auditor.privileges.names import (
+    ACL_PRINCIPAL_KEYS,
     CATALOG_OBJECTS,
     HIVE_PRIVILEGES,
     HIVE_PRIVILEGES_BY_SECURABLE,
@@ -21,6 +22,8 @@ from auditor.privileges.names import (
     NAME_PART_COUNTS,
     NAMELESS,
     PARENT_TYPE,
+    SCIM_NAME_ATTRIBUTES,
+    SCIM_RESOURCES,
     SECURABLE_KEYWORDS,
     UC_PRIVILEGES,
     UC_PRIVILEGES_BY_SECURABLE,
@@ -85,6 +88,7 @@ def test_splitting_and_quoting() -> None:
 
 
 def test_principal_kinds() -> None:
+    assert set(ACL_PRINCIPAL_KEYS) == set(SCIM_RESOURCES) == set(SCIM_NAME_ATTRIBUTES) == set(PrincipalKind)
     assert principal_kind_of("5e9e0000-0000-4000-8000-000000000001") is PrincipalKind.SERVICE_PRINCIPAL
     assert principal_kind_of("ana@example.com") is PrincipalKind.USER
     assert principal_kind_of("segment-readers") is PrincipalKind.GROUP
