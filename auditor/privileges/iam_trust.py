@@ -525,7 +525,7 @@ def _external_id_hint(statement: Statement | None) -> str:
 def evaluate_trust(
     document: dict[str, Any] | str | None, required: Sequence[RequiredTrust], role_arn: str
 ) -> TrustVerdict:
-    """Decide whether a role's trust policy allows exactly the required pairs (reference §10).
+    """Decide whether a role's trust policy allows exactly the required pairs.
 
     ``document`` is what ``iam.get_role`` returned (normally a dict; a str when botocore could not decode
     it). An undecodable or malformed document, or an invalid role ARN, is an ``error`` verdict, never a pass.

@@ -4,7 +4,7 @@ Everything that spells, splits, quotes or classifies a Databricks name lives her
 evaluation, remediation and drift import it: securable kinds and their SQL keywords, how many name
 parts each takes, the lineage catalog -> schema -> table/view/volume/function, ``hive_metastore``,
 privilege vocabularies with their spellings and the securables each privilege applies to, and how a
-grant names a principal. What a privilege *means* (legacy mapping, ``ALL PRIVILEGES``, inheritance,
+grant, an access control list and SCIM name each kind of principal. What a privilege *means* (legacy mapping, ``ALL PRIVILEGES``, inheritance,
 groups) is `auditor.privileges.databricks`.
 
 Names. Unity Catalog object names cannot contain ``.``, a space, ``/`` or control characters (ASCII
@@ -20,7 +20,8 @@ only ever be one identifier token. Privileges and securable keywords are never q
 checks that a privilege is plain words instead.
 
 Sources: Databricks SQL reference "Privileges and securable objects in Unity Catalog" and "Privileges and
-securable objects in the Hive metastore"; "Names" (identifiers); the SDK's ``Privilege`` enum.
+securable objects in the Hive metastore"; "Names" (identifiers); the SDK's ``Privilege`` enum; the
+Permissions and SCIM APIs.
 """
 
 from __future__ import annotations
