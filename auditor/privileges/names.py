@@ -4,8 +4,8 @@ Everything that spells, splits, quotes or classifies a Databricks name lives her
 evaluation, remediation and drift import it: securable kinds and their SQL keywords, how many name
 parts each takes, the lineage catalog -> schema -> table/view/volume/function, ``hive_metastore``,
 privilege vocabularies with their spellings and the securables each privilege applies to, and how a
-grant, an access control list and SCIM name each kind of principal. What a privilege *means* (legacy mapping, ``ALL PRIVILEGES``, inheritance,
-groups) is `auditor.privileges.databricks`.
+grant, an access control list and SCIM name each kind of principal. What a privilege *means* (legacy
+mapping, ``ALL PRIVILEGES``, inheritance, groups) is `auditor.privileges.databricks`.
 
 Names. Unity Catalog object names cannot contain ``.``, a space, ``/`` or control characters (ASCII
 0-31 and 127), so a plain full name such as ``main.sales.orders`` splits on ``.`` into its parts exactly
