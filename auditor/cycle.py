@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from auditor.errors import InputError
 from auditor.evaluate.engine import bind_all, evaluate, plan
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
 from auditor.model.plan import CollectionPlan
@@ -24,7 +25,7 @@ class CycleResult:
 
 def load_packs_for(settings: Settings) -> PackSet:
     """The bundled packs plus the config's rule_dirs, with every binding of every target checked."""
-    packs = load_packs(settings.resolved_rule_dirs())
+    packs = load_packs(settings.resolved_rule_dirs(), kinds=builtin_kind_args())
     validate_bindings(settings, packs)
     return packs
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import queue
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -679,9 +678,3 @@ def _signals(stop: threading.Event, reload_requested: threading.Event, daemon: D
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-if __name__ == "__main__":  # `python -m auditor.daemon ARGS` is `grants-auditor run ARGS`
-    from auditor.cli import main
-
-    raise SystemExit(main(["run", *sys.argv[1:]]))

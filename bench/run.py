@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from auditor.collect import collect_target
 from auditor.cycle import plan_target, run_cycle
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.log import configure_logging
 from auditor.model.facts import FactFamily
 from auditor.model.plan import CollectionPlan
@@ -33,7 +34,7 @@ from auditor.settings import Settings, TargetSettings
 from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-PACKS = load_packs()
+PACKS = load_packs(kinds=builtin_kind_args())
 
 
 @dataclass

@@ -63,9 +63,10 @@ def run_check(args: argparse.Namespace) -> int:
 def _evaluate_snapshots(args: argparse.Namespace) -> list[Report]:
     """Offline, facts are judged as of their collection time, so results are reproducible."""
     from auditor.evaluate.engine import evaluate
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import load_packs
 
-    packs = load_packs([Path(d) for d in args.rules])
+    packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
     return [
         evaluate(snapshot, packs, now=parse_now(args.now) or snapshot.collected_at)
         for snapshot in map(_load_snapshot, args.snapshot)

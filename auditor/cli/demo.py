@@ -19,7 +19,7 @@ def register(sub: Subcommands) -> None:
 def run_demo(args: argparse.Namespace) -> int:
     if not sandbox_installed("demo"):
         return ExitCode.BAD_INPUT
-    from auditor import demo
+    from auditor.cli import demo_session as demo
     from auditor.log import configure_logging
 
     configure_logging(level="WARNING")

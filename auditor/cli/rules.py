@@ -27,6 +27,7 @@ def register(sub: Subcommands) -> None:
 
 def run_validate(args: argparse.Namespace) -> int:
     """Each pack on its own, and no pack name twice among those given."""
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import bundled_rules, load_pack_file, pack_files
 
     dirs: list[Traversable] = [Path(p) for p in args.paths] or [bundled_rules()]
@@ -34,7 +35,7 @@ def run_validate(args: argparse.Namespace) -> int:
     names: dict[str, Traversable] = {}
     rules = 0
     for path in files:
-        loaded = load_pack_file(path)
+        loaded = load_pack_file(path, builtin_kind_args())
         if loaded.name in names:
             raise InputError(
                 str(path), f"pack {loaded.name!r} is already defined in {names[loaded.name]}", field="pack"
@@ -46,9 +47,10 @@ def run_validate(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import load_packs
 
-    packs = load_packs([Path(d) for d in args.rules])
+    packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
     rows = [
         {
             "pack": p.name,

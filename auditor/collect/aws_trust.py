@@ -1,8 +1,8 @@
 """IAM role trust policies through boto3 (``iam:GetRole``), with the target's AWS settings.
 
 botocore normally decodes the URL-encoded ``AssumeRolePolicyDocument`` into a dict; when it cannot, it
-hands back the raw string. Such a string gets one more decoding attempt (``json.loads(unquote(s))``);
-if that fails too the policy is recorded with ``document=None`` and the error, and the trust rule
+hands back the raw string. Such a string gets one more decoding attempt (`decode_policy`: JSON, then
+URL-encoded JSON); if that fails too the policy is recorded with ``document=None`` and the reason, and the trust rule
 reports an error, never a pass. A role that does not exist is "read and absent".
 """
 
@@ -12,7 +12,6 @@ import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import boto3
 import botocore.config
@@ -22,6 +21,7 @@ from auditor.collect.budget import CostMeter, Deadline
 from auditor.collect.http import RetryPolicy
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure
 from auditor.model.facts import TrustPolicy
+from auditor.privileges.iam_policy import PolicyDecodeError, decode_policy
 from auditor.settings import AwsSettings
 
 _DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "InvalidClientTokenId"})
@@ -36,18 +36,13 @@ def role_name(role_arn: str) -> str:
     return resource.rsplit("/", 1)[-1]
 
 
-def decode_policy(role_arn: str, document: Any) -> TrustPolicy:
-    """A ``AssumeRolePolicyDocument`` as read: decoded when possible, else kept raw with the error."""
-    if isinstance(document, dict):
-        return TrustPolicy(role_arn=role_arn, document=document)
-    raw = document if isinstance(document, str) else json.dumps(document, default=str)
+def trust_policy_fact(role_arn: str, document: Any) -> TrustPolicy:
+    """A ``AssumeRolePolicyDocument`` as read: decoded when possible, else kept raw with the reason."""
     try:
-        decoded = json.loads(unquote(raw))
-    except json.JSONDecodeError as exc:
-        return TrustPolicy(role_arn=role_arn, raw=raw, decode_error=f"not JSON after URL-decoding: {exc.msg}")
-    if not isinstance(decoded, dict):
-        return TrustPolicy(role_arn=role_arn, raw=raw, decode_error="the policy is not a JSON object")
-    return TrustPolicy(role_arn=role_arn, document=decoded)
+        return TrustPolicy(role_arn=role_arn, document=decode_policy(document))
+    except PolicyDecodeError as exc:
+        raw = document if isinstance(document, str) else json.dumps(document, default=str)
+        return TrustPolicy(role_arn=role_arn, raw=raw, decode_error=str(exc))
 
 
 @dataclass
@@ -78,7 +73,7 @@ class IamReader:
             if isinstance(failure, ObjectNotFound):
                 return None
             raise failure from None
-        return decode_policy(role_arn, role.get("AssumeRolePolicyDocument"))
+        return trust_policy_fact(role_arn, role.get("AssumeRolePolicyDocument"))
 
     def client(self) -> Any:
         """The IAM client (assuming the configured role first, if any)."""

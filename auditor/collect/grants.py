@@ -19,7 +19,6 @@ from auditor.collect.interface import (
     ObjectNotFound,
     ReadFailed,
     ReadFailure,
-    is_hive_metastore,
     principal_scope,
     watch_scope,
 )
@@ -33,6 +32,7 @@ from auditor.collect.sql_grants import (
 )
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import FactFamily, Securable, SecurableType, securable_key
+from auditor.privileges.names import catalog_of, is_hive
 from auditor.settings import TargetSettings
 
 F = FactFamily
@@ -66,7 +66,7 @@ class GrantReader:
     def uc_candidates(reads: ReadPlan) -> bool:
         """Some Unity Catalog grant read could go through SQL."""
         grants = reads.wants(F.GRANTS) and any(not needs_sql(t, n) for t, n in reads.securables)
-        return grants or any(not is_hive_metastore(c) for c in reads.watched_catalogs)
+        return grants or any(not is_hive(c) for c in reads.watched_catalogs)
 
     @staticmethod
     def hive_needed(reads: ReadPlan) -> bool:
@@ -107,7 +107,7 @@ class GrantReader:
                 key = securable_key(securable_type, name)
                 self._cycle.task([(F.GRANTS, key)], self._rest_grants, securable_type, name)
         for catalog in self._reads.watched_catalogs:
-            if not is_hive_metastore(catalog):
+            if not is_hive(catalog):
                 self._cycle.task([(F.GRANTS, watch_scope(catalog))], self._rest_watch, catalog)
 
     # ---- without SQL ------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ class GrantReader:
             for family, scope in self._families(securable_type, name):
                 self._sink.fail(family, scope, failure)
         for catalog in self._reads.watched_catalogs:
-            if is_hive_metastore(catalog):
+            if is_hive(catalog):
                 failure = ReadFailed("hive_metastore cannot be watched in bulk: information_schema does not cover it")
             elif sql_mode:
                 failure = ReadFailed(f"collection is 'sql' and SQL is unavailable: {reason}", api_family="sql")
@@ -154,15 +154,19 @@ class GrantReader:
         for securable_type, name in self._reads.securables:
             if self._families(securable_type, name):
                 self._show_grants(session, securable_type, name)
-        catalogs = [c for c in self._reads.watched_catalogs if not is_hive_metastore(c)]
+        catalogs = [c for c in self._reads.watched_catalogs if not is_hive(c)]
         for catalog in self._reads.watched_catalogs:
-            if is_hive_metastore(catalog):
+            if is_hive(catalog):
                 reason = "hive_metastore cannot be watched in bulk: information_schema does not cover it"
                 self._sink.fail(F.GRANTS, watch_scope(catalog), ReadFailed(reason))
         if catalogs:
             grants = read_watched_catalogs(session, catalogs)
             for catalog in catalogs:
-                mine = [g for g in grants if g.securable_name.split(".")[0].lower() == catalog.lower()]
+                mine = [
+                    g
+                    for g in grants
+                    if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
+                ]
                 self._sink.commit(F.GRANTS, watch_scope(catalog), grants=mine)
         principals = self._reads.swept_principals
         if principals:

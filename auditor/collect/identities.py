@@ -9,7 +9,6 @@ group shared by many principals is fetched once.
 
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -18,24 +17,10 @@ from auditor.collect.clients import RestClient
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed
 from auditor.collect.runner import Memo
 from auditor.model.facts import Membership, Principal, PrincipalKind
+from auditor.privileges.names import SCIM_NAME_ATTRIBUTES, SCIM_RESOURCES, principal_kind_of
 
 SCIM = "/api/2.0/preview/scim/v2"
 MAX_GROUP_NESTING = 10
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_COLLECTION = {
-    PrincipalKind.SERVICE_PRINCIPAL: ("ServicePrincipals", "applicationId"),
-    PrincipalKind.USER: ("Users", "userName"),
-    PrincipalKind.GROUP: ("Groups", "displayName"),
-}
-
-
-def principal_kind_of(name: str) -> PrincipalKind:
-    """How a grant names a principal: a UUID is an application id, an ``@`` an e-mail, else a group."""
-    if _UUID.match(name):
-        return PrincipalKind.SERVICE_PRINCIPAL
-    if "@" in name:
-        return PrincipalKind.USER
-    return PrincipalKind.GROUP
 
 
 @dataclass(frozen=True)
@@ -64,7 +49,7 @@ class ScimDirectory:
         return self._memo.get(("name", kind, name.lower()), lambda: self._find(kind, name))
 
     def _find(self, kind: PrincipalKind, name: str) -> dict[str, Any] | None:
-        collection, attribute = _COLLECTION[kind]
+        collection, attribute = SCIM_RESOURCES[kind], SCIM_NAME_ATTRIBUTES[kind]
         escaped = name.replace("\\", "\\\\").replace('"', '\\"')
         listed = self._rest.get(f"{SCIM}/{collection}", {"filter": f'{attribute} eq "{escaped}"'})
         matches = [r for r in listed.get("Resources") or () if isinstance(r, dict)]
@@ -97,8 +82,8 @@ class ScimDirectory:
         if known is not None:
             return known
         for collection, kind in (
-            ("ServicePrincipals", PrincipalKind.SERVICE_PRINCIPAL),
-            ("Users", PrincipalKind.USER),
+            (SCIM_RESOURCES[PrincipalKind.SERVICE_PRINCIPAL], PrincipalKind.SERVICE_PRINCIPAL),
+            (SCIM_RESOURCES[PrincipalKind.USER], PrincipalKind.USER),
         ):
             resource = self.by_id(collection, scim_id)
             if resource is not None:
@@ -206,7 +191,7 @@ def read_me(rest: RestClient, directory: ScimDirectory) -> AuditorIdentity:
     me = rest.get(f"{SCIM}/Me")
     application_id = me.get("applicationId")
     user_name = str(me.get("userName") or "")
-    if application_id or _UUID.match(user_name):
+    if application_id or principal_kind_of(user_name) is PrincipalKind.SERVICE_PRINCIPAL:
         kind, name = PrincipalKind.SERVICE_PRINCIPAL, str(application_id or user_name)
     else:
         kind, name = PrincipalKind.USER, user_name

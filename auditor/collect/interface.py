@@ -20,11 +20,9 @@ from auditor.model.facts import (
     Principal,
     ReadState,
     ReadStatus,
-    SecurableType,
     securable_key,
 )
 
-HIVE_METASTORE = "hive_metastore"
 WATCH_SCOPE_PREFIX = "watch:"
 GLOBAL_SCOPE = "*"
 
@@ -94,26 +92,6 @@ def watch_scope(catalog: str) -> str:
 def principal_scope(principal: str) -> str:
     """The GRANTS scope that covers every direct grant to a principal, anywhere in the metastore."""
     return f"principal:{principal}"
-
-
-def is_hive_metastore(full_name: str) -> bool:
-    """True for ``hive_metastore`` and anything inside it (names are case-insensitive)."""
-    return full_name.split(".", 1)[0].strip("`").lower() == HIVE_METASTORE
-
-
-_CHILD_TYPES = frozenset({SecurableType.TABLE, SecurableType.VIEW, SecurableType.VOLUME, SecurableType.FUNCTION})
-
-
-def with_ancestors(securable_type: SecurableType, full_name: str) -> list[tuple[SecurableType, str]]:
-    """The securable followed by the ancestors it inherits grants from (schema, then catalog)."""
-    chain = [(securable_type, full_name)]
-    parts = full_name.split(".")
-    if securable_type in _CHILD_TYPES and len(parts) >= 3:
-        chain.append((SecurableType.SCHEMA, ".".join(parts[:2])))
-        chain.append((SecurableType.CATALOG, parts[0]))
-    elif securable_type is SecurableType.SCHEMA and len(parts) >= 2:
-        chain.append((SecurableType.CATALOG, parts[0]))
-    return chain
 
 
 _READ: ReadFailure | None = None

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from auditor.collect.clients import RestClient
 from auditor.collect.interface import ObjectNotFound, ReadFailed
 from auditor.model.facts import Grant, Securable, SecurableType
-from auditor.privileges.databricks import normalize_privilege
+from auditor.privileges.names import NAMELESS, normalize_privilege
 
 UC = "/api/2.1/unity-catalog"
 REST_WATCH_TABLE_CAP = 200
@@ -113,7 +113,7 @@ def _privilege_entry(
 
 
 def _grant_name(securable_type: SecurableType, name: str) -> str:
-    return "" if securable_type in (SecurableType.METASTORE, SecurableType.ANY_FILE) else name
+    return "" if securable_type in NAMELESS else name
 
 
 def read_securable(rest: RestClient, securable_type: SecurableType, full_name: str) -> Securable | None:

@@ -5,36 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from auditor.collect.identities import principal_kind_of
-from auditor.collect.interface import (
-    GLOBAL_SCOPE,
-    is_hive_metastore,
-    principal_scope,
-    watch_scope,
-    with_ancestors,
-)
+from auditor.collect.interface import GLOBAL_SCOPE, principal_scope, watch_scope
 from auditor.model.facts import FactFamily, PrincipalKind, SecurableType, securable_key
 from auditor.model.plan import CollectionPlan
+from auditor.privileges.names import CATALOG_OBJECTS, NAMELESS, is_hive, lineage, principal_kind_of
 
 Scope = tuple[FactFamily, str]
-
-_METADATA_TYPES = frozenset(
-    {
-        SecurableType.CATALOG,
-        SecurableType.SCHEMA,
-        SecurableType.TABLE,
-        SecurableType.VIEW,
-        SecurableType.VOLUME,
-        SecurableType.FUNCTION,
-    }
-)
 
 
 def needs_sql(securable_type: SecurableType, full_name: str) -> bool:
     """hive_metastore objects and ANY FILE exist for SQL only (REST does not serve them)."""
-    return securable_type is SecurableType.ANY_FILE or (
-        securable_type in _METADATA_TYPES and is_hive_metastore(full_name)
-    )
+    return securable_type is SecurableType.ANY_FILE or (securable_type in CATALOG_OBJECTS and is_hive(full_name))
 
 
 @dataclass(frozen=True)
@@ -52,15 +33,15 @@ class ReadPlan:
         """Planned securables and their ancestors, each once (names compared case-insensitively)."""
         seen: dict[str, tuple[SecurableType, str]] = {}
         for ref in sorted(self.plan.securables, key=lambda r: (r.type.value, r.full_name)):
-            for securable_type, name in with_ancestors(ref.type, ref.full_name):
-                name = "" if securable_type in (SecurableType.METASTORE, SecurableType.ANY_FILE) else name
+            for securable_type, name in lineage(ref.type, ref.full_name):
+                name = "" if securable_type in NAMELESS else name
                 seen.setdefault(securable_key(securable_type, name).lower(), (securable_type, name))
         return tuple(seen.values())
 
     @cached_property
     def metadata_securables(self) -> tuple[tuple[SecurableType, str], ...]:
         """Securables whose existence and metadata come from the catalog/schema/table APIs."""
-        return tuple((t, n) for t, n in self.securables if t in _METADATA_TYPES and not needs_sql(t, n))
+        return tuple((t, n) for t, n in self.securables if t in CATALOG_OBJECTS and not needs_sql(t, n))
 
     @cached_property
     def watched_catalogs(self) -> tuple[str, ...]:

@@ -12,27 +12,24 @@ number of schemas and tables in them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditor.collect.interface import HIVE_METASTORE, is_hive_metastore
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import Grant, SecurableType
-from auditor.privileges.databricks import normalize_privilege
-from auditor.remediate.sql import SECURABLE_KEYWORDS
-
-_DOTTED = frozenset(
-    {
-        SecurableType.CATALOG,
-        SecurableType.SCHEMA,
-        SecurableType.TABLE,
-        SecurableType.VIEW,
-        SecurableType.VOLUME,
-        SecurableType.FUNCTION,
-    }
+from auditor.privileges.names import (
+    CATALOG_OBJECTS,
+    HIVE_METASTORE,
+    NAMELESS,
+    SECURABLE_KEYWORDS,
+    is_hive,
+    name_parts,
+    normalize_privilege,
+    quote_identifier_if_needed,
+    split_quoted_name,
 )
+
 _OBJECT_TYPES = {
     "CATALOG$": SecurableType.CATALOG,
     "DATABASE": SecurableType.SCHEMA,
@@ -40,15 +37,6 @@ _OBJECT_TYPES = {
     "MATERIALIZED_VIEW": SecurableType.VIEW,
     "CREDENTIAL": SecurableType.STORAGE_CREDENTIAL,
 }
-_PLAIN_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NAMELESS = frozenset({SecurableType.METASTORE, SecurableType.ANY_FILE})
-
-
-def quote_identifier(name: str) -> str:
-    """One identifier, backticked (inner backticks doubled) unless it is a plain word."""
-    if _PLAIN_IDENTIFIER.match(name):
-        return name
-    return "`" + name.replace("`", "``") + "`"
 
 
 def quote_literal(value: str) -> str:
@@ -59,12 +47,12 @@ def quote_literal(value: str) -> str:
 def show_grants_statement(securable_type: SecurableType, full_name: str) -> str:
     """``SHOW GRANTS ON <securable>`` with every name part quoted."""
     keyword = SECURABLE_KEYWORDS[securable_type]
-    if securable_type in _NAMELESS:
+    if securable_type in NAMELESS:
         return f"SHOW GRANTS ON {keyword}"
-    if securable_type in _DOTTED:
-        name = ".".join(quote_identifier(part) for part in full_name.split("."))
+    if securable_type in CATALOG_OBJECTS:
+        name = ".".join(quote_identifier_if_needed(part) for part in name_parts(full_name))
     else:
-        name = quote_identifier(full_name)
+        name = quote_identifier_if_needed(full_name)
     return f"SHOW GRANTS ON {keyword} {name}"
 
 
@@ -81,7 +69,7 @@ def parse_show_grants(
 ) -> ShowGrantsResult:
     """Rows of ``SHOW GRANTS ON <securable_type> <full_name>`` (lower-cased column names) as facts."""
     result = ShowGrantsResult()
-    hive = securable_type in _DOTTED and is_hive_metastore(full_name)
+    hive = securable_type in CATALOG_OBJECTS and is_hive(full_name)
     for row in rows:
         principal = row.get("principal")
         action = row.get("actiontype")
@@ -111,7 +99,7 @@ def _row_securable(
 ) -> tuple[SecurableType, str] | None:
     """The securable a row is about: its own objectType/objectKey, defaulting to the statement's."""
     if not isinstance(object_type, str) or not object_type.strip():
-        return securable_type, "" if securable_type in _NAMELESS else full_name
+        return securable_type, "" if securable_type in NAMELESS else full_name
     spelled = object_type.strip().upper().replace(" ", "_")
     kind = _OBJECT_TYPES.get(spelled)
     if kind is None:
@@ -119,43 +107,18 @@ def _row_securable(
             kind = SecurableType(spelled)
         except ValueError:
             return None
-    if kind in _NAMELESS:
+    if kind in NAMELESS:
         return kind, ""
-    parts = split_name(object_key) if isinstance(object_key, str) and object_key.strip() else []
+    parts = split_quoted_name(object_key) if isinstance(object_key, str) and object_key.strip() else []
     if kind is SecurableType.CATALOG:
         if spelled == "CATALOG$" or (hive and not parts):
             return kind, HIVE_METASTORE
-        return kind, parts[0] if parts else full_name.split(".")[0]
+        return kind, parts[0] if parts else (*name_parts(full_name), "")[0]
     if not parts:
         return (kind, full_name) if kind is securable_type else None
-    if hive and kind in _DOTTED and parts[0].lower() != HIVE_METASTORE:
+    if hive and kind in CATALOG_OBJECTS and parts[0].lower() != HIVE_METASTORE:
         parts = [HIVE_METASTORE, *parts]
     return kind, ".".join(parts)
-
-
-def split_name(key: str) -> list[str]:
-    """`` `a`.`b.c` `` -> ``["a", "b.c"]``; unquoted dots separate parts."""
-    parts: list[str] = []
-    current: list[str] = []
-    quoted = False
-    index = 0
-    text = key.strip()
-    while index < len(text):
-        char = text[index]
-        if char == "`":
-            if quoted and index + 1 < len(text) and text[index + 1] == "`":
-                current.append("`")
-                index += 2
-                continue
-            quoted = not quoted
-        elif char == "." and not quoted:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        index += 1
-    parts.append("".join(current))
-    return [part for part in parts if part]
 
 
 # ---- watched catalogs: information_schema ------------------------------------------------------
@@ -218,7 +181,7 @@ PRIVILEGE_VIEWS: tuple[PrivilegeView, ...] = (
 
 def read_watched_catalogs(session: SqlSession, catalogs: Iterable[str]) -> list[Grant]:
     """Every direct grant in the catalogs (catalog, schema and table level): one statement per view."""
-    names = [c for c in catalogs if not is_hive_metastore(c)]
+    names = [c for c in catalogs if not is_hive(c)]
     grants: list[Grant] = []
     if not names:
         return grants

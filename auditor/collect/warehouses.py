@@ -12,15 +12,12 @@ from auditor.collect.clients import RestClient
 from auditor.collect.interface import ObjectNotFound
 from auditor.collect.rest_grants import segment
 from auditor.model.facts import AclEntry, PrincipalKind, Warehouse
+from auditor.privileges.names import ACL_PRINCIPAL_KEYS
 
 WAREHOUSES = "/api/2.0/sql/warehouses"
 PERMISSIONS = "/api/2.0/permissions"
 
-_PRINCIPAL_FIELDS = (
-    ("user_name", PrincipalKind.USER),
-    ("group_name", PrincipalKind.GROUP),
-    ("service_principal_name", PrincipalKind.SERVICE_PRINCIPAL),
-)
+_PRINCIPAL_FIELDS = tuple((key, kind) for kind, key in ACL_PRINCIPAL_KEYS.items())
 
 
 def read_warehouse_info(rest: RestClient, warehouse_id: str) -> dict[str, Any] | None:

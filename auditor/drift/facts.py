@@ -39,16 +39,9 @@ from auditor.model.facts import (
     Snapshot,
     securable_key,
 )
+from auditor.privileges.iam_policy import canonical_policy
+from auditor.privileges.names import catalog_of
 
-_NESTED_SECURABLES = frozenset(
-    {
-        SecurableType.SCHEMA,
-        SecurableType.TABLE,
-        SecurableType.VIEW,
-        SecurableType.VOLUME,
-        SecurableType.FUNCTION,
-    }
-)
 # The GRANTS scope of the bulk read of every grant inside a watched catalog (the collectors' and the
 # rules' convention: `auditor.collect.interface.watch_scope`).
 WATCH_SCOPE_PREFIX = "watch:"
@@ -204,11 +197,8 @@ def _all_facts(
 
 
 def _catalog_of(grant: Grant) -> str | None:
-    if grant.securable_type is SecurableType.CATALOG:
-        return grant.securable_name.lower()
-    if grant.securable_type in _NESTED_SECURABLES:
-        return grant.securable_name.split(".", 1)[0].lower()
-    return None
+    catalog = catalog_of(grant.securable_type, grant.securable_name)
+    return catalog.lower() if catalog is not None else None
 
 
 def _grant_scopes(
@@ -360,35 +350,6 @@ def _credential_facts(snapshot: Snapshot, principals: frozenset[str]) -> Iterato
                 family=FactFamily.OAUTH_SECRETS,
                 scopes=(secret.application_id,),
             )
-
-
-# ---- canonical trust policy ---------------------------------------------------------------------
-
-# Keys whose value IAM treats as a set whether written as one string or a list.
-_SET_VALUED = frozenset(
-    {"Action", "NotAction", "Resource", "NotResource", "AWS", "Service", "Federated", "CanonicalUser"}
-)
-
-
-def _canonical(value: Any, key: str | None = None, in_condition: int = 0) -> Any:
-    if isinstance(value, dict):
-        depth = in_condition + 1 if in_condition else (1 if key == "Condition" else 0)
-        return {k: _canonical(v, k, depth) for k, v in sorted(value.items())}
-    as_set = key in _SET_VALUED or in_condition == 2  # condition operator -> key -> values
-    if isinstance(value, str) and as_set:
-        value = [value]
-    if isinstance(value, list):
-        items = [_canonical(v) for v in value]
-        return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
-    return value
-
-
-def canonical_policy(document: Mapping[str, Any]) -> str:
-    """The policy as canonical JSON: keys sorted, set-valued entries as sorted lists."""
-    statement = document.get("Statement")
-    if isinstance(statement, dict):
-        document = {**document, "Statement": [statement]}
-    return json.dumps(_canonical(dict(document)), sort_keys=True, separators=(",", ":"))
 
 
 def _strings(value: Any) -> list[str]:

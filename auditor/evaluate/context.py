@@ -18,7 +18,8 @@ from auditor.model.facts import (
     SecurableType,
     Snapshot,
 )
-from auditor.privileges.databricks import PrivilegeModel, lineage
+from auditor.privileges.databricks import PrivilegeModel
+from auditor.privileges.names import lineage, principal_kind_of
 
 
 @dataclass(frozen=True)
@@ -86,19 +87,10 @@ class EvalContext:
         known = self.snapshot.principal(principal)
         if known is not None:
             return known.kind
-        if "@" in principal:
-            return PrincipalKind.USER
-        if _looks_like_uuid(principal):
-            return PrincipalKind.SERVICE_PRINCIPAL
-        return PrincipalKind.GROUP
+        return principal_kind_of(principal)
 
 
 _EXISTENCE_FAMILY = {
     SecurableType.STORAGE_CREDENTIAL: FactFamily.STORAGE_CREDENTIALS,
     SecurableType.EXTERNAL_LOCATION: FactFamily.EXTERNAL_LOCATIONS,
 }
-
-
-def _looks_like_uuid(value: str) -> bool:
-    parts = value.split("-")
-    return [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(c in "0123456789abcdefABCDEF" for p in parts for c in p)

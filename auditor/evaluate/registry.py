@@ -11,18 +11,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
-
 from auditor.model.facts import FactFamily, ReadStatus
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
+from auditor.packs.schema import KindArgs as KindArgs  # the pack language owns it; kinds import it from here
 
 if TYPE_CHECKING:
     from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
-
-
-class KindArgs(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 ArgsT = TypeVar("ArgsT", bound=KindArgs)
@@ -104,3 +99,8 @@ def load_builtin_kinds() -> Registry:
     from auditor.evaluate import kinds  # noqa: F401  (import registers)
 
     return KINDS
+
+
+def builtin_kind_args() -> dict[str, type[KindArgs]]:
+    """The argument model of every built-in kind, by kind name: what the pack loader validates rules against."""
+    return {name: kind.Args for name, kind in load_builtin_kinds().items()}

@@ -1,6 +1,8 @@
-"""Load rule packs from YAML, validate them against the schema and the kind registry, bind parameters.
+"""Load rule packs from YAML, validate them against the schema and the check kinds, bind parameters.
 
-Every error names the file, the line and the field, and nothing starts: `InputError`.
+Every error names the file, the line and the field, and nothing starts: `InputError`. The check kinds are
+given by the caller (`auditor.evaluate.registry.builtin_kind_args`), each kind's name with its argument
+model: this package knows the pack language, not the kinds that implement it.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditor.errors import InputError
-from auditor.evaluate.registry import KINDS, KindArgs, load_builtin_kinds
 from auditor.model.facts import Binding
-from auditor.packs.schema import PARAM_REF, PackSpec, ParamSpec, RuleSpec
+from auditor.packs.schema import PARAM_REF, KindArgs, PackSpec, ParamSpec, RuleSpec
 from auditor.yamlio import LineIndex, Loc, load_yaml, validation_error
 
 PACK_SUFFIXES = (".yaml", ".yml")
+
+KindArgModels = Mapping[str, type[KindArgs]]
+"""Check kinds a pack may name: each kind's name with the model its arguments validate into."""
 
 _PROBE_VALUES: dict[str, Any] = {
     "string": "probe",
@@ -51,6 +55,7 @@ class LoadedPack:
     spec: PackSpec
     path: Traversable  # a file of a user's rule_dirs, or one inside the package
     lines: LineIndex
+    kinds: KindArgModels  # the check kinds the pack was validated against, and is bound with
 
     @property
     def name(self) -> str:
@@ -118,19 +123,16 @@ def did_you_mean(name: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _validate_args(kind_name: str, args: Mapping[str, Any]) -> KindArgs:
-    kind = KINDS.get(kind_name)
-    assert kind is not None
-    return kind.Args.model_validate(args)
+def _validate_args(kinds: KindArgModels, kind_name: str, args: Mapping[str, Any]) -> KindArgs:
+    return kinds[kind_name].model_validate(args)
 
 
-def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: str, lines: LineIndex) -> None:
+def _check_rule(kinds: KindArgModels, pack: PackSpec, index: int, rule: RuleSpec, path: str, lines: LineIndex) -> None:
     loc: Loc = ("rules", index)
-    kind = KINDS.get(rule.check.kind)
-    if kind is None:
+    if rule.check.kind not in kinds:
         raise InputError(
             path,
-            f"unknown check kind {rule.check.kind!r}{did_you_mean(rule.check.kind, KINDS.names())}",
+            f"unknown check kind {rule.check.kind!r}{did_you_mean(rule.check.kind, kinds)}",
             line=lines.line_of((*loc, "check", "kind")),
             field=f"rules[{index}].check.kind",
         )
@@ -157,13 +159,12 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: str, lines: Li
         for name, spec in pack.parameters.items()
     }
     try:
-        _validate_args(rule.check.kind, _substitute(rule.check.args, probe))
+        _validate_args(kinds, rule.check.kind, _substitute(rule.check.args, probe))
     except ValidationError as exc:
         raise validation_error(path, exc, lines, prefix=(*loc, "check", "args")) from exc
 
 
-def load_pack_file(source: Traversable) -> LoadedPack:
-    load_builtin_kinds()
+def load_pack_file(source: Traversable, kinds: KindArgModels) -> LoadedPack:
     path = str(source)
     try:
         text = source.read_text(encoding="utf-8")
@@ -186,10 +187,10 @@ def load_pack_file(source: Traversable) -> LoadedPack:
                 field=f"rules[{index}].id",
             )
         seen[rule.id] = index
-        _check_rule(spec, index, rule, path, lines)
+        _check_rule(kinds, spec, index, rule, path, lines)
     for name, param in spec.parameters.items():
         _check_default(spec, name, param, path, lines)
-    return LoadedPack(spec=spec, path=source, lines=lines)
+    return LoadedPack(spec=spec, path=source, lines=lines, kinds=kinds)
 
 
 def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: str, lines: LineIndex) -> None:
@@ -228,12 +229,12 @@ def pack_files(dirs: Sequence[Traversable]) -> list[Traversable]:
     return found
 
 
-def load_packs(extra_dirs: Sequence[Path] = (), *, include_default: bool = True) -> PackSet:
+def load_packs(extra_dirs: Sequence[Path] = (), *, kinds: KindArgModels, include_default: bool = True) -> PackSet:
     """Load the bundled packs plus every ``*.yaml`` in ``extra_dirs``; pack names must be unique."""
     dirs = [*([bundled_rules()] if include_default else []), *extra_dirs]
     packs: dict[str, LoadedPack] = {}
     for path in pack_files(dirs):
-        loaded = load_pack_file(path)
+        loaded = load_pack_file(path, kinds)
         if loaded.name in packs:
             raise InputError(
                 str(path),
@@ -299,7 +300,7 @@ def bind(pack: LoadedPack, binding: Binding, *, where: str = "config") -> list[B
     for rule in pack.spec.rules:
         applicable = rule.when is None or params.get(rule.when.param) in rule.when.equals
         try:
-            args = _validate_args(rule.check.kind, _substitute(rule.check.args, params))
+            args = _validate_args(pack.kinds, rule.check.kind, _substitute(rule.check.args, params))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
             field = ".".join(str(p) for p in err["loc"])

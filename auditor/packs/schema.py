@@ -22,6 +22,12 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class KindArgs(BaseModel):
+    """The base of every check kind's argument model: what a rule's ``check.args`` validate into."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 ParamType = Literal["string", "principal", "integer", "boolean", "list", "map"]
 
 

@@ -1,16 +1,16 @@
 """The one home of Databricks privilege semantics (Unity Catalog and hive_metastore).
 
-Everything that decides "does principal P hold privilege X on securable S" lives here:
-normalisation of spellings, the two vocabularies, the legacy-to-Unity-Catalog mapping, what
-`ALL PRIVILEGES` does and does not imply, inheritance catalog -> schema -> table, ownership, nested
-groups (cycle-safe) and the explanation of an effective privilege.
+Everything that decides "does principal P hold privilege X on securable S" lives here: the
+legacy-to-Unity-Catalog mapping, what `ALL PRIVILEGES` does and does not imply, inheritance
+catalog -> schema -> table, ownership, nested groups (cycle-safe) and the explanation of an effective
+privilege. The names it reasons about (spellings, vocabularies, lineage) are `auditor.privileges.names`.
 
-Sources: ../shared/reference/databricks.md §1-2 (SHOW GRANTS, privilege model, legacy names).
+Sources: Databricks SQL reference "Privileges and securable objects in Unity Catalog", "Upgrade to the
+Unity Catalog privilege model" (legacy names), "GRANT" (ALL PRIVILEGES) and "Hive metastore privileges".
 """
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,154 +25,10 @@ from auditor.model.facts import (
     Snapshot,
     StorageCredential,
 )
+from auditor.privileges.names import LEGACY_PRIVILEGES, is_hive, lineage, normalize_privilege, sql_spelling
 
-HIVE_METASTORE = "hive_metastore"
-
-
-def normalize_privilege(privilege: str) -> str:
-    """``"use catalog"``, ``"USE_CATALOG"``, ``" Use Catalog "`` -> ``"USE_CATALOG"``."""
-    return "_".join(privilege.strip().upper().replace("_", " ").split())
-
-
-# Unity Catalog privileges (SDK wire spelling), reference §2.1-2.2.
-UC_PRIVILEGES: frozenset[str] = frozenset(
-    [
-        "ACCESS",
-        "ALL_PRIVILEGES",
-        "APPLY_TAG",
-        "BROWSE",
-        "CREATE_CATALOG",
-        "CREATE_CLEAN_ROOM",
-        "CREATE_CONNECTION",
-        "CREATE_EXTERNAL_LOCATION",
-        "CREATE_EXTERNAL_METADATA",
-        "CREATE_EXTERNAL_TABLE",
-        "CREATE_EXTERNAL_VOLUME",
-        "CREATE_FEATURE",
-        "CREATE_FOREIGN_CATALOG",
-        "CREATE_FOREIGN_SECURABLE",
-        "CREATE_FUNCTION",
-        "CREATE_MANAGED_STORAGE",
-        "CREATE_MATERIALIZED_VIEW",
-        "CREATE_MODEL",
-        "CREATE_PROVIDER",
-        "CREATE_RECIPIENT",
-        "CREATE_SCHEMA",
-        "CREATE_SERVICE_CREDENTIAL",
-        "CREATE_SHARE",
-        "CREATE_STORAGE_CREDENTIAL",
-        "CREATE_TABLE",
-        "CREATE_VIEW",
-        "CREATE_VOLUME",
-        "EXECUTE",
-        "EXECUTE_CLEAN_ROOM_TASK",
-        "EXTERNAL_USE_LOCATION",
-        "EXTERNAL_USE_SCHEMA",
-        "MANAGE",
-        "MANAGE_ALLOWLIST",
-        "MODIFY",
-        "MODIFY_CLEAN_ROOM",
-        "READ_FEATURE",
-        "READ_FILES",
-        "READ_METADATA",
-        "READ_PRIVATE_FILES",
-        "READ_VOLUME",
-        "REFRESH",
-        "SELECT",
-        "SET_SHARE_PERMISSION",
-        "USE_CATALOG",
-        "USE_CONNECTION",
-        "USE_MARKETPLACE_ASSETS",
-        "USE_PROVIDER",
-        "USE_RECIPIENT",
-        "USE_SCHEMA",
-        "USE_SHARE",
-        "WRITE_FILES",
-        "WRITE_PRIVATE_FILES",
-        "WRITE_VOLUME",
-    ]
-)
-
-# hive_metastore table-ACL privileges, reference §1.2. OWN is how SHOW GRANTS reports ownership.
-HIVE_PRIVILEGES: frozenset[str] = frozenset(
-    [
-        "SELECT",
-        "MODIFY",
-        "CREATE",
-        "USAGE",
-        "READ_METADATA",
-        "CREATE_NAMED_FUNCTION",
-        "MODIFY_CLASSPATH",
-        "ALL_PRIVILEGES",
-        "OWN",
-    ]
-)
-
-LEGACY_PRIVILEGES: frozenset[str] = frozenset({"USAGE", "CREATE", "READ_METADATA"})
-KNOWN_PRIVILEGES: frozenset[str] = UC_PRIVILEGES | HIVE_PRIVILEGES
-
-# ALL PRIVILEGES expands at check time to every applicable privilege except these (reference §2.5).
+# ALL PRIVILEGES expands at check time to every applicable privilege except these.
 NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
-
-_PARENT_TYPE = {
-    SecurableType.SCHEMA: SecurableType.CATALOG,
-    SecurableType.TABLE: SecurableType.SCHEMA,
-    SecurableType.VIEW: SecurableType.SCHEMA,
-    SecurableType.VOLUME: SecurableType.SCHEMA,
-    SecurableType.FUNCTION: SecurableType.SCHEMA,
-}
-
-
-class UnknownPrivilegeError(ValueError):
-    def __init__(self, privilege: str, suggestion: str | None) -> None:
-        self.privilege = privilege
-        self.suggestion = suggestion
-        hint = f" (did you mean {suggestion.replace('_', ' ')!r}?)" if suggestion else ""
-        super().__init__(f"unknown privilege {privilege!r}{hint}")
-
-
-def check_privilege(privilege: str) -> str:
-    """Normalise and validate a privilege named in a rule; unknown names raise with a suggestion."""
-    normal = normalize_privilege(privilege)
-    if normal in KNOWN_PRIVILEGES:
-        return normal
-    close = difflib.get_close_matches(normal, sorted(KNOWN_PRIVILEGES), n=1, cutoff=0.6)
-    raise UnknownPrivilegeError(privilege, close[0] if close else None)
-
-
-# hive_metastore privileges whose SQL spelling keeps its underscores.
-UNDERSCORE_SPELLED: frozenset[str] = frozenset({"READ_METADATA", "CREATE_NAMED_FUNCTION", "MODIFY_CLASSPATH"})
-
-
-def sql_spelling(privilege: str) -> str:
-    """The SQL spelling of a normalised privilege: spaces, except hive's underscore names."""
-    if privilege in UNDERSCORE_SPELLED:
-        return privilege
-    return privilege.replace("_", " ")
-
-
-def is_hive(full_name: str) -> bool:
-    return full_name.split(".", 1)[0].lower() == HIVE_METASTORE
-
-
-def split_name(full_name: str) -> list[str]:
-    """Unity Catalog names cannot contain '.', so a full name splits unambiguously."""
-    return full_name.split(".") if full_name else []
-
-
-def ancestors(securable_type: SecurableType, full_name: str) -> list[tuple[SecurableType, str]]:
-    """The securables whose grants flow down to this one, nearest first (not including itself)."""
-    chain: list[tuple[SecurableType, str]] = []
-    current, parts = securable_type, split_name(full_name)
-    while current in _PARENT_TYPE and len(parts) > 1:
-        current, parts = _PARENT_TYPE[current], parts[:-1]
-        chain.append((current, ".".join(parts)))
-    return chain
-
-
-def lineage(securable_type: SecurableType, full_name: str) -> list[tuple[SecurableType, str]]:
-    """The securable itself followed by its ancestors."""
-    return [(securable_type, full_name), *ancestors(securable_type, full_name)]
 
 
 def canonical(privilege: str, on: SecurableType, *, hive: bool) -> frozenset[str]:

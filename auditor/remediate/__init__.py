@@ -18,12 +18,8 @@ from auditor.remediate.commands import (
 from auditor.remediate.sql import (
     commented,
     grant_statement,
-    quote_identifier,
-    quote_principal,
     revoke_statement,
     securable_clause,
-    split_full_name,
-    sql_privilege,
 )
 
 __all__ = [
@@ -37,13 +33,9 @@ __all__ = [
     "delete_token",
     "enable_personal_access_tokens",
     "grant_statement",
-    "quote_identifier",
-    "quote_principal",
     "revoke_statement",
     "securable_clause",
     "set_workspace_conf",
-    "split_full_name",
-    "sql_privilege",
     "token_usage_permission",
     "warehouse_permission",
 ]

@@ -31,21 +31,12 @@ from typing import Any
 from urllib.parse import quote
 
 from auditor.model.facts import PrincipalKind
+from auditor.privileges.names import ACL_PRINCIPAL_KEYS, SCIM_RESOURCES
 
-ACL_PRINCIPAL_KEYS: dict[PrincipalKind, str] = {
-    PrincipalKind.USER: "user_name",
-    PrincipalKind.GROUP: "group_name",
-    PrincipalKind.SERVICE_PRINCIPAL: "service_principal_name",
-}
 _SCIM_CLI_GROUPS: dict[PrincipalKind, str] = {
     PrincipalKind.USER: "users",
     PrincipalKind.GROUP: "groups",
     PrincipalKind.SERVICE_PRINCIPAL: "service-principals",
-}
-_SCIM_RESOURCES: dict[PrincipalKind, str] = {
-    PrincipalKind.USER: "Users",
-    PrincipalKind.GROUP: "Groups",
-    PrincipalKind.SERVICE_PRINCIPAL: "ServicePrincipals",
 }
 SCIM_PATCH_OP_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _PERMISSION_LEVEL = re.compile(r"[A-Z]+(?:_[A-Z]+)*")
@@ -114,7 +105,7 @@ def add_entitlements(scim_id: str, kind: PrincipalKind | str, entitlements: Sequ
     }
     return ProposedCall(
         cli=_cli(_SCIM_CLI_GROUPS[principal_kind], "patch", _positional(scim_id), "--json", _json(body)),
-        curl=_curl("PATCH", f"/api/2.0/preview/scim/v2/{_SCIM_RESOURCES[principal_kind]}/{_segment(scim_id)}", body),
+        curl=_curl("PATCH", f"/api/2.0/preview/scim/v2/{SCIM_RESOURCES[principal_kind]}/{_segment(scim_id)}", body),
     )
 
 

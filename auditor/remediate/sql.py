@@ -2,17 +2,11 @@
 
 The auditor proposes these statements; it never executes them.
 
-Quoting. Every identifier and principal is emitted as a Databricks back-quoted identifier,
-`` `name` ``, with each back-quote inside the name doubled. Inside back-quotes Databricks (and
-Spark's lexer) treats every other character literally: quotes, ``;``, ``--``, ``/*``, backslashes,
-newlines, tabs, spaces and any unicode (right-to-left marks, emoji). So a hostile name can only
-ever be one identifier token. Privileges and securable keywords are never quoted; they are
-checked to be plain words instead, and anything else is rejected with `ValueError`.
-
-Names. Unity Catalog object names cannot contain ``.``, a space, ``/`` or control characters
-(ASCII 0-31 and 127), so a full name such as ``main.sales.orders`` splits on ``.`` into its parts
-exactly (`split_full_name`). hive_metastore objects keep their leading ``hive_metastore`` part
-(``SCHEMA `hive_metastore`.`sales` ``), which Databricks accepts.
+Quoting and names (`auditor.privileges.names`). Every identifier and principal is emitted as a
+Databricks back-quoted identifier with inner back-quotes doubled, so a hostile name can only ever be
+one identifier token. Privileges and securable keywords are never quoted; they are checked to be plain
+words instead, and anything else is rejected with `ValueError`. Full names split on ``.`` exactly
+(`split_full_name`); hive_metastore objects keep their leading ``hive_metastore`` part.
 
 Comments. `commented` prefixes every line with ``-- `` and splits lines the way a SQL lexer ends
 a line comment (at ``\\n`` and at ``\\r``), so a name containing a line break stays inside the
@@ -39,88 +33,16 @@ import re
 from collections.abc import Sequence
 
 from auditor.model.facts import SecurableType
-from auditor.privileges.databricks import UNDERSCORE_SPELLED, sql_spelling
+from auditor.privileges.names import (
+    NAME_PART_COUNTS,
+    SECURABLE_KEYWORDS,
+    quote_identifier,
+    quote_principal,
+    sql_privilege,
+)
 
-# hive_metastore (legacy table ACL) privileges whose SQL spelling keeps the underscore.
-LEGACY_UNDERSCORE_PRIVILEGES: frozenset[str] = UNDERSCORE_SPELLED
 ALL_PRIVILEGES = "ALL PRIVILEGES"
-
-SECURABLE_KEYWORDS: dict[SecurableType, str] = {
-    SecurableType.METASTORE: "METASTORE",
-    SecurableType.CATALOG: "CATALOG",
-    SecurableType.SCHEMA: "SCHEMA",
-    SecurableType.TABLE: "TABLE",
-    SecurableType.VIEW: "VIEW",
-    SecurableType.VOLUME: "VOLUME",
-    SecurableType.FUNCTION: "FUNCTION",
-    SecurableType.EXTERNAL_LOCATION: "EXTERNAL LOCATION",
-    SecurableType.STORAGE_CREDENTIAL: "STORAGE CREDENTIAL",
-    SecurableType.ANY_FILE: "ANY FILE",
-}
-
-# How many name parts each securable takes in SQL (METASTORE and ANY FILE take no name).
-NAME_PART_COUNTS: dict[SecurableType, int] = {
-    SecurableType.METASTORE: 0,
-    SecurableType.ANY_FILE: 0,
-    SecurableType.CATALOG: 1,
-    SecurableType.EXTERNAL_LOCATION: 1,
-    SecurableType.STORAGE_CREDENTIAL: 1,
-    SecurableType.SCHEMA: 2,
-    SecurableType.TABLE: 3,
-    SecurableType.VIEW: 3,
-    SecurableType.VOLUME: 3,
-    SecurableType.FUNCTION: 3,
-}
-
-_PRIVILEGE_WORDS = re.compile(r"[A-Z]+(?:_[A-Z]+)*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
-
-
-def quote_identifier(name: str) -> str:
-    """Quote ``name`` as one Databricks identifier: back-quotes around it, inner back-quotes doubled.
-
-    Raises `ValueError` for an empty name, which cannot name an object.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"identifier must be a str, not {type(name).__name__}")
-    if name == "":
-        raise ValueError("an identifier cannot be empty")
-    return "`" + name.replace("`", "``") + "`"
-
-
-def quote_principal(principal: str) -> str:
-    """Quote a principal (user e-mail, group name, service principal application id) for GRANT/REVOKE."""
-    return quote_identifier(principal)
-
-
-def split_full_name(full_name: str) -> tuple[str, ...]:
-    """Split a securable's full name (``"main.sales.orders"``) into its parts.
-
-    Exact because Unity Catalog names cannot contain ``.`` (nor spaces, ``/`` or control
-    characters). Names must be plain, not back-quoted. ``""`` (the METASTORE / ANY FILE name) gives
-    ``()``; an empty part (``"a..b"``) raises `ValueError`.
-    """
-    if full_name == "":
-        return ()
-    parts = tuple(full_name.split("."))
-    if any(part == "" for part in parts):
-        raise ValueError(f"full name has an empty part: {full_name!r}")
-    return parts
-
-
-def sql_privilege(privilege: str) -> str:
-    """The SQL spelling of a privilege: ``"USE_CATALOG"`` -> ``"USE CATALOG"``.
-
-    Accepts the normalised form (underscores) or the SQL form, in any case. The hive_metastore
-    privileges ``READ_METADATA``, ``CREATE_NAMED_FUNCTION`` and ``MODIFY_CLASSPATH`` keep their
-    underscores; ``ALL_PRIVILEGES`` becomes ``ALL PRIVILEGES``. Anything that is not a run of plain
-    words (letters joined by ``_`` or spaces) raises `ValueError`, since privileges are emitted
-    unquoted.
-    """
-    canonical = re.sub(r"[\s_]+", "_", privilege.strip().upper())
-    if not _PRIVILEGE_WORDS.fullmatch(canonical):
-        raise ValueError(f"not a privilege name: {privilege!r}")
-    return sql_spelling(canonical)
 
 
 def securable_clause(securable_type: SecurableType | str, name_parts: Sequence[str]) -> str:

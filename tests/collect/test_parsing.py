@@ -6,19 +6,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from auditor.collect.aws_trust import decode_policy, role_name
+from auditor.collect.aws_trust import role_name, trust_policy_fact
 from auditor.collect.credentials import epoch_ms, rfc3339
 from auditor.collect.http import api_family, parse_retry_after
-from auditor.collect.interface import FactSink, NotVisible, ReadFailed, ReadFailure, with_ancestors
+from auditor.collect.interface import FactSink, NotVisible, ReadFailed, ReadFailure
 from auditor.collect.rest_grants import parse_privilege_assignments
 from auditor.collect.sql_grants import (
     PRIVILEGE_VIEWS,
     parse_show_grants,
     show_grants_statement,
-    split_name,
 )
 from auditor.collect.warehouses import parse_acl
 from auditor.model.facts import FactFamily, Grant, PrincipalKind, ReadState, SecurableType
+from auditor.privileges.names import lineage, split_quoted_name
 
 T = SecurableType
 
@@ -89,8 +89,8 @@ def test_show_grants_statements_quote_what_needs_quoting() -> None:
     assert show_grants_statement(T.TABLE, "main.my schema.t`1") == "SHOW GRANTS ON TABLE main.`my schema`.`t``1`"
     assert show_grants_statement(T.EXTERNAL_LOCATION, "a.b-c") == "SHOW GRANTS ON EXTERNAL LOCATION `a.b-c`"
     assert show_grants_statement(T.METASTORE, "") == "SHOW GRANTS ON METASTORE"
-    assert split_name("`a`.`b.c`.d") == ["a", "b.c", "d"]
-    assert split_name("`we``ird`") == ["we`ird"]
+    assert split_quoted_name("`a`.`b.c`.d") == ["a", "b.c", "d"]
+    assert split_quoted_name("`we``ird`") == ["we`ird"]
 
 
 def test_privilege_views_filter_direct_grants_of_the_watched_catalogs() -> None:
@@ -181,16 +181,20 @@ def test_trust_policy_documents() -> None:
     arn = "arn:aws:iam::1:role/path/segment-lake-role"
     assert role_name(arn) == "segment-lake-role"
 
-    decoded = decode_policy(arn, {"Version": "2012-10-17", "Statement": []})
+    decoded = trust_policy_fact(arn, {"Version": "2012-10-17", "Statement": []})
     assert decoded.document is not None and decoded.decode_error is None
 
-    encoded = decode_policy(arn, "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
+    encoded = trust_policy_fact(arn, "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D")
     assert encoded.document == {"Version": "2012-10-17", "Statement": []}
 
     for raw in ("%7Bnot%20json", "%5B%5D"):
-        broken = decode_policy(arn, raw)
+        broken = trust_policy_fact(arn, raw)
         assert broken.document is None
         assert broken.raw == raw and broken.decode_error
+
+    # plain JSON is decoded as it is, never URL-decoded first (a literal "%41" stays "%41")
+    plain = trust_policy_fact(arn, '{"Version": "2012-10-17", "Statement": [{"Sid": "a%41b"}]}')
+    assert plain.document == {"Version": "2012-10-17", "Statement": [{"Sid": "a%41b"}]}
 
 
 def test_retry_after_and_api_families() -> None:
@@ -205,9 +209,9 @@ def test_retry_after_and_api_families() -> None:
 
 
 def test_ancestors() -> None:
-    assert with_ancestors(T.TABLE, "c.s.t") == [(T.TABLE, "c.s.t"), (T.SCHEMA, "c.s"), (T.CATALOG, "c")]
-    assert with_ancestors(T.SCHEMA, "c.s") == [(T.SCHEMA, "c.s"), (T.CATALOG, "c")]
-    assert with_ancestors(T.EXTERNAL_LOCATION, "a.b") == [(T.EXTERNAL_LOCATION, "a.b")]
+    assert lineage(T.TABLE, "c.s.t") == [(T.TABLE, "c.s.t"), (T.SCHEMA, "c.s"), (T.CATALOG, "c")]
+    assert lineage(T.SCHEMA, "c.s") == [(T.SCHEMA, "c.s"), (T.CATALOG, "c")]
+    assert lineage(T.EXTERNAL_LOCATION, "a.b") == [(T.EXTERNAL_LOCATION, "a.b")]
 
 
 def test_sink_keeps_the_worse_status_renders_reasons_and_seals() -> None:

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from auditor.demo import run_demo
+from auditor.cli.demo_session import run_demo
 
 
 @pytest.mark.timeout(60)  # the demo must finish well under a minute

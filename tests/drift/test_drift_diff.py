@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.drift.diff import Change, ChangeKind, diff
-from auditor.drift.facts import canonical_policy, extract
+from auditor.drift.facts import extract
 from auditor.model.facts import (
     AclEntry,
     FactFamily,
@@ -23,6 +23,7 @@ from auditor.model.facts import (
     Token,
     TrustPolicy,
 )
+from auditor.privileges.iam_policy import canonical_policy
 from tests.drift.drift_builders import (
     BASE_ACL,
     BASE_GRANTS,

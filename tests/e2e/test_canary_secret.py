@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, generate_latest
 
 from auditor.cycle import run_cycle
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.metrics import AuditMetrics
 from auditor.outputs.formats import FORMATS, render
 from auditor.packs.loader import load_packs
@@ -22,7 +23,7 @@ def test_no_output_carries_a_credential() -> None:
         config = sandbox.config_dict(auth="oauth-m2m")
         config["targets"][0]["aws"]["secret_access_key"] = AWS_CANARY  # moto accepts any secret
         target = Settings.model_validate(config).targets[0]
-        result = run_cycle(target, load_packs(), now=NOW)
+        result = run_cycle(target, load_packs(kinds=builtin_kind_args()), now=NOW)
         secrets = [AWS_CANARY, sandbox.auditor_client_secret, sandbox.auditor_token]
 
     registry = CollectorRegistry()

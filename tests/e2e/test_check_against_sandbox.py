@@ -13,13 +13,14 @@ from datetime import UTC, datetime
 import pytest
 
 from auditor.cycle import run_cycle
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
 from auditor.settings import Settings
 from auditor_sandbox import Sandbox
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-PACKS = load_packs()
+PACKS = load_packs(kinds=builtin_kind_args())
 DG, DL, PS, AWS = (f"5e9e000{i}-0000-4000-8000-00000000000{i}" for i in (2, 3, 4, 5))
 
 DRIFTED_PROBLEMS = {

@@ -12,6 +12,7 @@ from auditor.cli.exit_codes import ExitCode
 from auditor.cycle import load_packs_for, validate_bindings
 from auditor.errors import InputError
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import Binding
 from auditor.model.findings import Status
 from auditor.packs.loader import load_pack_file, load_packs
@@ -64,13 +65,13 @@ def load_error(tmp_path: Path, text: str) -> tuple[InputError, Path]:
     path = tmp_path / "demo.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as raised:
-        load_packs([tmp_path], include_default=False)
+        load_packs([tmp_path], include_default=False, kinds=builtin_kind_args())
     return raised.value, path
 
 
 def test_the_template_pack_is_valid(tmp_path: Path) -> None:
     (tmp_path / "demo.yaml").write_text(PACK, encoding="utf-8")
-    packs = load_packs([tmp_path], include_default=False)
+    packs = load_packs([tmp_path], include_default=False, kinds=builtin_kind_args())
     assert packs.names() == ["demo"]
 
 
@@ -202,7 +203,7 @@ def test_duplicate_pack_name_across_files(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(PACK, encoding="utf-8")
     (tmp_path / "b.yaml").write_text("# the same pack again\n" + PACK, encoding="utf-8")
     with pytest.raises(InputError) as raised:
-        load_packs([tmp_path], include_default=False)
+        load_packs([tmp_path], include_default=False, kinds=builtin_kind_args())
     error = raised.value
     assert (error.path, error.line, error.field) == (str(tmp_path / "b.yaml"), 2, "pack")
     assert f"pack 'demo' is already defined in {tmp_path / 'a.yaml'}" in error.detail
@@ -211,7 +212,7 @@ def test_duplicate_pack_name_across_files(tmp_path: Path) -> None:
 def test_a_user_pack_shadowing_a_bundled_pack_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "mine.yaml").write_text(edit(PACK, "pack: demo", "pack: data-graph"), encoding="utf-8")
     with pytest.raises(InputError, match="pack 'data-graph' is already defined in"):
-        load_packs([tmp_path])
+        load_packs([tmp_path], kinds=builtin_kind_args())
 
 
 def test_rules_validate_stops_on_the_first_bad_pack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -227,7 +228,7 @@ def test_user_pack_in_an_extra_directory_needs_no_code(tmp_path: Path) -> None:
     user_dir = tmp_path / "user-packs"
     user_dir.mkdir()
     (user_dir / "demo.yml").write_text(PACK, encoding="utf-8")
-    packs = load_packs([user_dir])
+    packs = load_packs([user_dir], kinds=builtin_kind_args())
     assert "demo" in packs.names() and "reverse-etl-source" in packs.names()
     binding = Binding(pack="demo", params={"principal": RETL, "schemas": ["main.analytics"]})
     report = evaluate(healthy(), packs, now=NOW, bindings=[binding])
@@ -237,8 +238,8 @@ def test_user_pack_in_an_extra_directory_needs_no_code(tmp_path: Path) -> None:
 
 
 def test_every_bundled_pack_file_loads_on_its_own() -> None:
-    for pack in load_packs():
-        assert load_pack_file(pack.path).spec == pack.spec
+    for pack in load_packs(kinds=builtin_kind_args()):
+        assert load_pack_file(pack.path, builtin_kind_args()).spec == pack.spec
 
 
 # ---- configs ---------------------------------------------------------------------------------------------
@@ -265,7 +266,7 @@ def config_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as raised:
         settings = load_settings(path, env=ENV if env is None else env)
-        validate_bindings(settings, load_packs())
+        validate_bindings(settings, load_packs(kinds=builtin_kind_args()))
     assert TOKEN not in str(raised.value), "a secret never appears in an error"
     return raised.value, path
 

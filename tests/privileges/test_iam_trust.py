@@ -15,17 +15,15 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from auditor.privileges.iam_policy import PolicyDecodeError, decode_policy
 from auditor.privileges.iam_trust import (
     SEGMENT_ROLE_ARN,
-    PolicyDecodeError,
     RequiredTrust,
     TrustVerdict,
-    corrected_policy,
-    decode_policy,
     evaluate_trust,
     required_pairs,
-    update_command,
 )
+from auditor.remediate.trust import corrected_policy, update_command
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/uc-storage-role"
@@ -646,7 +644,7 @@ def test_decode_policy_forms() -> None:
     assert decode_policy(urllib.parse.quote(json.dumps(CANONICAL))) == CANONICAL
     for bad in ("%7Bnot%20json", "", "[1]", None, 42):
         with pytest.raises(PolicyDecodeError):
-            decode_policy(bad)  # type: ignore[arg-type]
+            decode_policy(bad)
 
 
 def test_required_pairs_follow_the_guide() -> None:

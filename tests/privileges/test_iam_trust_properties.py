@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from auditor.privileges.iam_trust import (
     SEGMENT_ROLE_ARN,
     RequiredTrust,
-    corrected_policy,
     evaluate_trust,
     required_pairs,
 )
+from auditor.remediate.trust import corrected_policy
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/uc-storage-role"

@@ -9,17 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.model.facts import SecurableType
-from auditor.remediate.sql import (
+from auditor.privileges.names import (
     NAME_PART_COUNTS,
     SECURABLE_KEYWORDS,
-    commented,
-    grant_statement,
     quote_identifier,
     quote_principal,
-    revoke_statement,
-    securable_clause,
     split_full_name,
     sql_privilege,
+)
+from auditor.remediate.sql import (
+    commented,
+    grant_statement,
+    revoke_statement,
+    securable_clause,
 )
 
 from .sqlcheck import (

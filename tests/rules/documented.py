@@ -34,7 +34,7 @@ from auditor.model.facts import (
     Warehouse,
     Watch,
 )
-from auditor.privileges.databricks import normalize_privilege
+from auditor.privileges.names import normalize_privilege
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 AUDITOR = "a0d1703e-0000-4000-8000-000000000001"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
 from tests.rules.documented import NOW, RETL, healthy, plus_grants
 
-PACKS = load_packs()
+PACKS = load_packs(kinds=builtin_kind_args())
 
 
 def _x1(sql: str) -> Status:

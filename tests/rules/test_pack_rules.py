@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import (
     FactFamily,
     OAuthSecret,
@@ -54,7 +55,7 @@ from tests.rules.documented import (
     without_securable,
 )
 
-PACKS = load_packs()
+PACKS = load_packs(kinds=builtin_kind_args())
 Mutation = Callable[[Snapshot], Snapshot]
 F = FactFamily
 

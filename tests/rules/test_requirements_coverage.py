@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import Binding
 from auditor.model.findings import Status
 from auditor.packs.loader import LoadedPack, load_packs
@@ -19,7 +20,7 @@ from tests.rules.test_pack_rules import CASES, RuleCase
 SHARED = Path(__file__).parents[2].parent / "shared"
 REQUIREMENTS = SHARED / "requirements.md"
 SEEDS = SHARED / "seeds"
-PACKS = load_packs()
+PACKS = load_packs(kinds=builtin_kind_args())
 RULES = [(pack, rule) for pack in PACKS for rule in pack.spec.rules]
 
 if not REQUIREMENTS.is_file() and not os.environ.get("CI"):
@@ -143,7 +144,7 @@ def test_engine_turns_an_advisory_fail_into_warn(tmp_path: Path) -> None:
         "    remediation: Start it.\n",
         encoding="utf-8",
     )
-    packs = load_packs([tmp_path], include_default=False)
+    packs = load_packs([tmp_path], include_default=False, kinds=builtin_kind_args())
     report = evaluate(healthy(), packs, now=NOW, bindings=[Binding(pack="advisory-demo")])
     assert [(f.rule_id, f.status) for f in report.findings] == [("ADV-1", Status.WARN)]
     assert report.findings[0].remediation.summary.startswith("Start it.")

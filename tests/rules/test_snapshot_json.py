@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor.evaluate.engine import evaluate
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import OAuthSecret, Snapshot, Token, TrustPolicy
 from auditor.packs.loader import load_packs
 from tests.rules.documented import NOW, ROLE_ARN, change, healthy
@@ -27,7 +28,7 @@ def test_documented_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
 
 
 def test_round_trip_keeps_the_evaluation() -> None:
-    packs = load_packs()
+    packs = load_packs(kinds=builtin_kind_args())
     original = healthy()
     reloaded = Snapshot.from_json(original.to_json())
     assert evaluate(reloaded, packs, now=NOW) == evaluate(original, packs, now=NOW)

@@ -2,7 +2,7 @@
 
 The two packages stay independent on purpose (an emulator that imported the auditor's privilege model would
 agree with it by construction), so only this test imports both: the sandbox's own tables
-(`auditor_sandbox.sql_grants`) against the core's (`auditor.privileges.databricks`).
+(`auditor_sandbox.sql_grants`) against the core's (`auditor.privileges.names`, and `databricks.canonical` for legacy names).
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from auditor.model.facts import SecurableType
-from auditor.privileges import databricks as core
+from auditor.privileges import databricks
+from auditor.privileges import names as core
 from auditor_sandbox import sql_grants as sandbox
 
 SANDBOX_KINDS = sorted(sandbox.UC_PRIVILEGES)
@@ -62,7 +63,7 @@ def test_the_legacy_names_agree() -> None:
 def test_the_core_maps_each_legacy_name_to_a_privilege_the_securable_accepts(kind: str) -> None:
     """`USAGE` on a catalog is `USE CATALOG`, on a schema `USE SCHEMA`; `CREATE` becomes the kind's creations."""
     for legacy in sorted(core.LEGACY_PRIVILEGES & sandbox.UC_PRIVILEGES[kind]):
-        meaning = core.canonical(legacy, SecurableType(kind), hive=False)
+        meaning = databricks.canonical(legacy, SecurableType(kind), hive=False)
         assert meaning <= sandbox.UC_PRIVILEGES[kind] | {"BROWSE"}, (legacy, kind, meaning)
         assert meaning & sandbox.UC_PRIVILEGES[kind], (legacy, kind, meaning)
 

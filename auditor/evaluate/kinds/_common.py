@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import BeforeValidator, StringConstraints
 
 from auditor.model.facts import SecurableType
-from auditor.privileges.databricks import check_privilege
+from auditor.privileges.names import check_privilege
 
 
 def _as_list(value: Any) -> Any:

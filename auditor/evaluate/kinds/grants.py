@@ -14,12 +14,12 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.databricks import is_hive, split_name, sql_spelling
+from auditor.privileges.names import is_hive, split_full_name, sql_spelling
 from auditor.remediate.sql import grant_statement
 
 
 def grant_fix(privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str) -> Remediation:
-    statement = grant_statement(list(privileges), securable_type.value, split_name(full_name), principal)
+    statement = grant_statement(list(privileges), securable_type.value, split_full_name(full_name), principal)
     spelled = ", ".join(sql_spelling(p) for p in privileges)
     return Remediation(
         summary=f"grant {spelled} on {securable_type.value} {full_name} to {principal}",

@@ -15,14 +15,8 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
-from auditor.privileges.databricks import (
-    NOT_IMPLIED_BY_ALL_PRIVILEGES,
-    canonical,
-    is_hive,
-    lineage,
-    split_name,
-    sql_spelling,
-)
+from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
+from auditor.privileges.names import catalog_of, is_hive, lineage, split_full_name, sql_spelling
 from auditor.remediate.sql import commented, revoke_statement
 
 
@@ -36,7 +30,9 @@ def revoke_fix(grants: Iterable[Grant]) -> Remediation:
         distinct = sorted(set(privs))
         # ALL PRIVILEGES cannot share a statement with other privileges
         groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
-        statements += [commented(revoke_statement(g, kind.value, split_name(name), principal)) for g in groups if g]
+        statements += [
+            commented(revoke_statement(g, kind.value, split_full_name(name), principal)) for g in groups if g
+        ]
     return Remediation(
         summary="review and, if not needed, revoke (suggestions are commented out)",
         revoke_sql=tuple(statements),
@@ -169,7 +165,7 @@ class Exposure(CheckKind[ExposureArgs]):
             exposed = [
                 g
                 for g in ctx.snapshot.grants
-                if g.securable_name.split(".", 1)[0].lower() == catalog.lower()
+                if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
                 and g.principal.lower() not in allowed | owners
             ]
             if exposed:

@@ -12,7 +12,7 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, SecurableType
 from auditor.model.findings import Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.databricks import is_hive
+from auditor.privileges.names import catalog_of, is_hive, normalize_privilege
 
 
 class SecurableExistsArgs(KindArgs):
@@ -228,7 +228,7 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
     def evaluate(self, args: ForbiddenPrivilegeArgs, ctx: EvalContext) -> list[Outcome]:
         from auditor.evaluate.kinds.least_privilege import revoke_fix
 
-        patterns = tuple(p.strip().upper().replace(" ", "_") for p in args.forbidden)
+        patterns = tuple(normalize_privilege(p) for p in args.forbidden)
         holders = {args.principal.lower(), *ctx.privileges.groups_of(args.principal)}
         outcomes: list[Outcome] = []
         for catalog in args.catalogs:
@@ -241,7 +241,7 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
                 g
                 for g in ctx.snapshot.grants
                 if g.principal.lower() in holders
-                and _in_catalog(g.securable_name, catalog)
+                and (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
                 and _matches(g.privilege, patterns)
             ]
             if not offending:
@@ -271,7 +271,3 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
                 )
             )
         return outcomes
-
-
-def _in_catalog(full_name: str, catalog: str) -> bool:
-    return full_name.split(".", 1)[0].lower() == catalog.lower()

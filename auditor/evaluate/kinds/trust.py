@@ -11,6 +11,7 @@ from auditor.model.facts import FactFamily
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
 from auditor.privileges import iam_trust
+from auditor.remediate.trust import corrected_policy, update_command
 
 SEGMENT_ROLE_ARN = iam_trust.SEGMENT_ROLE_ARN
 
@@ -89,11 +90,11 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         if verdict.status == "error":
             reason = policy.decode_error or "; ".join(messages) or "the policy could not be evaluated"
             return [Outcome(Status.ERROR, subject, f"trust policy of {role_arn} is not a decodable policy: {reason}")]
-        fixed = iam_trust.corrected_policy(document, required, role_arn)
+        fixed = corrected_policy(document, required, role_arn)
         remediation = Remediation(
             summary="replace the trust policy with the corrected one (merged with what is unrelated and harmless)",
             policy_json=fixed,
-            commands=(iam_trust.update_command(role_arn, fixed),),
+            commands=(update_command(role_arn, fixed),),
         )
         status = Status.WARN if verdict.status == "warn" else Status.FAIL
         return [
