@@ -2,7 +2,8 @@
 
 The two packages stay independent on purpose (an emulator that imported the auditor's privilege model would
 agree with it by construction), so only this test imports both: the sandbox's own tables
-(`auditor_sandbox.sql_grants`) against the core's (`auditor.privileges.names`, and `databricks.canonical` for legacy names).
+(`auditor_sandbox.sql_grants`) against the core's (`auditor.privileges.names`; `databricks.canonical` for
+legacy names).
 """
 
 from __future__ import annotations
