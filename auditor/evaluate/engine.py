@@ -124,7 +124,8 @@ def evaluate(
     )
 
 
-def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
+def _run(rule: BoundRule, ctx: EvalContext) -> list[Outcome]:
+    """The kind's outcomes, each held to the reads it rested on: unread facts give `error`, never pass or fail."""
     kind = KINDS.get(rule.rule.check.kind)
     assert kind is not None  # packs are validated against the registry on load
     try:
@@ -132,7 +133,8 @@ def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
     except Exception as exc:  # a bug in one kind must not hide every other finding
         log.exception("rule_evaluation_failed", rule_id=rule.rule.id, kind=rule.rule.check.kind)
         return [Outcome(Status.ERROR, "", f"internal error while evaluating: {type(exc).__name__}: {exc}")]
-    return outcomes
+    shared = ctx.rule_scopes()
+    return [ctx.settle(outcome.relying_on(shared)) for outcome in outcomes]
 
 
 def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
