@@ -95,24 +95,10 @@ def evaluate(
     """Evaluate every bound rule against the snapshot. Unread facts give `error`; nothing raises."""
     now = now or datetime.now(UTC)
     bound = bind_all(packs, snapshot.integrations if bindings is None else bindings, where="snapshot")
-    required_grants, required_acls = _requirements(bound)
-    principals = bound_principals(bound)
     findings: list[Finding] = []
     skipped: list[str] = []
-    for rule in bound:
-        if not rule.applicable:
-            skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
-            continue
-        ctx = EvalContext(
-            snapshot=snapshot,
-            now=now,
-            binding=rule.binding,
-            required_grants=required_grants,
-            required_acls=required_acls,
-            bound_principals=principals,
-        )
-        outcomes = _run(rule, ctx)
-        if not outcomes:  # e.g. DG-5 with no narrower scope configured: nothing to judge
+    for rule, outcomes in judge(snapshot, bound, now=now):
+        if not outcomes:  # not applicable, or e.g. DG-5 with no narrower scope configured: nothing to judge
             skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
         findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
     return Report(
@@ -122,6 +108,30 @@ def evaluate(
         findings=tuple(findings),
         skipped=tuple(skipped),
     )
+
+
+def judge(snapshot: Snapshot, bound: Sequence[BoundRule], *, now: datetime) -> list[tuple[BoundRule, list[Outcome]]]:
+    """Every bound rule with its outcomes, each naming the reads it rested on (`Outcome.relied_on`).
+
+    A rule that is not applicable has no outcomes.
+    """
+    required_grants, required_acls = _requirements(bound)
+    principals = bound_principals(bound)
+    judged: list[tuple[BoundRule, list[Outcome]]] = []
+    for rule in bound:
+        if not rule.applicable:
+            judged.append((rule, []))
+            continue
+        ctx = EvalContext(
+            snapshot=snapshot,
+            now=now,
+            binding=rule.binding,
+            required_grants=required_grants,
+            required_acls=required_acls,
+            bound_principals=principals,
+        )
+        judged.append((rule, _run(rule, ctx)))
+    return judged
 
 
 def _run(rule: BoundRule, ctx: EvalContext) -> list[Outcome]:
