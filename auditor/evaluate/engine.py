@@ -9,8 +9,8 @@ import structlog
 
 from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
 from auditor.evaluate.registry import KINDS, Outcome
-from auditor.model.facts import Binding, FactFamily, Snapshot, Watch
-from auditor.model.findings import Finding, Remediation, Report, Status
+from auditor.model.facts import Binding, FactFamily, SecurableType, Snapshot, Watch, securable_key
+from auditor.model.findings import AuditedBinding, Finding, Remediation, Report, Status, audited_principals
 from auditor.model.plan import CollectionPlan
 from auditor.packs.loader import (
     BindingError,
@@ -39,15 +39,43 @@ def bind_all(packs: PackSet, bindings: Sequence[Binding], *, where: str = "confi
     return bound
 
 
-def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
-    """Every principal the integrations name (parameters of type ``principal``), in order, once each."""
-    seen: dict[str, str] = {}
+def audited(bound: Sequence[BoundRule]) -> tuple[AuditedBinding, ...]:
+    """What each integration audits, resolved once from its pack: principals from the parameters of type
+    ``principal``, securables and warehouses from what its applicable rules read."""
+    by_instance: dict[str, tuple[Binding, str, dict[str, str], dict[str, None], dict[str, None]]] = {}
     for rule in bound:
+        binding = rule.binding
+        _, _, principals, securables, warehouses = by_instance.setdefault(
+            binding.instance, (binding, rule.pack.name, {}, {}, {})
+        )
         for name, spec in rule.pack.spec.parameters.items():
             value = rule.params.get(name)
             if spec.type == "principal" and isinstance(value, str) and value:
-                seen.setdefault(value.lower(), value)
-    return tuple(seen.values())
+                principals.setdefault(value.lower(), value)
+        kind = KINDS.get(rule.rule.check.kind)
+        if kind is None or not rule.applicable:
+            continue
+        step = kind.plan(rule.args)
+        keys = [securable_key(ref.type, ref.full_name) for ref in sorted(step.securables, key=str)]
+        keys += [securable_key(SecurableType.STORAGE_CREDENTIAL, n) for n in sorted(step.storage_credentials)]
+        keys += [securable_key(SecurableType.EXTERNAL_LOCATION, n) for n in sorted(step.external_locations)]
+        securables.update(dict.fromkeys(keys))
+        warehouses.update(dict.fromkeys(sorted(step.warehouses)))
+    return tuple(
+        AuditedBinding(
+            instance=instance,
+            pack=pack,
+            principals=tuple(principals.values()),
+            securables=tuple(securables),
+            warehouses=tuple(warehouses),
+        )
+        for instance, (_, pack, principals, securables, warehouses) in by_instance.items()
+    )
+
+
+def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
+    """Every principal the integrations audit (parameters of type ``principal``), in order, once each."""
+    return audited_principals(audited(bound))
 
 
 def _requirements(bound: Sequence[BoundRule]) -> tuple[tuple[RequiredGrant, ...], tuple[RequiredAcl, ...]]:
@@ -107,6 +135,7 @@ def evaluate(
         snapshot_collected_at=snapshot.collected_at,
         findings=tuple(findings),
         skipped=tuple(skipped),
+        audited=audited(bound),
     )
 
 
@@ -173,4 +202,5 @@ def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
         evidence=outcome.evidence,
         source=f"{spec.source.document} \u00a7 {spec.source.section}",
         remediation=remediation,
+        expires_at=outcome.expires_at,
     )

@@ -7,8 +7,8 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.drift.diff import Change, ChangeKind, diff
-from auditor.drift.facts import canonical_policy, extract
+from auditor.drift.diff import Change, ChangeKind
+from auditor.drift.facts import canonical_policy
 from auditor.model.facts import (
     AclEntry,
     FactFamily,
@@ -32,6 +32,8 @@ from tests.drift.drift_builders import (
     T0,
     TRUST_DOC,
     WAREHOUSE,
+    diff,
+    extract,
     failed,
     grant,
     snap,
