@@ -9,6 +9,7 @@ read was missing.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -131,3 +132,31 @@ def test_one_unreadable_catalog_does_not_erase_the_verdicts_on_the_others() -> N
     assert _status("documented", "X-2", unreadable, marked) is Status.ERROR
     for other in others:
         assert _status("documented", "X-2", other, marked) is _status("documented", "X-2", other)
+
+
+KINDS_DIR = Path(__file__).resolve().parents[2] / "auditor" / "evaluate" / "kinds"
+NOT_FACTS = {"watch", "auditor_identity"}  # configuration and the auditor's own name
+EXEMPT = {
+    ("least_privilege.py", "reads"),  # X-3 judges read statuses themselves
+    ("least_privilege.py", "warehouses"),  # X-1 lists warehouses; the ACLs it relies on are looked up
+}
+
+
+def test_kinds_look_facts_up_only_through_the_noting_reader() -> None:
+    """A kind that read the snapshot directly could rest a verdict on an unread fact without saying so."""
+    direct = [
+        (path.name, match.group(1))
+        for path in sorted(KINDS_DIR.glob("*.py"))
+        for match in re.finditer(r"\.snapshot\.(\w+)", path.read_text(encoding="utf-8"))
+        if match.group(1) not in NOT_FACTS and (path.name, match.group(1)) not in EXEMPT
+    ]
+    assert direct == []
+
+
+@pytest.mark.parametrize("name", sorted(SNAPSHOTS))
+def test_every_pass_rests_on_a_read(name: str) -> None:
+    """A pass that named no read could never be undone by one (a kind that looked facts up unnoted)."""
+    unfounded = [
+        key for key, (status, _, relied_on) in _judged(name).items() if status is Status.PASS and not relied_on
+    ]
+    assert unfounded == []
