@@ -66,13 +66,10 @@ class FactReader:
     *present* (a grant that was seen exists, however partial the sweep that found it).
     """
 
-    def __init__(self, snapshot: Snapshot, note: Callable[[FactScope], None]) -> None:
-        self.snapshot = snapshot
+    def __init__(self, model: PrivilegeModel, note: Callable[[FactScope], None]) -> None:
+        self.snapshot = model.snapshot
+        self.privileges = model
         self._note = note
-
-    @cached_property
-    def privileges(self) -> PrivilegeModel:
-        return PrivilegeModel(self.snapshot)
 
     def read(self, family: FactFamily, scope: str | None = None) -> None:
         """Declare a read the verdict rests on without looking anything up."""
@@ -189,16 +186,21 @@ class EvalContext:
     required_grants: tuple[RequiredGrant, ...] = ()
     required_acls: tuple[RequiredAcl, ...] = ()
     bound_principals: tuple[str, ...] = ()  # every principal any binding of the target names
+    model: PrivilegeModel | None = None  # shared by the rules of one evaluation; built here when absent
     _frames: list[dict[FactScope, None]] = field(default_factory=lambda: [{}], init=False, repr=False)
 
     @cached_property
+    def _model(self) -> PrivilegeModel:
+        return self.model if self.model is not None else PrivilegeModel(self.snapshot)
+
+    @cached_property
     def facts(self) -> FactReader:
-        return FactReader(self.snapshot, self._note)
+        return FactReader(self._model, self._note)
 
     @cached_property
     def seen(self) -> FactReader:
         """Lookups that note nothing: for verdicts resting on a fact's presence, never its absence."""
-        return FactReader(self.snapshot, lambda scope: None)
+        return FactReader(self._model, lambda scope: None)
 
     def _note(self, scope: FactScope) -> None:
         self._frames[-1][scope] = None

@@ -20,6 +20,7 @@ from auditor.packs.loader import (
     did_you_mean,
     render_template,
 )
+from auditor.privileges.databricks import PrivilegeModel
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +147,7 @@ def judge(snapshot: Snapshot, bound: Sequence[BoundRule], *, now: datetime) -> l
     """
     required_grants, required_acls = _requirements(bound)
     principals = bound_principals(bound)
+    model = PrivilegeModel(snapshot)  # the snapshot is immutable: one index serves every rule
     judged: list[tuple[BoundRule, list[Outcome]]] = []
     for rule in bound:
         if not rule.applicable:
@@ -158,6 +160,7 @@ def judge(snapshot: Snapshot, bound: Sequence[BoundRule], *, now: datetime) -> l
             required_grants=required_grants,
             required_acls=required_acls,
             bound_principals=principals,
+            model=model,
         )
         judged.append((rule, _run(rule, ctx)))
     return judged
