@@ -64,9 +64,12 @@ class Outcome:
 
 def unread_reason(status: ReadStatus, *, identity: str | None = None) -> str:
     """Which read failed, how (FAILED or NOT_VISIBLE) and the reason the collector recorded."""
-    reason = status.reason or status.state.value
+    reason = "read failed" + (f" ({status.reason})" if status.reason else "")
     if status.state is ReadState.NOT_VISIBLE:
-        reason = f"not visible to {identity or 'the auditor'}" + (f" ({status.reason})" if status.reason else "")
+        if status.reason and status.reason.startswith("not visible to "):
+            reason = status.reason  # the collector already named the identity
+        else:
+            reason = f"not visible to {identity or 'the auditor'}" + (f" ({status.reason})" if status.reason else "")
     scope = "" if status.scope == "*" else f" [{status.scope}]"
     return f"could not read {status.family.value}{scope}: {reason}"
 

@@ -104,6 +104,7 @@ def test_no_verdict_survives_a_missing_read(verdict: Verdict, state: ReadState) 
     status, message, _ = after
     assert status is Status.ERROR, f"{rule_id} on {subject}: {before} survived {scope} {state} as {status}"
     assert scope.family.value in message, f"{rule_id} on {subject}: the error does not say what was unread"
+    assert ("not visible" in message) is (state is ReadState.NOT_VISIBLE), message  # which kind of unread
 
 
 def _status(name: str, rule_id: str, subject: str, marked: FactScope | None = None) -> Status:
