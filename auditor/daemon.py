@@ -485,7 +485,6 @@ class Daemon:
             self.metrics.publish_cycle(
                 target.name,
                 result.report,
-                result.snapshot,
                 result.stats,
                 finished_at=finished,
                 succeeded=cycle_succeeded(result.snapshot, result.stats),
@@ -502,7 +501,9 @@ class Daemon:
                 outcome="completed",
                 drift_events=tuple(self.store.drift_events(target.name, limit=RECENT_DRIFT_EVENTS)),
                 baseline_approved_at=baseline.approved_at if baseline else None,
-                baseline_changes=tuple(diff(baseline.snapshot, result.snapshot)) if baseline else None,
+                baseline_changes=tuple(diff(baseline.snapshot, result.snapshot, result.report.audited))
+                if baseline
+                else None,
             ),
             update_metrics,
         )
@@ -554,18 +555,21 @@ class Daemon:
                 continue
             baseline = self.store.baseline(target.name)
             snapshot = self.store.snapshot(cycle.id) if baseline else None
+            report = self.store.report(cycle.id)
             self._publish(
                 target.name,
                 TargetView(
                     target=target.name,
-                    report=self.store.report(cycle.id),
+                    report=report,
                     cycle_id=cycle.id,
                     finished_at=cycle.finished_at,
                     outcome="completed",
                     restored=True,
                     drift_events=tuple(self.store.drift_events(target.name, limit=RECENT_DRIFT_EVENTS)),
                     baseline_approved_at=baseline.approved_at if baseline else None,
-                    baseline_changes=tuple(diff(baseline.snapshot, snapshot)) if baseline and snapshot else None,
+                    baseline_changes=tuple(diff(baseline.snapshot, snapshot, report.audited))
+                    if baseline and snapshot
+                    else None,
                 ),
             )
 

@@ -24,8 +24,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from auditor.model.facts import Binding, FactFamily, ReadState, Snapshot
-from auditor.model.findings import STATUSES, Report, Severity, Status
+from auditor.model.findings import STATUSES, Finding, Report, Severity, Status
 from auditor.model.stats import API_FAMILIES, CollectionStats
 
 PREFIX = "grants_auditor_"
@@ -61,8 +60,6 @@ _SEVERITY_RANK: Mapping[Severity, int] = {
 }
 _STATUS_RANK: Mapping[Status, int] = {Status.FAIL: 3, Status.ERROR: 2, Status.WARN: 1, Status.PASS: 0}
 
-_PRINCIPAL_PARAMS = ("principal", "client_id")
-
 
 @dataclass(frozen=True)
 class RuleState:
@@ -92,51 +89,31 @@ def _outranks(candidate: RuleState, current: RuleState) -> bool:
     return _SEVERITY_RANK[candidate.severity] > _SEVERITY_RANK[current.severity]
 
 
-def bound_principal(binding: Binding) -> str | None:
-    """The principal a binding audits: its ``principal`` or ``client_id`` parameter."""
-    for name in _PRINCIPAL_PARAMS:
-        value = binding.params.get(name)
-        if isinstance(value, str) and value:
-            return value
-    return None
+def credential_kind(finding: Finding) -> str | None:
+    """The credential kind a credential finding is about (its subject is ``<kind>:<principal>``)."""
+    kind = finding.subject.split(":", 1)[0]
+    return kind if kind in CREDENTIAL_KINDS else None
 
 
-def credential_expiries(snapshot: Snapshot) -> dict[tuple[str, str], datetime]:
-    """The expiry that matters per (binding instance, credential kind), for bindings with a principal.
+def credential_expiries(report: Report) -> tuple[dict[tuple[str, str], datetime], frozenset[tuple[str, str]]]:
+    """Per (binding instance, credential kind): the expiry the credential findings state, and the keys
+    whose credentials could not be read (their findings are ``error``).
 
-    Among the principal's PATs (or ACTIVE OAuth secrets) that are still valid at
-    ``snapshot.collected_at``, the earliest expiry; when every one has expired, the latest expiry
-    (so "expired" is reported, not hidden by an older leftover). Kinds whose credentials never expire,
-    or that the principal does not have, are absent.
+    The credential kinds choose which expiry matters (`Finding.expires_at`); kinds whose credentials
+    never expire, or that the principal does not have, are absent.
     """
-    now = snapshot.collected_at
-    result: dict[tuple[str, str], datetime] = {}
-    for binding in snapshot.integrations:
-        principal = bound_principal(binding)
-        if principal is None:
+    known: dict[tuple[str, str], datetime] = {}
+    unread: set[tuple[str, str]] = set()
+    for finding in report.findings:
+        kind = credential_kind(finding)
+        if kind is None:
             continue
-        wanted = principal.lower()
-        pat_expiries = [t.expiry_time for t in snapshot.tokens if t.owner.lower() == wanted]
-        secret_expiries = [
-            s.expire_time
-            for s in snapshot.oauth_secrets
-            if s.application_id.lower() == wanted and s.status.upper() == "ACTIVE"
-        ]
-        for kind, expiries in (("pat", pat_expiries), ("oauth_secret", secret_expiries)):
-            relevant = _relevant_expiry(expiries, now)
-            if relevant is not None:
-                result[(binding.instance, kind)] = relevant
-    return result
-
-
-def _relevant_expiry(expiries: Sequence[datetime | None], now: datetime) -> datetime | None:
-    dated = [e for e in expiries if e is not None]
-    valid = [e for e in dated if e > now]
-    if valid:
-        return min(valid)
-    if not dated or len(dated) < len(expiries):
-        return None  # nothing dated, or a never-expiring credential is still valid
-    return max(dated)
+        key = (finding.integration, kind)
+        if finding.status is Status.ERROR:
+            unread.add(key)
+        elif finding.expires_at is not None:
+            known[key] = min(finding.expires_at, known.get(key, finding.expires_at))
+    return known, frozenset(unread)
 
 
 @dataclass(frozen=True)
@@ -194,23 +171,24 @@ class AuditMetrics:
         self,
         target: str,
         report: Report,
-        snapshot: Snapshot,
         stats: CollectionStats,
         *,
         finished_at: datetime,
         succeeded: bool,
     ) -> None:
-        """Make a finished cycle's results the target's exported state and add its counts."""
+        """Make a finished cycle's results the target's exported state and add its counts.
+
+        Everything exported about the cycle comes from ``report`` (and ``stats``), never from the facts.
+        """
         rules = rule_states(report)
-        credentials = {key: expiry.timestamp() for key, expiry in credential_expiries(snapshot).items()}
+        expiries, unread = credential_expiries(report)
+        credentials = {key: expiry.timestamp() for key, expiry in expiries.items()}
         outcome = "success" if succeeded else "timeout" if stats.deadline_exceeded else "failed"
 
         def update(state: _TargetState) -> _TargetState:
             kept = dict(credentials)
-            for kind, family in (("pat", FactFamily.TOKENS), ("oauth_secret", FactFamily.OAUTH_SECRETS)):
-                if snapshot.read_status(family).state is not ReadState.READ:
-                    # An unreadable family keeps its last known expiries: an outage must not hide them.
-                    kept.update({key: value for key, value in state.credentials.items() if key[1] == kind})
+            # An unreadable credential keeps its last known expiry: an outage must not hide it.
+            kept.update({key: value for key, value in state.credentials.items() if key in unread})
             return replace(
                 state,
                 rules=rules,

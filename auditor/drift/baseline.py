@@ -69,14 +69,15 @@ def baseline_diff(store: StateStore, target: str) -> BaselineDiff:
     baseline = store.baseline(target)
     if baseline is None:
         raise BaselineError(f"target {target!r} has no approved baseline: run 'baseline approve' first")
-    latest = store.latest_snapshot(target)
-    if latest is None:
+    cycle = store.latest_cycle(target)
+    if cycle is None:
         raise BaselineError(f"target {target!r} has no completed cycle yet")
+    latest = store.snapshot(cycle.id)
     return BaselineDiff(
         target=target,
         baseline=baseline,
         latest_collected_at=latest.collected_at,
-        changes=tuple(diff(baseline.snapshot, latest)),
+        changes=tuple(diff(baseline.snapshot, latest, store.report(cycle.id).audited)),
     )
 
 

@@ -7,13 +7,14 @@ change, whatever the other side holds.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 from auditor.drift.facts import DriftFact, FactCategory, FactView, extract
 from auditor.model.facts import Snapshot
+from auditor.model.findings import AuditedBinding
 
 
 class ChangeKind(StrEnum):
@@ -112,8 +113,11 @@ def fact_differences(old: FactView, new: FactView) -> list[tuple[DriftFact, bool
     return differences
 
 
-def diff(old: Snapshot | FactView, new: Snapshot | FactView) -> list[Change]:
-    """The changes from ``old`` to ``new`` over the watched facts readable in both."""
-    old_view = old if isinstance(old, FactView) else extract(old)
-    new_view = new if isinstance(new, FactView) else extract(new)
+def diff(old: Snapshot | FactView, new: Snapshot | FactView, audited: Sequence[AuditedBinding] = ()) -> list[Change]:
+    """The changes from ``old`` to ``new`` over the watched facts readable in both.
+
+    ``audited`` (`Report.audited` of the newer evaluation) says what the integrations audit, on both sides.
+    """
+    old_view = old if isinstance(old, FactView) else extract(old, audited)
+    new_view = new if isinstance(new, FactView) else extract(new, audited)
     return group_changes(fact_differences(old_view, new_view))

@@ -9,8 +9,8 @@ comparison.
 What is watched:
 - grants on every securable in a watched catalog, on the securables the snapshot describes (the
   collection plan: what the bound rules reference, and their ancestors) and on the securables the
-  bindings name; and every grant to a watched principal (``watch.principals`` and the bindings'
-  ``principal`` / ``client_id`` parameters), wherever it is;
+  integrations audit (`Report.audited`); and every grant to a watched principal (``watch.principals``
+  and the principals the integrations audit), wherever it is;
 - every warehouse ACL entry of every warehouse in the snapshot;
 - group memberships whose member is watched or whose group (transitively) contains a watched
   principal, and the entitlements of watched principals and of those groups;
@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -39,6 +38,7 @@ from auditor.model.facts import (
     Snapshot,
     securable_key,
 )
+from auditor.model.findings import AuditedBinding, audited_principals
 from auditor.privileges.iam_policy import canonical_policy
 from auditor.privileges.names import catalog_of
 
@@ -46,13 +46,6 @@ from auditor.privileges.names import catalog_of
 # rules' convention: `auditor.collect.interface.watch_scope`).
 WATCH_SCOPE_PREFIX = "watch:"
 PRINCIPAL_SCOPE_PREFIX = "principal:"  # GRANTS scope: every grant of one principal, wherever it is
-# Binding parameters that name a principal to watch.
-PRINCIPAL_PARAMS: tuple[str, ...] = ("principal", "client_id")
-# Binding parameters naming securables, by securable type (a value may be a string or a list).
-_SECURABLE_PARAMS: Mapping[str, SecurableType] = {
-    "storage_credential": SecurableType.STORAGE_CREDENTIAL,
-    "external_location": SecurableType.EXTERNAL_LOCATION,
-}
 
 
 class FactCategory(StrEnum):
@@ -148,45 +141,47 @@ class FactView:
         return frozenset(scope_id(fact.family, s) for s in self.reads.reads_covering(fact.family, fact.scopes))
 
 
-def watched_principals(snapshot: Snapshot) -> frozenset[str]:
-    """Configured principals: ``watch.principals`` plus each binding's ``principal``/``client_id``."""
-    names = {p.lower() for p in snapshot.watch.principals}
-    for binding in snapshot.integrations:
-        for param in PRINCIPAL_PARAMS:
-            names.update(v.lower() for v in _strings(binding.params.get(param)))
-    return frozenset(names)
+def watched_principals(snapshot: Snapshot, audited: Sequence[AuditedBinding] = ()) -> frozenset[str]:
+    """Configured principals: ``watch.principals`` plus every principal the integrations audit."""
+    return frozenset(p.lower() for p in (*snapshot.watch.principals, *audited_principals(audited)))
 
 
-def extract(snapshot: Snapshot) -> FactView:
-    """The watched drift facts of ``snapshot``, keyed by `DriftFact.key`."""
-    principals = watched_principals(snapshot)
+def extract(snapshot: Snapshot, audited: Sequence[AuditedBinding] = ()) -> FactView:
+    """The watched drift facts of ``snapshot``, keyed by `DriftFact.key`.
+
+    ``audited`` is what the integrations audit, as the evaluation resolved it (`Report.audited`).
+    """
+    principals = watched_principals(snapshot, audited)
     unreadable: list[tuple[FactFamily, str]] = []
     facts: dict[str, DriftFact] = {}
-    for fact in _all_facts(snapshot, principals, unreadable):
+    for fact in _all_facts(snapshot, audited, principals, unreadable):
         facts[fact.key] = fact
     return FactView(
         target=snapshot.target,
         collected_at=snapshot.collected_at,
         facts=facts,
         reads=ReadIndex(snapshot.reads, unreadable),
-        watch_fingerprint=watch_fingerprint(snapshot),
+        watch_fingerprint=watch_fingerprint(snapshot, audited),
     )
 
 
-def watch_fingerprint(snapshot: Snapshot) -> str:
+def watch_fingerprint(snapshot: Snapshot, audited: Sequence[AuditedBinding] = ()) -> str:
     """A digest of what is watched: watched catalogs and principals, and the bindings."""
     described = {
         "catalogs": sorted(c.lower() for c in snapshot.watch.catalogs),
-        "principals": sorted(watched_principals(snapshot)),
+        "principals": sorted(watched_principals(snapshot, audited)),
         "bindings": sorted(b.model_dump_json() for b in snapshot.integrations),
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _all_facts(
-    snapshot: Snapshot, principals: frozenset[str], unreadable: list[tuple[FactFamily, str]]
+    snapshot: Snapshot,
+    audited: Sequence[AuditedBinding],
+    principals: frozenset[str],
+    unreadable: list[tuple[FactFamily, str]],
 ) -> Iterator[DriftFact]:
-    yield from _grant_facts(snapshot, principals)
+    yield from _grant_facts(snapshot, audited, principals)
     yield from _warehouse_acl_facts(snapshot)
     yield from _principal_facts(snapshot, principals)
     yield from _trust_policy_facts(snapshot, unreadable)
@@ -214,17 +209,17 @@ def _grant_scopes(
     return tuple(scopes)
 
 
-def _referenced_securables(snapshot: Snapshot) -> frozenset[str]:
+def _referenced_securables(snapshot: Snapshot, audited: Sequence[AuditedBinding]) -> frozenset[str]:
     keys = {s.key.lower() for s in snapshot.securables}
-    for binding in snapshot.integrations:
-        for param, securable_type in _SECURABLE_PARAMS.items():
-            keys.update(securable_key(securable_type, v).lower() for v in _strings(binding.params.get(param)))
+    keys.update(key.lower() for binding in audited for key in binding.securables)
     return frozenset(keys)
 
 
-def _grant_facts(snapshot: Snapshot, principals: frozenset[str]) -> Iterator[DriftFact]:
+def _grant_facts(
+    snapshot: Snapshot, audited: Sequence[AuditedBinding], principals: frozenset[str]
+) -> Iterator[DriftFact]:
     watched_catalogs = {c.lower() for c in snapshot.watch.catalogs}
-    referenced = _referenced_securables(snapshot)
+    referenced = _referenced_securables(snapshot, audited)
     for grant in snapshot.grants:
         key = securable_key(grant.securable_type, grant.securable_name.lower())
         in_watched_catalog = _catalog_of(grant) in watched_catalogs
@@ -350,11 +345,3 @@ def _credential_facts(snapshot: Snapshot, principals: frozenset[str]) -> Iterato
                 family=FactFamily.OAUTH_SECRETS,
                 scopes=(secret.application_id,),
             )
-
-
-def _strings(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if value else []
-    if isinstance(value, list | tuple):
-        return [v for v in value if isinstance(v, str) and v]
-    return []

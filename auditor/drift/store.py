@@ -296,7 +296,7 @@ class StateStore:
         """Store one completed cycle and fold it into drift detection, all in one transaction."""
         target = snapshot.target
         collected = _ts(snapshot.collected_at)
-        view = extract(snapshot)
+        view = extract(snapshot, report.audited)
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT id FROM cycles WHERE target = ? AND collected_at = ?", (target, collected)

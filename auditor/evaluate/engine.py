@@ -9,8 +9,8 @@ import structlog
 
 from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
 from auditor.evaluate.registry import KINDS, Outcome
-from auditor.model.facts import Binding, FactFamily, Snapshot, Watch
-from auditor.model.findings import Finding, Remediation, Report, Status
+from auditor.model.facts import Binding, FactFamily, SecurableType, Snapshot, Watch, securable_key
+from auditor.model.findings import AuditedBinding, Finding, Remediation, Report, Status, audited_principals
 from auditor.model.plan import CollectionPlan
 from auditor.packs.loader import (
     BindingError,
@@ -20,6 +20,7 @@ from auditor.packs.loader import (
     did_you_mean,
     render_template,
 )
+from auditor.privileges.databricks import PrivilegeModel
 
 log = structlog.get_logger(__name__)
 
@@ -39,15 +40,43 @@ def bind_all(packs: PackSet, bindings: Sequence[Binding], *, where: str = "confi
     return bound
 
 
-def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
-    """Every principal the integrations name (parameters of type ``principal``), in order, once each."""
-    seen: dict[str, str] = {}
+def audited(bound: Sequence[BoundRule]) -> tuple[AuditedBinding, ...]:
+    """What each integration audits, resolved once from its pack: principals from the parameters of type
+    ``principal``, securables and warehouses from what its applicable rules read."""
+    by_instance: dict[str, tuple[Binding, str, dict[str, str], dict[str, None], dict[str, None]]] = {}
     for rule in bound:
+        binding = rule.binding
+        _, _, principals, securables, warehouses = by_instance.setdefault(
+            binding.instance, (binding, rule.pack.name, {}, {}, {})
+        )
         for name, spec in rule.pack.spec.parameters.items():
             value = rule.params.get(name)
             if spec.type == "principal" and isinstance(value, str) and value:
-                seen.setdefault(value.lower(), value)
-    return tuple(seen.values())
+                principals.setdefault(value.lower(), value)
+        kind = KINDS.get(rule.rule.check.kind)
+        if kind is None or not rule.applicable:
+            continue
+        step = kind.plan(rule.args)
+        keys = [securable_key(ref.type, ref.full_name) for ref in sorted(step.securables, key=str)]
+        keys += [securable_key(SecurableType.STORAGE_CREDENTIAL, n) for n in sorted(step.storage_credentials)]
+        keys += [securable_key(SecurableType.EXTERNAL_LOCATION, n) for n in sorted(step.external_locations)]
+        securables.update(dict.fromkeys(keys))
+        warehouses.update(dict.fromkeys(sorted(step.warehouses)))
+    return tuple(
+        AuditedBinding(
+            instance=instance,
+            pack=pack,
+            principals=tuple(principals.values()),
+            securables=tuple(securables),
+            warehouses=tuple(warehouses),
+        )
+        for instance, (_, pack, principals, securables, warehouses) in by_instance.items()
+    )
+
+
+def bound_principals(bound: Sequence[BoundRule]) -> tuple[str, ...]:
+    """Every principal the integrations audit (parameters of type ``principal``), in order, once each."""
+    return audited_principals(audited(bound))
 
 
 def _requirements(bound: Sequence[BoundRule]) -> tuple[tuple[RequiredGrant, ...], tuple[RequiredAcl, ...]]:
@@ -95,24 +124,10 @@ def evaluate(
     """Evaluate every bound rule against the snapshot. Unread facts give `error`; nothing raises."""
     now = now or datetime.now(UTC)
     bound = bind_all(packs, snapshot.integrations if bindings is None else bindings, where="snapshot")
-    required_grants, required_acls = _requirements(bound)
-    principals = bound_principals(bound)
     findings: list[Finding] = []
     skipped: list[str] = []
-    for rule in bound:
-        if not rule.applicable:
-            skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
-            continue
-        ctx = EvalContext(
-            snapshot=snapshot,
-            now=now,
-            binding=rule.binding,
-            required_grants=required_grants,
-            required_acls=required_acls,
-            bound_principals=principals,
-        )
-        outcomes = _run(rule, ctx)
-        if not outcomes:  # e.g. DG-5 with no narrower scope configured: nothing to judge
+    for rule, outcomes in judge(snapshot, bound, now=now):
+        if not outcomes:  # not applicable, or e.g. DG-5 with no narrower scope configured: nothing to judge
             skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
         findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
     return Report(
@@ -121,10 +136,38 @@ def evaluate(
         snapshot_collected_at=snapshot.collected_at,
         findings=tuple(findings),
         skipped=tuple(skipped),
+        audited=audited(bound),
     )
 
 
-def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
+def judge(snapshot: Snapshot, bound: Sequence[BoundRule], *, now: datetime) -> list[tuple[BoundRule, list[Outcome]]]:
+    """Every bound rule with its outcomes, each naming the reads it rested on (`Outcome.relied_on`).
+
+    A rule that is not applicable has no outcomes.
+    """
+    required_grants, required_acls = _requirements(bound)
+    principals = bound_principals(bound)
+    model = PrivilegeModel(snapshot)  # the snapshot is immutable: one index serves every rule
+    judged: list[tuple[BoundRule, list[Outcome]]] = []
+    for rule in bound:
+        if not rule.applicable:
+            judged.append((rule, []))
+            continue
+        ctx = EvalContext(
+            snapshot=snapshot,
+            now=now,
+            binding=rule.binding,
+            required_grants=required_grants,
+            required_acls=required_acls,
+            bound_principals=principals,
+            model=model,
+        )
+        judged.append((rule, _run(rule, ctx)))
+    return judged
+
+
+def _run(rule: BoundRule, ctx: EvalContext) -> list[Outcome]:
+    """The kind's outcomes, each held to the reads it rested on: unread facts give `error`, never pass or fail."""
     kind = KINDS.get(rule.rule.check.kind)
     assert kind is not None  # packs are validated against the registry on load
     try:
@@ -132,7 +175,8 @@ def _run(rule: BoundRule, ctx: EvalContext) -> Sequence[Outcome]:
     except Exception as exc:  # a bug in one kind must not hide every other finding
         log.exception("rule_evaluation_failed", rule_id=rule.rule.id, kind=rule.rule.check.kind)
         return [Outcome(Status.ERROR, "", f"internal error while evaluating: {type(exc).__name__}: {exc}")]
-    return outcomes
+    shared = ctx.rule_scopes()
+    return [ctx.settle(outcome.relying_on(shared)) for outcome in outcomes]
 
 
 def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
@@ -161,4 +205,5 @@ def _finding(rule: BoundRule, outcome: Outcome, snapshot: Snapshot) -> Finding:
         evidence=outcome.evidence,
         source=f"{spec.source.document} \u00a7 {spec.source.section}",
         remediation=remediation,
+        expires_at=outcome.expires_at,
     )

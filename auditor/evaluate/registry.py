@@ -7,11 +7,12 @@ bound), the fact families it reads, a ``plan`` (what to collect) and a pure ``ev
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
-from auditor.model.facts import FactFamily, ReadStatus
+from auditor.model.facts import FactFamily, ReadState, ReadStatus
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
 from auditor.packs.schema import KindArgs as KindArgs  # the pack language owns it; kinds import it from here
@@ -24,8 +25,21 @@ ArgsT = TypeVar("ArgsT", bound=KindArgs)
 
 
 @dataclass(frozen=True)
+class FactScope:
+    """One read a verdict rests on: a fact family, narrowed to one scope (``None``: the whole family)."""
+
+    family: FactFamily
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """One result of a check on one subject, before the engine turns it into a `Finding`."""
+    """One result of a check on one subject, before the engine turns it into a `Finding`.
+
+    ``relied_on`` names every read the verdict rests on. Kinds rarely set it themselves: the lookups of
+    `auditor.evaluate.context.FactReader` note each scope they consult, and the engine turns the outcome
+    into ``error`` (same subject) when any of them was not read.
+    """
 
     status: Status
     subject: str
@@ -34,15 +48,25 @@ class Outcome:
     found: str | None = None
     evidence: tuple[str, ...] = ()
     remediation: Remediation = field(default_factory=Remediation)
+    relied_on: tuple[FactScope, ...] = ()
+    expires_at: datetime | None = None  # credential kinds: the expiry that matters (see `Finding.expires_at`)
 
-    @classmethod
-    def unread(cls, subject: str, status: ReadStatus, *, identity: str | None = None) -> Outcome:
-        """`error`: a fact this check needs was not read."""
-        reason = status.reason or status.state.value
-        if status.state.value == "not_visible":
+    def relying_on(self, scopes: Iterable[FactScope]) -> Outcome:
+        """This outcome, also resting on ``scopes`` (kept in first-noted order, once each)."""
+        merged = tuple(dict.fromkeys((*self.relied_on, *scopes)))
+        return self if merged == self.relied_on else replace(self, relied_on=merged)
+
+
+def unread_reason(status: ReadStatus, *, identity: str | None = None) -> str:
+    """Which read failed, how (FAILED or NOT_VISIBLE) and the reason the collector recorded."""
+    reason = "read failed" + (f" ({status.reason})" if status.reason else "")
+    if status.state is ReadState.NOT_VISIBLE:
+        if status.reason and status.reason.startswith("not visible to "):
+            reason = status.reason  # the collector already named the identity
+        else:
             reason = f"not visible to {identity or 'the auditor'}" + (f" ({status.reason})" if status.reason else "")
-        scope = "" if status.scope == "*" else f" [{status.scope}]"
-        return cls(Status.ERROR, subject, f"could not read {status.family.value}{scope}: {reason}")
+    scope = "" if status.scope == "*" else f" [{status.scope}]"
+    return f"could not read {status.family.value}{scope}: {reason}"
 
 
 class CheckKind(ABC, Generic[ArgsT]):
@@ -59,7 +83,11 @@ class CheckKind(ABC, Generic[ArgsT]):
 
     @abstractmethod
     def evaluate(self, args: ArgsT, ctx: EvalContext) -> Sequence[Outcome]:
-        """Pure: facts in, outcomes out. Never calls an API; unread facts give `error` outcomes."""
+        """Pure: facts in, outcomes out. Never calls an API.
+
+        Read facts through ``ctx.facts`` (each lookup notes the scope it consulted); the engine turns
+        an outcome that rests on an unread scope into ``error``, so a kind needs no read-status guards.
+        """
 
     def required(self, args: ArgsT) -> Sequence[RequiredGrant | RequiredAcl]:
         """What this check asks to be granted: the least-privilege checks allow exactly these."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -65,12 +66,35 @@ class Finding(_Frozen):
     evidence: tuple[str, ...] = ()  # effective-privilege paths and other explanations
     source: str = ""  # "document.md § section"
     remediation: Remediation = Remediation()
+    expires_at: datetime | None = None  # credential findings: when the credential that matters expires
 
     @property
     def finding_id(self) -> str:
         """Stable across runs: rule, integration, target and subject, not the status."""
         raw = "\x1f".join((self.target, self.integration, self.rule_id, self.subject))
         return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+class AuditedBinding(_Frozen):
+    """What one integration audits, resolved once when it is bound to its pack.
+
+    Drift, metrics and the least-privilege checks read this, never a pack's parameter names.
+    """
+
+    instance: str  # the binding's instance name (Finding.integration)
+    pack: str
+    principals: tuple[str, ...] = ()  # values of the pack's parameters of type ``principal``
+    securables: tuple[str, ...] = ()  # securable keys its applicable rules read (``CATALOG:main``, ...)
+    warehouses: tuple[str, ...] = ()  # warehouse ids its applicable rules read
+
+
+def audited_principals(audited: Iterable[AuditedBinding]) -> tuple[str, ...]:
+    """Every principal the integrations audit, in order, once each (case-insensitively)."""
+    seen: dict[str, str] = {}
+    for binding in audited:
+        for principal in binding.principals:
+            seen.setdefault(principal.lower(), principal)
+    return tuple(seen.values())
 
 
 class Report(_Frozen):
@@ -81,6 +105,10 @@ class Report(_Frozen):
     snapshot_collected_at: datetime
     findings: tuple[Finding, ...] = ()
     skipped: tuple[str, ...] = Field(default=(), description="rules not applicable to this binding")
+    audited: tuple[AuditedBinding, ...] = Field(default=(), description="what each integration audits")
+
+    def audited_principals(self) -> tuple[str, ...]:
+        return audited_principals(self.audited)
 
     def counts(self) -> Counter[Status]:
         return Counter(f.status for f in self.findings)

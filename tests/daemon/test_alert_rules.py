@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from auditor.metrics import AuditMetrics
-from auditor.model.facts import Binding, Snapshot, Token
 from auditor.model.findings import Finding, Report, Severity, Status
 from auditor.model.stats import CollectionStats
 
@@ -107,7 +106,6 @@ def test_rules_only_use_metrics_the_auditor_exposes() -> None:
     registry = CollectorRegistry()
     metrics = AuditMetrics(registry, version="test")
     now = datetime(2025, 1, 1, tzinfo=UTC)
-    binding = Binding(pack="reverse-etl-source", params={"principal": "bot@customer.example"})
     finding = Finding(
         rule_id="RETL-1",
         pack="reverse-etl-source",
@@ -117,15 +115,20 @@ def test_rules_only_use_metrics_the_auditor_exposes() -> None:
         severity=Severity.HIGH,
         title="t",
     )
+    token = Finding(
+        rule_id="RETL-6",
+        pack="reverse-etl-source",
+        integration="reverse-etl-source",
+        target="prod",
+        status=Status.PASS,
+        severity=Severity.HIGH,
+        title="t",
+        subject="pat:bot@customer.example",
+        expires_at=now.replace(year=2026),
+    )
     metrics.publish_cycle(
         "prod",
-        Report(target="prod", evaluated_at=now, snapshot_collected_at=now, findings=(finding,)),
-        Snapshot(
-            target="prod",
-            collected_at=now,
-            integrations=(binding,),
-            tokens=(Token(token_id="t", owner="bot@customer.example", expiry_time=now.replace(year=2026)),),
-        ),
+        Report(target="prod", evaluated_at=now, snapshot_collected_at=now, findings=(finding, token)),
         CollectionStats(duration_seconds=1.0),
         finished_at=now,
         succeeded=True,

@@ -20,22 +20,22 @@ from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
 from prometheus_client.parser import text_string_to_metric_families
 
 from auditor.drift.diff import CHANGE_KINDS
+from auditor.evaluate.engine import evaluate
+from auditor.evaluate.kinds.credentials import relevant_expiry
+from auditor.evaluate.registry import builtin_kind_args
 from auditor.metrics import CYCLE_OUTCOMES, DRIFT_KINDS, AuditMetrics, credential_expiries, rule_states
 from auditor.model.facts import (
     Binding,
     FactFamily,
-    Grant,
     OAuthSecret,
-    Principal,
-    PrincipalKind,
     ReadState,
     ReadStatus,
-    SecurableType,
     Snapshot,
     Token,
 )
 from auditor.model.findings import STATUSES, Finding, Report, Severity, Status
 from auditor.model.stats import API_FAMILIES, CollectionStats
+from auditor.packs.loader import load_packs
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 USER_EMAIL = "retl-bot@customer.example"
@@ -69,6 +69,20 @@ def finding(
         message=f"{USER_EMAIL} lacks SELECT on {TABLE}",
         found=PAT_VALUE,
     )
+
+
+def credential(
+    kind: str,
+    expires_at: datetime | None,
+    *,
+    integration: str = "retl",
+    principal: str = USER_EMAIL,
+    status: Status = Status.PASS,
+) -> Finding:
+    """A credential-expiry finding as the credential kinds state it."""
+    return finding(
+        "RETL-6" if kind == "pat" else "DG-9", status, integration=integration, subject=f"{kind}:{principal}"
+    ).model_copy(update={"expires_at": expires_at})
 
 
 def report(*findings: Finding, target: str = "prod") -> Report:
@@ -113,10 +127,10 @@ def rule_status(registry: CollectorRegistry) -> dict[tuple[str, str, str], dict[
     return grouped
 
 
-def publish(metrics: AuditMetrics, rep: Report, snap: Snapshot | None = None, **kwargs: Any) -> None:
+def publish(metrics: AuditMetrics, rep: Report, **kwargs: Any) -> None:
     kwargs.setdefault("finished_at", NOW)
     kwargs.setdefault("succeeded", True)
-    metrics.publish_cycle(rep.target, rep, snap or snapshot(rep.target), kwargs.pop("stats", stats()), **kwargs)
+    metrics.publish_cycle(rep.target, rep, kwargs.pop("stats", stats()), **kwargs)
 
 
 # ---- rule status -------------------------------------------------------------------------------
@@ -288,8 +302,11 @@ def test_declare_targets_precreates_series_and_prunes_removed_bindings(
 ) -> None:
     publish(
         metrics,
-        report(finding("RETL-1", Status.FAIL), finding("DG-1", Status.PASS, integration="data-graph")),
-        snapshot(tokens=(Token(token_id=TOKEN_ID, owner=USER_EMAIL, expiry_time=NOW + timedelta(days=3)),)),
+        report(
+            finding("RETL-1", Status.FAIL),
+            finding("DG-1", Status.PASS, integration="data-graph"),
+            credential("pat", NOW + timedelta(days=3)),
+        ),
     )
 
     metrics.declare_targets(
@@ -312,64 +329,64 @@ def test_declare_targets_precreates_series_and_prunes_removed_bindings(
 # ---- credential expiry -------------------------------------------------------------------------
 
 
-def test_credential_expiry_is_the_earliest_still_valid_one() -> None:
+def test_credential_expiry_is_read_from_the_report() -> None:
+    rep = report(
+        credential("pat", NOW + timedelta(days=10)),
+        credential("oauth_secret", NOW + timedelta(days=20), integration="data-graph", principal=CLIENT_ID),
+        credential("oauth_secret", None, integration="profiles-sync"),  # never expires: absent
+        credential("pat", None, integration="stale", status=Status.ERROR),  # unread: kept from before
+        finding("RETL-1", Status.FAIL),
+    )
+
+    assert credential_expiries(rep) == (
+        {("retl", "pat"): NOW + timedelta(days=10), ("data-graph", "oauth_secret"): NOW + timedelta(days=20)},
+        frozenset({("stale", "pat")}),
+    )
+
+
+def test_the_credential_kind_states_the_expiry_that_matters() -> None:
     snap = snapshot(
         tokens=(
             Token(token_id="t1", owner=USER_EMAIL.upper(), expiry_time=NOW + timedelta(days=30)),
             Token(token_id="t2", owner=USER_EMAIL, expiry_time=NOW + timedelta(days=10)),
             Token(token_id="t3", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=100)),  # old leftover
-            Token(token_id="t4", owner=USER_EMAIL, expiry_time=None),
             Token(token_id="t5", owner="someone-else@customer.example", expiry_time=NOW + timedelta(days=1)),
         ),
         oauth_secrets=(
-            OAuthSecret(
-                application_id=CLIENT_ID,
-                secret_id="s1",
-                status="ACTIVE",
-                expire_time=NOW + timedelta(days=20),
-            ),
-            OAuthSecret(
-                application_id=CLIENT_ID,
-                secret_id="s2",
-                status="REVOKED",
-                expire_time=NOW + timedelta(days=2),
-            ),
+            OAuthSecret(application_id=CLIENT_ID, secret_id="s1", status="ACTIVE", expire_time=NOW + timedelta(20)),
+            OAuthSecret(application_id=CLIENT_ID, secret_id="s2", status="REVOKED", expire_time=NOW + timedelta(2)),
         ),
     )
+    bindings = (
+        RETL.model_copy(update={"params": {**RETL.params, "model_schemas": ["main.sales"]}}),
+        GRAPH.model_copy(update={"params": {**GRAPH.params, "warehouse_id": "wh1", "profiles_sync_catalog": "p"}}),
+    )
+    rep = evaluate(snap, load_packs(kinds=builtin_kind_args()), now=NOW, bindings=bindings)
 
-    assert credential_expiries(snap) == {
+    assert credential_expiries(rep)[0] == {
         ("retl", "pat"): NOW + timedelta(days=10),
         ("data-graph", "oauth_secret"): NOW + timedelta(days=20),
     }
 
 
-def test_credential_expiry_when_all_expired_or_never_expiring() -> None:
-    expired = snapshot(
-        tokens=(
-            Token(token_id="t1", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=9)),
-            Token(token_id="t2", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=2)),
-        ),
-        oauth_secrets=(OAuthSecret(application_id=CLIENT_ID, secret_id="s1", status="ACTIVE", expire_time=None),),
-    )
-    still_usable = snapshot(
-        tokens=(
-            Token(token_id="t1", owner=USER_EMAIL, expiry_time=NOW - timedelta(days=2)),
-            Token(token_id="t2", owner=USER_EMAIL, expiry_time=None),
-        )
-    )
-
-    assert credential_expiries(expired) == {("retl", "pat"): NOW - timedelta(days=2)}
-    assert credential_expiries(still_usable) == {}
+@pytest.mark.parametrize(
+    ("expiries", "expected"),
+    [
+        ((NOW + timedelta(days=30), NOW + timedelta(days=10), NOW - timedelta(days=100)), NOW + timedelta(days=10)),
+        ((NOW - timedelta(days=9), NOW - timedelta(days=2)), NOW - timedelta(days=2)),  # all expired: the latest
+        ((NOW - timedelta(days=2), None), None),  # a never-expiring one is still valid
+        ((), None),
+    ],
+)
+def test_relevant_expiry(expiries: tuple[datetime | None, ...], expected: datetime | None) -> None:
+    assert relevant_expiry(expiries, NOW) == expected
 
 
-def test_an_unreadable_credential_family_keeps_the_last_known_expiry(
+def test_an_unreadable_credential_keeps_the_last_known_expiry(
     metrics: AuditMetrics, registry: CollectorRegistry
 ) -> None:
-    tokens = (Token(token_id=TOKEN_ID, owner=USER_EMAIL, expiry_time=NOW + timedelta(days=3)),)
-    publish(metrics, report(), snapshot(tokens=tokens))
-    failed = ReadStatus(family=FactFamily.TOKENS, state=ReadState.FAILED, reason="HTTP 503")
-    unread = (*(r for r in ALL_READ if r.family is not FactFamily.TOKENS), failed)
-    publish(metrics, report(), snapshot(reads=unread))
+    publish(metrics, report(credential("pat", NOW + timedelta(days=3))))
+    publish(metrics, report(credential("pat", None, status=Status.ERROR)))
     labels = {"target": "prod", "pack": "retl", "credential": "pat"}
 
     assert (
@@ -377,7 +394,7 @@ def test_an_unreadable_credential_family_keeps_the_last_known_expiry(
         == (NOW + timedelta(days=3)).timestamp()
     )
 
-    publish(metrics, report(), snapshot())  # read again: the token is gone
+    publish(metrics, report(credential("pat", None)))  # read again: no expiring token any more
     assert registry.get_sample_value("grants_auditor_credential_expiry_timestamp_seconds", labels) is None
 
 
@@ -386,30 +403,14 @@ def test_an_unreadable_credential_family_keeps_the_last_known_expiry(
 
 def populated(metrics: AuditMetrics) -> None:
     """Publish a realistic cycle whose inputs are full of values that must never become labels."""
-    snap = snapshot(
-        principals=(
-            Principal(name=USER_EMAIL, kind=PrincipalKind.USER),
-            Principal(name=CLIENT_ID, kind=PrincipalKind.SERVICE_PRINCIPAL),
-        ),
-        grants=(
-            Grant(
-                principal=USER_EMAIL,
-                privilege="SELECT",
-                securable_type=SecurableType.TABLE,
-                securable_name=TABLE,
-            ),
-        ),
-        tokens=(Token(token_id=TOKEN_ID, owner=USER_EMAIL, comment=PAT_VALUE, expiry_time=NOW + timedelta(days=9)),),
-        oauth_secrets=(
-            OAuthSecret(application_id=CLIENT_ID, secret_id=SECRET_ID, status="ACTIVE", expire_time=NOW + timedelta(1)),
-        ),
-    )
     rep = report(
         finding("RETL-1", Status.FAIL),
         finding("RETL-2", Status.WARN, subject=f"principal:{USER_EMAIL}"),
         finding("DG-9", Status.ERROR, integration="data-graph", subject=f"sp:{CLIENT_ID}"),
+        credential("pat", NOW + timedelta(days=9)),
+        credential("oauth_secret", NOW + timedelta(1), integration="data-graph", principal=CLIENT_ID),
     )
-    publish(metrics, rep, snap, stats=stats(requests={"sql": 3, "tokens": 1}, statements=3, duration_seconds=1.5))
+    publish(metrics, rep, stats=stats(requests={"sql": 3, "tokens": 1}, statements=3, duration_seconds=1.5))
     metrics.record_drift("prod", "exposure")
 
 

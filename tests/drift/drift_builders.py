@@ -6,6 +6,10 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from auditor.drift import diff as drift_diff
+from auditor.drift import facts
+from auditor.drift.diff import Change
+from auditor.drift.facts import FactView
 from auditor.model.facts import (
     AclEntry,
     Binding,
@@ -25,6 +29,7 @@ from auditor.model.facts import (
     Warehouse,
     Watch,
 )
+from auditor.model.findings import AuditedBinding
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 DELTA_SP = "5e9e0003-0000-4000-8000-000000000003"
@@ -34,6 +39,26 @@ ROLE = "arn:aws:iam::123456789012:role/segment-lake-role"
 
 WATCH = Watch(catalogs=("segment_events", "segment_profiles"), principals=(GRAPH_SP,))
 BINDINGS = (Binding(pack="delta-lake-destination", params={"client_id": DELTA_SP, "catalog": "segment_events"}),)
+# What evaluating BINDINGS resolves (`Report.audited`): drift reads this, never parameter names.
+AUDITED = (
+    AuditedBinding(
+        instance="delta-lake-destination",
+        pack="delta-lake-destination",
+        principals=(DELTA_SP,),
+        securables=("CATALOG:segment_events",),
+    ),
+)
+
+
+def extract(snapshot: Snapshot) -> FactView:
+    """The snapshot's drift facts, with what the bindings audit."""
+    return facts.extract(snapshot, AUDITED)
+
+
+def diff(old: Snapshot | FactView, new: Snapshot | FactView) -> list[Change]:
+    """The changes between two snapshots, with what the bindings audit."""
+    return drift_diff.diff(old, new, AUDITED)
+
 
 TRUST_DOC: dict[str, Any] = {
     "Version": "2012-10-17",

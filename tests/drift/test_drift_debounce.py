@@ -8,7 +8,6 @@ import pytest
 
 from auditor.drift.debounce import DebounceState, DriftEvent, advance
 from auditor.drift.diff import ChangeKind
-from auditor.drift.facts import extract
 from auditor.model.facts import AclEntry, FactFamily, PrincipalKind, ReadState, ReadStatus, Snapshot, Watch
 from tests.drift.drift_builders import (
     BASE_ACL,
@@ -16,6 +15,7 @@ from tests.drift.drift_builders import (
     DELTA_SP,
     GRAPH_SP,
     WAREHOUSE,
+    extract,
     failed,
     grant,
     snap,

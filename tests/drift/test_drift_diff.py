@@ -7,8 +7,7 @@ import copy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.drift.diff import Change, ChangeKind, diff
-from auditor.drift.facts import extract
+from auditor.drift.diff import Change, ChangeKind
 from auditor.model.facts import (
     AclEntry,
     FactFamily,
@@ -33,6 +32,8 @@ from tests.drift.drift_builders import (
     T0,
     TRUST_DOC,
     WAREHOUSE,
+    diff,
+    extract,
     failed,
     grant,
     snap,

@@ -28,7 +28,7 @@ def test_no_output_carries_a_credential() -> None:
 
     registry = CollectorRegistry()
     AuditMetrics(registry, version="test").publish_cycle(
-        target.name, result.report, result.snapshot, result.stats, finished_at=NOW, succeeded=True
+        target.name, result.report, result.stats, finished_at=NOW, succeeded=True
     )
     outputs = {
         "snapshot": result.snapshot.to_json(),

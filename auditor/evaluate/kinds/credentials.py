@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -22,6 +24,19 @@ class CredentialExpiryArgs(KindArgs):
     warn_days: int = Field(30, ge=0, description="warn when the credential expires within this many days")
     max_lifetime_days: int | None = Field(None, ge=1, description="warn when a credential lives longer (or forever)")
     rotation_lifetime_days: int = Field(90, ge=1, description="lifetime proposed for a replacement token")
+
+
+def relevant_expiry(expiries: Sequence[datetime | None], now: datetime) -> datetime | None:
+    """The expiry that matters: the earliest among the credentials still valid at ``now``; when every one
+    has expired, the latest (so "expired" shows, not an older leftover). ``None`` when there is none,
+    or when a credential that never expires is still valid."""
+    dated = [e for e in expiries if e is not None]
+    valid = [e for e in dated if e > now]
+    if valid:
+        return min(valid)
+    if not dated or len(dated) < len(expiries):
+        return None
+    return max(dated)
 
 
 def _when(moment: datetime | None) -> str:
@@ -46,26 +61,33 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
         label = "personal access token" if args.credential == "pat" else "OAuth secret"
         subject = f"{args.credential}:{args.principal}"
         if args.credential == "pat":
-            unread = ctx.unread(FactFamily.TOKENS, [None], subject)
-            tokens = [t for t in ctx.snapshot.tokens if t.owner.lower() == args.principal.lower()]
+            tokens = ctx.facts.tokens_of(args.principal)
             expiries = [t.expiry_time for t in tokens]
             created = [t.creation_time for t in tokens]
             ids = [t.token_id for t in tokens]
             lifetime = min(args.rotation_lifetime_days, args.max_lifetime_days or args.rotation_lifetime_days)
             rotate = _fixes.rotate_token(args.principal, lifetime)  # a replacement must respect the cap
         else:
-            unread = ctx.unread(FactFamily.OAUTH_SECRETS, [args.principal], subject)
-            secrets = [
-                s
-                for s in ctx.snapshot.oauth_secrets
-                if s.application_id.lower() == args.principal.lower() and s.status.upper() == "ACTIVE"
-            ]
+            secrets = [s for s in ctx.facts.oauth_secrets_of(args.principal) if s.status.upper() == "ACTIVE"]
             expiries = [s.expire_time for s in secrets]
             created = [s.create_time for s in secrets]
             ids = [s.secret_id for s in secrets]
-            rotate = _fixes.rotate_secret(ctx.snapshot.principal(args.principal), args.principal)
-        if unread is not None:
-            return [unread]
+            rotate = _fixes.rotate_secret(ctx.seen.principal(args.principal), args.principal)  # shapes the fix only
+        outcomes = self._judge(args, ctx, label, subject, expiries, created, ids, rotate)
+        expires_at = relevant_expiry(expiries, ctx.now)
+        return [replace(o, expires_at=expires_at) for o in outcomes]
+
+    def _judge(
+        self,
+        args: CredentialExpiryArgs,
+        ctx: EvalContext,
+        label: str,
+        subject: str,
+        expiries: list[datetime | None],
+        created: list[datetime | None],
+        ids: list[str],
+        rotate: Remediation,
+    ) -> list[Outcome]:
         if not expiries:
             return [
                 Outcome(

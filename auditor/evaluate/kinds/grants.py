@@ -48,13 +48,21 @@ def check_grant(
     *,
     if_exists: bool = False,
 ) -> Outcome:
-    """The heart of every grant rule: proven held (pass), proven missing (fail), or unknown (error)."""
+    """The heart of every grant rule: proven held (pass) or proven missing (fail); unread facts give error."""
+    return ctx.settle(ctx.judge(_grant, ctx, principal, securable_type, full_name, privileges, if_exists))
+
+
+def _grant(
+    ctx: EvalContext,
+    principal: str,
+    securable_type: SecurableType,
+    full_name: str,
+    privileges: Sequence[str],
+    if_exists: bool,
+) -> Outcome:
     subject = subject_of(securable_type, full_name)
-    unread = ctx.grants_unread(securable_type, full_name, subject)
-    if unread is not None:
-        return unread
     expected = ", ".join(sql_spelling(p) for p in privileges)
-    if not ctx.exists(securable_type, full_name):
+    if not ctx.facts.exists(securable_type, full_name):
         if if_exists:
             return Outcome(Status.PASS, subject, f"{securable_type.value} {full_name} does not exist: not applicable")
         return Outcome(
@@ -67,7 +75,7 @@ def check_grant(
                 summary=f"create {securable_type.value} {full_name}, then grant {expected} to {principal}"
             ),
         )
-    missing, held = ctx.privileges.missing(principal, privileges, securable_type, full_name)
+    missing, held = ctx.facts.missing(principal, privileges, securable_type, full_name)
     evidence = tuple(e.describe() for e in held)
     if not missing:
         return Outcome(
@@ -76,16 +84,6 @@ def check_grant(
             f"{principal} holds {expected} on {securable_type.value} {full_name}",
             expected=expected,
             found=expected,
-            evidence=evidence,
-        )
-    if not ctx.memberships_read(principal):
-        status = ctx.snapshot.read_status(FactFamily.PRINCIPALS, principal)
-        reason = Outcome.unread(subject, status, identity=ctx.snapshot.auditor_identity).message
-        return Outcome(
-            Status.ERROR,
-            subject,
-            f"{', '.join(sql_spelling(m) for m in missing)} not granted "
-            f"directly, and group memberships are unknown: {reason}",
             evidence=evidence,
         )
     lacking = ", ".join(sql_spelling(m) for m in missing)
@@ -172,22 +170,14 @@ class AnyGrant(CheckKind[AnyGrantArgs]):
         for alt in args.alternatives:
             kind = SecurableType(alt.securable_type)
             outcome = check_grant(ctx, args.principal, kind, alt.securable, alt.privileges)
-            if outcome.status is Status.PASS:
-                return [
-                    Outcome(
-                        Status.PASS,
-                        outcome.subject,
-                        outcome.message,
-                        expected=outcome.expected,
-                        found=outcome.found,
-                        evidence=outcome.evidence,
-                    )
-                ]
+            if outcome.status is Status.PASS:  # one alternative that holds is enough
+                return [outcome]
             results.append(outcome)
         subject = results[0].subject
         errors = [r for r in results if r.status is Status.ERROR]
         if errors:
             return [Outcome(Status.ERROR, subject, "; ".join(r.message for r in errors))]
+        relied_on = tuple(scope for r in results for scope in r.relied_on)
         return [
             Outcome(
                 Status.FAIL,
@@ -196,6 +186,7 @@ class AnyGrant(CheckKind[AnyGrantArgs]):
                 expected=" or ".join(r.expected or r.subject for r in results),
                 evidence=tuple(e for r in results for e in r.evidence),
                 remediation=next((r.remediation for r in results if not r.remediation.empty), Remediation()),
+                relied_on=relied_on,
             )
         ]
 
@@ -275,24 +266,21 @@ class ReadAccess(CheckKind[ReadAccessArgs]):
                 for t, n, privs in read_requirements(catalog, scope_for(args, catalog))
             ]
             if args.effective:
-                parts += _usability(ctx, args.principal, catalog)
+                parts.append(ctx.settle(ctx.judge(_usability, ctx, args.principal, catalog)))
             outcomes.append(_combine(subject_of(SecurableType.CATALOG, catalog), parts))
         return outcomes
 
 
-def _usability(ctx: EvalContext, principal: str, catalog: str) -> list[Outcome]:
+def _usability(ctx: EvalContext, principal: str, catalog: str) -> Outcome:
     """Beyond grant rows: an inactive principal or an isolated catalog defeats every grant."""
     subject = subject_of(SecurableType.CATALOG, catalog)
-    unread = ctx.unread(FactFamily.PRINCIPALS, [principal], subject)
-    if unread is not None:
-        return [unread]
     found: list[Outcome] = []
-    who = ctx.snapshot.principal(principal)
+    who = ctx.facts.principal(principal)
     if who is None:
         found.append(Outcome(Status.FAIL, subject, f"principal {principal} does not exist in the workspace"))
     elif not who.active:
         found.append(Outcome(Status.FAIL, subject, f"principal {principal} is deactivated"))
-    securable = ctx.snapshot.securable(SecurableType.CATALOG, catalog)
+    securable = ctx.facts.securable(SecurableType.CATALOG, catalog)
     if securable is not None and (securable.isolation_mode or "").upper().endswith("ISOLATED"):
         found.append(
             Outcome(
@@ -301,11 +289,15 @@ def _usability(ctx: EvalContext, principal: str, catalog: str) -> list[Outcome]:
                 f"catalog {catalog} is ISOLATED: usable only from bound workspaces (bindings are not audited)",
             )
         )
-    return found
+    return _combine(subject, found)
 
 
 def _combine(subject: str, parts: Sequence[Outcome]) -> Outcome:
-    """One outcome for a catalog: fail if any part fails, else error if any errs, else pass."""
+    """One outcome for a catalog: fail if any part fails, else error if any errs, else pass.
+
+    The parts are settled (`EvalContext.settle`): a fail rests on the reads of the failing parts only,
+    a pass on the reads of every part.
+    """
     for status in (Status.FAIL, Status.ERROR, Status.WARN):
         bad = [p for p in parts if p.status is status]
         if bad:
@@ -321,10 +313,12 @@ def _combine(subject: str, parts: Sequence[Outcome]) -> Outcome:
                     summary="; ".join(p.remediation.summary for p in bad if p.remediation.summary),
                     grant_sql=tuple(fixes),
                 ),
+                relied_on=tuple(scope for p in bad for scope in p.relied_on),
             )
     return Outcome(
         Status.PASS,
         subject,
-        "; ".join(p.message for p in parts),
+        "; ".join(p.message for p in parts if p.message),
         evidence=tuple(e for p in parts for e in p.evidence),
+        relied_on=tuple(scope for p in parts for scope in p.relied_on),
     )

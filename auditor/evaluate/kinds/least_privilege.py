@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import Field
 
-from auditor.evaluate.context import EvalContext, RequiredGrant
+from auditor.evaluate.context import EvalContext, FactReader, RequiredGrant
 from auditor.evaluate.kinds._common import Names, subject_of
 from auditor.evaluate.kinds.workspace import level_rank
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
@@ -16,7 +16,7 @@ from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
-from auditor.privileges.names import catalog_of, is_hive, lineage, split_full_name, sql_spelling
+from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
 from auditor.remediate.sql import commented, revoke_statement
 
 
@@ -83,24 +83,12 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
 
     def evaluate(self, args: ExcessArgs, ctx: EvalContext) -> list[Outcome]:
         principals = args.principals or ctx.bound_principals
-        return [self._one(p, args, ctx) for p in principals]
+        return [ctx.judge(self._one, p, args, ctx) for p in principals]
 
     def _one(self, principal: str, args: ExcessArgs, ctx: EvalContext) -> Outcome:
         subject = f"principal:{principal}"
-        required = [r for r in ctx.required_grants if r.principal.lower() == principal.lower()]
-        excess = [g for g in ctx.privileges.grants_to(principal) if not _allowed(g, required)]
-        problems = [f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess]
-        for warehouse in ctx.snapshot.warehouses:
-            for entry in warehouse.acl:
-                if (
-                    entry.principal.lower() == principal.lower()
-                    and level_rank(entry.permission_level) > level_rank("CAN_USE")
-                    and not entry.inherited
-                ):
-                    problems.append(f"{entry.permission_level} on warehouse {warehouse.name}")
-        groups = ctx.privileges.groups_of(principal)
-        admin = [g for g in args.admin_groups if g.lower() in groups]
-        problems += [f"member of admin group {g} ({groups[g.lower()].describe()})" for g in admin]
+        # Excess that was seen is excess, however partial the sweep: the fail rests on what is present.
+        excess, problems = _excess(ctx.seen, principal, args, ctx)
         if problems:
             return Outcome(
                 Status.FAIL,
@@ -110,19 +98,32 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
                 found="; ".join(problems),
                 remediation=revoke_fix(excess),
             )
-        unread = (
-            ctx.unread(FactFamily.GRANTS, [f"principal:{principal}"], subject)
-            or ctx.unread(FactFamily.PRINCIPALS, [principal], subject)  # admin-group membership
-            or ctx.unread(FactFamily.WAREHOUSE_ACLS, _required_warehouses(ctx), subject)
-        )
-        if unread is not None:
-            return Outcome(Status.ERROR, subject, f"no excess found in what was read, but {unread.message}")
+        _excess(ctx.facts, principal, args, ctx)  # "nothing beyond" rests on every sweep being complete
         return Outcome(Status.PASS, subject, f"{principal} holds nothing beyond what its integrations need")
 
 
-def _required_warehouses(ctx: EvalContext) -> list[str]:
-    """The warehouses whose ACLs the bound rules have collected read (the ones they require access to)."""
-    return sorted({acl.object_id for acl in ctx.required_acls if acl.object_type == "warehouse"})
+def _excess(facts: FactReader, principal: str, args: ExcessArgs, ctx: EvalContext) -> tuple[list[Grant], list[str]]:
+    """The principal's grants beyond what the bound rules require, and every excess described."""
+    required = [r for r in ctx.required_grants if r.principal.lower() == principal.lower()]
+    excess = [g for g in facts.grants_to(principal) if not _allowed(g, required)]
+    problems = [f"{sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}" for g in excess]
+    required_warehouses = {acl.object_id for acl in ctx.required_acls if acl.object_type == "warehouse"}
+    for warehouse in facts.snapshot.warehouses:
+        # only the ACLs of the warehouses the bound rules require were collected: only they vouch for "none"
+        acl = facts.warehouse_acl(warehouse) if warehouse.id in required_warehouses else warehouse.acl
+        for entry in acl:
+            if (
+                entry.principal.lower() == principal.lower()
+                and level_rank(entry.permission_level) > level_rank("CAN_USE")
+                and not entry.inherited
+            ):
+                problems.append(f"{entry.permission_level} on warehouse {warehouse.name}")
+    for warehouse_id in sorted(required_warehouses - {w.id for w in facts.snapshot.warehouses}):
+        facts.read(FactFamily.WAREHOUSE_ACLS, warehouse_id)
+    groups = facts.groups_of(principal)
+    admin = [g for g in args.admin_groups if g.lower() in groups]
+    problems += [f"member of admin group {g} ({groups[g.lower()].describe()})" for g in admin]
+    return excess, problems
 
 
 class ExposureArgs(KindArgs):
@@ -153,47 +154,31 @@ class Exposure(CheckKind[ExposureArgs]):
                 *args.admin_groups,
             )
         }
-        outcomes = []
-        for catalog in catalogs:
-            subject = subject_of(SecurableType.CATALOG, catalog)
-            unread = ctx.unread(FactFamily.GRANTS, [f"watch:{catalog}"], subject)
-            if unread is not None:
-                outcomes.append(unread)
-                continue
-            securable = ctx.snapshot.securable(SecurableType.CATALOG, catalog)
-            owners = {securable.owner.lower()} if securable and securable.owner else set()
-            exposed = [
-                g
-                for g in ctx.snapshot.grants
-                if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
-                and g.principal.lower() not in allowed | owners
-            ]
-            if exposed:
-                outsiders = sorted({g.principal for g in exposed})
-                outcomes.append(
-                    Outcome(
-                        Status.FAIL,
-                        subject,
-                        f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
-                        f"{catalog}: "
-                        + "; ".join(
-                            f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
-                            for g in exposed
-                        ),
-                        expected="only the integrations' principals, owners and admins",
-                        found=", ".join(outsiders),
-                        remediation=revoke_fix(exposed),
-                    )
-                )
-            else:
-                outcomes.append(
-                    Outcome(
-                        Status.PASS,
-                        subject,
-                        f"only the integrations' principals hold privileges in {catalog}",
-                    )
-                )
-        return outcomes
+        return [ctx.judge(self._one, catalog, frozenset(allowed), ctx) for catalog in catalogs]
+
+    def _one(self, catalog: str, allowed: frozenset[str], ctx: EvalContext) -> Outcome:
+        subject = subject_of(SecurableType.CATALOG, catalog)
+        securable = ctx.facts.securable(SecurableType.CATALOG, catalog)  # its owner may hold anything
+        owners = {securable.owner.lower()} if securable and securable.owner else set()
+        # An outsider's grant that was seen is exposure, however partial the sweep.
+        exposed = [g for g in ctx.seen.grants_in_catalog(catalog) if g.principal.lower() not in allowed | owners]
+        if not exposed:
+            ctx.facts.grants_in_catalog(catalog)  # "nobody else" rests on the whole sweep of the catalog
+            return Outcome(Status.PASS, subject, f"only the integrations' principals hold privileges in {catalog}")
+        outsiders = sorted({g.principal for g in exposed})
+        return Outcome(
+            Status.FAIL,
+            subject,
+            f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
+            f"{catalog}: "
+            + "; ".join(
+                f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
+                for g in exposed
+            ),
+            expected="only the integrations' principals, owners and admins",
+            found=", ".join(outsiders),
+            remediation=revoke_fix(exposed),
+        )
 
 
 class VisibilityArgs(KindArgs):
@@ -214,9 +199,9 @@ class AuditorVisibility(CheckKind[VisibilityArgs]):
     def evaluate(self, args: VisibilityArgs, ctx: EvalContext) -> list[Outcome]:
         identity = ctx.snapshot.auditor_identity or "the auditor"
         subject = f"auditor:{identity}"
-        unread = ctx.unread(FactFamily.IDENTITY, [None], subject)
-        if unread is not None:
-            return [unread]
+        ctx.facts.read(FactFamily.IDENTITY)
+        # Exempt from the engine's rule by design: X-3 judges read statuses themselves (NOT_VISIBLE
+        # fails, FAILED errs), so it reads them from the snapshot, never through `ctx.facts`.
         hidden = sorted(
             {
                 f"{r.family.value}" + ("" if r.scope == "*" else f" [{r.scope}]")

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
-from auditor.evaluate.context import EvalContext
+from auditor.evaluate.context import EvalContext, FactReader
 from auditor.evaluate.kinds._common import Names, NonEmpty, subject_of
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
-from auditor.model.facts import FactFamily, SecurableType
+from auditor.model.facts import FactFamily, Grant, SecurableType
 from auditor.model.findings import Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.names import catalog_of, is_hive, normalize_privilege
+from auditor.privileges.names import is_hive, normalize_privilege
 
 
 class SecurableExistsArgs(KindArgs):
@@ -59,7 +59,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
 
     def evaluate(self, args: SecurableExistsArgs, ctx: EvalContext) -> list[Outcome]:
         kind = SecurableType(args.securable_type)
-        return [self._one(args, kind, name, ctx) for name in args.names]
+        return [ctx.judge(self._one, args, kind, name, ctx) for name in args.names]
 
     def _one(self, args: SecurableExistsArgs, kind: SecurableType, name: str, ctx: EvalContext) -> Outcome:
         subject = subject_of(kind, name)
@@ -67,10 +67,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
             return self._credential(name, subject, ctx)
         if kind is SecurableType.EXTERNAL_LOCATION:
             return self._location(args, name, subject, ctx)
-        unread = ctx.unread(FactFamily.SECURABLES, [subject], subject)
-        if unread is not None:
-            return unread
-        securable = ctx.snapshot.securable(kind, name)
+        securable = ctx.facts.securable(kind, name)
         if securable is None:
             return Outcome(
                 Status.FAIL,
@@ -87,9 +84,7 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         if args.storage_location and not securable.storage_location:
             problems.append("has no storage location")
         if args.on_external_location:
-            located = self._under_location(securable.storage_location, args.on_external_location, subject, ctx)
-            if isinstance(located, Outcome):
-                return located
+            located = self._under_location(securable.storage_location, args.on_external_location, ctx)
             if located:
                 problems.append(located)
         if problems:
@@ -102,11 +97,8 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         detail = f" (storage {securable.storage_location})" if securable.storage_location else ""
         return Outcome(Status.PASS, subject, f"{kind.value} {name} exists{detail}")
 
-    def _under_location(self, storage: str | None, location: str, subject: str, ctx: EvalContext) -> str | Outcome:
-        unread = ctx.unread(FactFamily.EXTERNAL_LOCATIONS, [location], subject)
-        if unread is not None:
-            return unread
-        found = ctx.snapshot.external_location(location)
+    def _under_location(self, storage: str | None, location: str, ctx: EvalContext) -> str:
+        found = ctx.facts.external_location(location)
         if found is None:
             return f"cannot lie on external location {location}: it does not exist"
         if not storage or not storage.rstrip("/").startswith(found.url.rstrip("/")):
@@ -114,19 +106,13 @@ class SecurableExists(CheckKind[SecurableExistsArgs]):
         return ""
 
     def _credential(self, name: str, subject: str, ctx: EvalContext) -> Outcome:
-        unread = ctx.unread(FactFamily.STORAGE_CREDENTIALS, [name], subject)
-        if unread is not None:
-            return unread
-        credential = ctx.snapshot.storage_credential(name)
+        credential = ctx.facts.storage_credential(name)
         if credential is None:
             return Outcome(Status.FAIL, subject, f"storage credential {name} does not exist")
         return Outcome(Status.PASS, subject, f"storage credential {name} exists (role {credential.aws_role_arn})")
 
     def _location(self, args: SecurableExistsArgs, name: str, subject: str, ctx: EvalContext) -> Outcome:
-        unread = ctx.unread(FactFamily.EXTERNAL_LOCATIONS, [name], subject)
-        if unread is not None:
-            return unread
-        location = ctx.snapshot.external_location(name)
+        location = ctx.facts.external_location(name)
         if location is None:
             return Outcome(Status.FAIL, subject, f"external location {name} does not exist")
         if args.credential and location.credential_name != args.credential:
@@ -172,10 +158,7 @@ class UnityCatalogEnabled(CheckKind[UnityCatalogArgs]):
                     found="hive_metastore",
                 )
             ]
-        unread = ctx.unread(FactFamily.METASTORE, [None], subject)
-        if unread is not None:
-            return [unread]
-        metastore = ctx.snapshot.metastore
+        metastore = ctx.facts.metastore()
         if metastore is None:
             return [
                 Outcome(
@@ -226,48 +209,37 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
         )
 
     def evaluate(self, args: ForbiddenPrivilegeArgs, ctx: EvalContext) -> list[Outcome]:
-        from auditor.evaluate.kinds.least_privilege import revoke_fix
 
         patterns = tuple(normalize_privilege(p) for p in args.forbidden)
-        holders = {args.principal.lower(), *ctx.privileges.groups_of(args.principal)}
-        outcomes: list[Outcome] = []
-        for catalog in args.catalogs:
-            subject = subject_of(SecurableType.CATALOG, catalog)
-            unread = ctx.unread(FactFamily.GRANTS, [f"watch:{catalog}"], subject)
-            if unread is not None:
-                outcomes.append(unread)
-                continue
-            offending = [
-                g
-                for g in ctx.snapshot.grants
-                if g.principal.lower() in holders
-                and (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
-                and _matches(g.privilege, patterns)
-            ]
-            if not offending:
-                # a group of the principal might hold a write privilege: without memberships, unknown
-                unread = ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                outcomes.append(
-                    unread
-                    or Outcome(
-                        Status.PASS,
-                        subject,
-                        f"{args.principal} holds no write privilege in read-only catalog {catalog}",
-                    )
-                )
-                continue
-            outcomes.append(
-                Outcome(
-                    Status.FAIL,
-                    subject,
-                    f"{args.principal} holds write privileges in read-only catalog {catalog}: "
-                    + ", ".join(
-                        f"{g.privilege} on {g.securable_type.value} {g.securable_name} (to {g.principal})"
-                        for g in offending
-                    ),
-                    expected="read-only (USE CATALOG, USE SCHEMA, SELECT)",
-                    found=", ".join(sorted({g.privilege for g in offending})),
-                    remediation=revoke_fix(offending),
-                )
-            )
-        return outcomes
+        return [ctx.judge(self._one, args.principal, catalog, patterns, ctx) for catalog in args.catalogs]
+
+    def _one(self, principal: str, catalog: str, patterns: tuple[str, ...], ctx: EvalContext) -> Outcome:
+        from auditor.evaluate.kinds.least_privilege import revoke_fix
+
+        subject = subject_of(SecurableType.CATALOG, catalog)
+        # A write grant that was seen is held, however partial the sweep: the fail rests on its presence.
+        offending = _offending(ctx.seen, principal, catalog, patterns)
+        if not offending:
+            # "none" rests on the whole sweep of the catalog and on the principal's memberships.
+            _offending(ctx.facts, principal, catalog, patterns)
+            return Outcome(Status.PASS, subject, f"{principal} holds no write privilege in read-only catalog {catalog}")
+        return Outcome(
+            Status.FAIL,
+            subject,
+            f"{principal} holds write privileges in read-only catalog {catalog}: "
+            + ", ".join(
+                f"{g.privilege} on {g.securable_type.value} {g.securable_name} (to {g.principal})" for g in offending
+            ),
+            expected="read-only (USE CATALOG, USE SCHEMA, SELECT)",
+            found=", ".join(sorted({g.privilege for g in offending})),
+            remediation=revoke_fix(offending),
+        )
+
+
+def _offending(facts: FactReader, principal: str, catalog: str, patterns: tuple[str, ...]) -> list[Grant]:
+    holders = {principal.lower(), *facts.groups_of(principal)}
+    return [
+        g
+        for g in facts.grants_in_catalog(catalog)
+        if g.principal.lower() in holders and _matches(g.privilege, patterns)
+    ]

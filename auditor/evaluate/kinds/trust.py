@@ -40,10 +40,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
 
     def evaluate(self, args: TrustPolicyArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"storage_credential:{args.storage_credential}"
-        unread = ctx.unread(FactFamily.STORAGE_CREDENTIALS, [args.storage_credential], subject)
-        if unread is not None:
-            return [unread]
-        credential = ctx.snapshot.storage_credential(args.storage_credential)
+        credential = ctx.facts.storage_credential(args.storage_credential)
         if credential is None:
             return [Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")]
         role_arn = args.role_arn or credential.aws_role_arn
@@ -57,10 +54,7 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
                 )
             ]
         subject = f"role:{role_arn}"
-        unread = ctx.unread(FactFamily.TRUST_POLICIES, [role_arn], subject)
-        if unread is not None:
-            return [unread]
-        policy = ctx.snapshot.trust_policy(role_arn)
+        policy = ctx.facts.trust_policy(role_arn)  # discovered through the credential: relied on as well
         if policy is None:
             return [Outcome(Status.FAIL, subject, f"IAM role {role_arn} does not exist")]
         try:

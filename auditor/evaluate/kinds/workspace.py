@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import Field
@@ -13,6 +14,7 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import AclEntry, FactFamily, PrincipalKind
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
+from auditor.privileges.databricks import Membership
 
 # Warehouse and token permission levels, weakest first: a stronger level includes the weaker ones.
 PERMISSION_ORDER: tuple[str, ...] = ("CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER")
@@ -23,9 +25,19 @@ def level_rank(level: str) -> int:
     return PERMISSION_ORDER.index(level) if level in PERMISSION_ORDER else -1
 
 
-def best_acl_level(ctx: EvalContext, principal: str, acl: tuple[AclEntry, ...]) -> tuple[str | None, str]:
-    """The strongest level the principal holds through the ACL (directly or via groups), and how."""
-    groups = ctx.privileges.groups_of(principal)
+def best_acl_level(ctx: EvalContext, principal: str, acl: tuple[AclEntry, ...], needed: str) -> tuple[str | None, str]:
+    """The strongest level the principal holds through the ACL (directly or via groups), and how.
+
+    ``needed`` held directly rests on the ACL alone; any other answer (held through a group, or not
+    held) also rests on the principal's memberships.
+    """
+    direct, _ = _best(principal, acl, {})
+    if direct is not None and level_rank(direct) >= level_rank(needed):
+        return _best(principal, acl, {})
+    return _best(principal, acl, ctx.facts.groups_of(principal))
+
+
+def _best(principal: str, acl: Iterable[AclEntry], groups: Mapping[str, Membership]) -> tuple[str | None, str]:
     best: tuple[str | None, str] = (None, "")
     for entry in acl:
         holder = entry.principal.lower()
@@ -68,15 +80,10 @@ class WarehousePermission(CheckKind[WarehousePermissionArgs]):
 
     def evaluate(self, args: WarehousePermissionArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"warehouse:{args.warehouse_id}"
-        unread = ctx.unread(FactFamily.WAREHOUSES, [args.warehouse_id], subject) or ctx.unread(
-            FactFamily.WAREHOUSE_ACLS, [args.warehouse_id], subject
-        )
-        if unread is not None:
-            return [unread]
-        warehouse = ctx.snapshot.warehouse(args.warehouse_id)
+        warehouse = ctx.facts.warehouse(args.warehouse_id)
         if warehouse is None:
             return [Outcome(Status.FAIL, subject, f"warehouse {args.warehouse_id} does not exist")]
-        level, how = best_acl_level(ctx, args.principal, warehouse.acl)
+        level, how = best_acl_level(ctx, args.principal, ctx.facts.warehouse_acl(warehouse), args.level)
         wanted = args.level.replace("_", " ").title()
         if level is not None and level_rank(level) >= level_rank(args.level):
             return [
@@ -88,11 +95,6 @@ class WarehousePermission(CheckKind[WarehousePermissionArgs]):
                     found=level,
                     evidence=(f"{level} {how}",),
                 )
-            ]
-        if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
-            return [
-                ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                or Outcome(Status.ERROR, subject, "group memberships unknown")
             ]
         fix = _fixes.warehouse_permission(
             args.warehouse_id, args.principal, ctx.principal_kind(args.principal), args.level
@@ -132,10 +134,7 @@ class TokenPermission(CheckKind[TokenPermissionArgs]):
 
     def evaluate(self, args: TokenPermissionArgs, ctx: EvalContext) -> list[Outcome]:
         subject = "tokens"
-        unread = ctx.unread(FactFamily.TOKEN_PERMISSIONS, [None], subject)
-        if unread is not None:
-            return [unread]
-        level, how = best_acl_level(ctx, args.principal, ctx.snapshot.token_permissions)
+        level, how = best_acl_level(ctx, args.principal, ctx.facts.token_permissions(), args.level)
         if level is not None and level_rank(level) >= level_rank(args.level):
             return [
                 Outcome(
@@ -144,11 +143,6 @@ class TokenPermission(CheckKind[TokenPermissionArgs]):
                     f"{args.principal} has {level} on token usage",
                     evidence=(f"{level} {how}",),
                 )
-            ]
-        if not ctx.memberships_read(args.principal):  # a group might grant the level: unknown, not missing
-            return [
-                ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-                or Outcome(Status.ERROR, subject, "group memberships unknown")
             ]
         return [
             Outcome(
@@ -180,10 +174,7 @@ class WarehouseState(CheckKind[WarehouseStateArgs]):
 
     def evaluate(self, args: WarehouseStateArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"warehouse:{args.warehouse_id}"
-        unread = ctx.unread(FactFamily.WAREHOUSES, [args.warehouse_id], subject)
-        if unread is not None:
-            return [unread]
-        warehouse = ctx.snapshot.warehouse(args.warehouse_id)
+        warehouse = ctx.facts.warehouse(args.warehouse_id)
         if warehouse is None or warehouse.state in {"DELETED", "DELETING"}:
             state = "does not exist" if warehouse is None else f"is {warehouse.state}"
             return [
@@ -240,10 +231,7 @@ class WarehouseConfig(CheckKind[WarehouseConfigArgs]):
 
     def evaluate(self, args: WarehouseConfigArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"warehouse:{args.warehouse_id}"
-        unread = ctx.unread(FactFamily.WAREHOUSES, [args.warehouse_id], subject)
-        if unread is not None:
-            return [unread]
-        w = ctx.snapshot.warehouse(args.warehouse_id)
+        w = ctx.facts.warehouse(args.warehouse_id)
         if w is None:
             return [Outcome(Status.FAIL, subject, f"warehouse {args.warehouse_id} does not exist")]
         kind = "serverless" if w.enable_serverless_compute else (w.warehouse_type or "classic").lower()
@@ -295,25 +283,20 @@ class Entitlement(CheckKind[EntitlementArgs]):
 
     def evaluate(self, args: EntitlementArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"principal:{args.principal}"
-        unread = ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject) or ctx.unread(
-            FactFamily.ENTITLEMENTS, [args.principal], subject
-        )
-        if unread is not None:
-            return [unread]
-        who = ctx.snapshot.principal(args.principal)
+        who = ctx.facts.principal(args.principal)
         if who is None:
             return [Outcome(Status.FAIL, subject, f"principal {args.principal} does not exist")]
-        sources: dict[str, str] = {e: "directly" for e in who.entitlements}
-        groups = ctx.privileges.groups_of(args.principal)
+        sources: dict[str, str] = {e: "directly" for e in ctx.facts.entitlements_of(args.principal)}
+        # an entitlement held directly needs no group; one missing or held through a group rests on them
+        groups = ctx.seen.groups_of(args.principal)
         for key, membership in groups.items():
-            group = ctx.snapshot.principal(key)
-            for entitlement in group.entitlements if group else ():
+            for entitlement in ctx.seen.entitlements_of(key):
                 sources.setdefault(entitlement, membership.describe())
         missing = [e for e in args.entitlements if e not in sources]
         evidence = tuple(f"{e} {sources[e]}" for e in args.entitlements if e in sources)
-        group_unread = ctx.unread(FactFamily.ENTITLEMENTS, [m.group for m in groups.values()], subject)
-        if missing and group_unread is not None:  # a group whose entitlements are unknown might grant them
-            return [group_unread]
+        if missing or any(sources[e] != "directly" for e in args.entitlements if e in sources):
+            for membership in ctx.facts.groups_of(args.principal).values():
+                ctx.facts.entitlements_of(membership.group)
         if missing:
             return [
                 Outcome(
@@ -354,10 +337,7 @@ class PrincipalExists(CheckKind[PrincipalExistsArgs]):
 
     def evaluate(self, args: PrincipalExistsArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"principal:{args.principal}"
-        unread = ctx.unread(FactFamily.PRINCIPALS, [args.principal], subject)
-        if unread is not None:
-            return [unread]
-        who = ctx.snapshot.principal(args.principal)
+        who = ctx.facts.principal(args.principal)
         label = (args.kind or "principal").replace("_", " ")
         if who is None:
             return [
@@ -393,10 +373,7 @@ class WorkspaceSetting(CheckKind[WorkspaceSettingArgs]):
 
     def evaluate(self, args: WorkspaceSettingArgs, ctx: EvalContext) -> list[Outcome]:
         subject = f"workspace-conf:{args.key}"
-        unread = ctx.unread(FactFamily.WORKSPACE_CONF, [None], subject)
-        if unread is not None:
-            return [unread]
-        value = ctx.snapshot.workspace_conf.get(args.key)
+        value = ctx.facts.workspace_conf(args.key)
         if value is not None and value.strip().lower() == args.expected.strip().lower():
             return [Outcome(Status.PASS, subject, f"{args.key} is {value}", expected=args.expected, found=value)]
         return [
