@@ -6,7 +6,9 @@ FULL also syncs the log on every commit, so a completed cycle survives a power l
 SIGKILL. A cycle commits once every few minutes, so the extra fsync costs nothing that matters.
 
 Every completed cycle is committed in ONE transaction: its snapshot (zlib-compressed JSON), report,
-collection stats, the finding history update, the drift events and the new debounce state. Killing
+collection stats, the finding history update, the drift events and the new debounce state. The store
+does not decide drift: it persists what the pure fold (`auditor.drift.debounce.advance`, joined to the
+store by `auditor.drift.cycle.record_cycle`) computed, refusing a fold made from a superseded state. Killing
 the process at any point therefore leaves either the whole cycle or none of it, and a restart
 resumes from the debounce state that matches the last committed cycle, so no drift event is
 emitted twice. Committing the same snapshot twice (same target and collection time) is a no-op, and
@@ -31,9 +33,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from auditor.drift.debounce import DebounceState, DriftEvent, advance
+from auditor.drift.debounce import DebounceState, DriftEvent
 from auditor.drift.diff import ChangeKind
-from auditor.drift.facts import extract
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report, Status
 from auditor.model.stats import CollectionStats
@@ -115,6 +116,10 @@ class StoreError(Exception):
     """The state store cannot be opened or is from a newer version."""
 
 
+class StaleDriftState(StoreError):
+    """A cycle's drift step was folded from a state that another commit has replaced since."""
+
+
 @dataclass(frozen=True)
 class CycleRecord:
     """One cycle as stored (without its snapshot and report, which are loaded on demand)."""
@@ -126,6 +131,23 @@ class CycleRecord:
     outcome: str  # "completed" | "failed"
     error: str | None
     collected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DriftCheckpoint:
+    """A target's stored drift state and the cycle that produced it."""
+
+    state: DebounceState
+    cycle_id: int
+
+
+@dataclass(frozen=True)
+class DriftStep:
+    """What the drift fold made of one cycle: the new state and the events, folded after ``after_cycle``."""
+
+    state: DebounceState
+    events: tuple[DriftEvent, ...]
+    after_cycle: int | None  # the cycle of the state it was folded from; None: folded from no state
 
 
 @dataclass(frozen=True)
@@ -291,18 +313,28 @@ class StateStore:
         stats: CollectionStats,
         started_at: datetime,
         finished_at: datetime,
-        debounce_cycles: int,
+        drift: DriftStep,
     ) -> CommitResult:
-        """Store one completed cycle and fold it into drift detection, all in one transaction."""
+        """Store one completed cycle and the drift state and events folded from it, in one transaction.
+
+        The fold happened before (`auditor.drift.cycle.record_cycle`); ``drift.after_cycle`` names the
+        cycle whose drift state it was folded from, and the write is refused (`StaleDriftState`) when
+        the stored state has moved on since.
+        """
         target = snapshot.target
         collected = _ts(snapshot.collected_at)
-        view = extract(snapshot)
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT id FROM cycles WHERE target = ? AND collected_at = ?", (target, collected)
             ).fetchone()
             if existing is not None:
                 return CommitResult(cycle_id=int(existing[0]), events=(), replayed=True)
+            stored = db.execute("SELECT cycle_id FROM debounce_state WHERE target = ?", (target,)).fetchone()
+            if (int(stored[0]) if stored else None) != drift.after_cycle:
+                raise StaleDriftState(
+                    f"state store {self.path}: the drift state of {target!r} moved on (cycle"
+                    f" {stored[0] if stored else None}) since it was read (cycle {drift.after_cycle})"
+                )
             cursor = db.execute(
                 "INSERT INTO cycles (target, started_at, finished_at, outcome, collected_at, snapshot,"
                 " report, stats) VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)",
@@ -318,14 +350,12 @@ class StateStore:
             )
             cycle_id = int(cursor.lastrowid or 0)
             self._update_findings(db, target, report, cycle_id, snapshot.collected_at)
-            state = self._load_debounce(db, target)
-            new_state, events = advance(state, view, threshold=debounce_cycles)
-            stored_events = tuple(e for e in events if self._insert_event(db, e, cycle_id))
+            stored_events = tuple(e for e in drift.events if self._insert_event(db, e, cycle_id))
             db.execute(
                 "INSERT INTO debounce_state (target, state, cycle_id, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (target) DO UPDATE SET state = excluded.state, cycle_id = excluded.cycle_id,"
                 " updated_at = excluded.updated_at",
-                (target, _pack(new_state.model_dump_json()), cycle_id, _ts(finished_at)),
+                (target, _pack(drift.state.model_dump_json()), cycle_id, _ts(finished_at)),
             )
         return CommitResult(cycle_id=cycle_id, events=stored_events, replayed=False)
 
@@ -371,11 +401,6 @@ class StateStore:
                         cycle_id,
                     ),
                 )
-
-    @staticmethod
-    def _load_debounce(db: sqlite3.Connection, target: str) -> DebounceState | None:
-        row = db.execute("SELECT state FROM debounce_state WHERE target = ?", (target,)).fetchone()
-        return DebounceState.model_validate_json(_unpack(row[0])) if row else None
 
     @staticmethod
     def _insert_event(db: sqlite3.Connection, event: DriftEvent, cycle_id: int) -> bool:
@@ -488,9 +513,16 @@ class StateStore:
             for r in reversed(rows)
         ]
 
+    def drift_checkpoint(self, target: str) -> DriftCheckpoint | None:
+        """The drift state of ``target`` and the cycle it was folded up to (None before any cycle)."""
+        rows = self._query("SELECT state, cycle_id FROM debounce_state WHERE target = ?", (target,))
+        if not rows:
+            return None
+        return DriftCheckpoint(state=DebounceState.model_validate_json(_unpack(rows[0][0])), cycle_id=int(rows[0][1]))
+
     def debounce_state(self, target: str) -> DebounceState | None:
-        rows = self._query("SELECT state FROM debounce_state WHERE target = ?", (target,))
-        return DebounceState.model_validate_json(_unpack(rows[0][0])) if rows else None
+        checkpoint = self.drift_checkpoint(target)
+        return checkpoint.state if checkpoint else None
 
     def finding_history(self, target: str, finding_id: str | None = None) -> list[FindingSpan]:
         """Finding spans of ``target`` (optionally one finding), oldest first."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from auditor.drift.cycle import record_cycle
 from auditor.drift.diff import ChangeKind
 from auditor.drift.store import CommitResult, StateStore, StoreError
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
@@ -52,7 +53,8 @@ def report(snap: Snapshot, status: Status = Status.PASS) -> Report:
 
 
 def commit(store: StateStore, snap: Snapshot, status: Status = Status.PASS, debounce: int = 2) -> CommitResult:
-    return store.commit_cycle(
+    return record_cycle(
+        store,
         snapshot=snap,
         report=report(snap, status),
         stats=CollectionStats(statements=3, requests={"sql": 3}),

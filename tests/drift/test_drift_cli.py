@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from auditor.drift.cli import EXIT_CHANGES, EXIT_INPUT, EXIT_OK, add_baseline_arguments, run_baseline
+from auditor.drift.cycle import record_cycle
 from auditor.drift.store import StateStore
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
@@ -47,7 +48,8 @@ def commit(store: StateStore, snapshot: Snapshot) -> None:
         evaluated_at=snapshot.collected_at,
         snapshot_collected_at=snapshot.collected_at,
     )
-    store.commit_cycle(
+    record_cycle(
+        store,
         snapshot=snapshot,
         report=report,
         stats=CollectionStats(),
