@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,9 +40,12 @@ from auditor.model.findings import Report, Status
 from auditor.model.stats import CollectionStats
 from auditor.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # PRAGMA user_version of a file this release writes
 
-_MIGRATIONS: dict[int, Sequence[str]] = {
+# The migration chain: version N's steps bring a version N - 1 file to N. A step is SQL, or a function
+# on the open transaction (to rewrite stored JSON, e.g. through `auditor.model.versions`).
+MigrationStep = str | Callable[[sqlite3.Connection], None]
+_MIGRATIONS: dict[int, Sequence[MigrationStep]] = {
     1: (
         """CREATE TABLE cycles (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -269,26 +272,38 @@ class StateStore:
             return list(cursor.fetchall())
 
     def _migrate(self) -> None:
+        """Bring the file to `SCHEMA_VERSION` through the migration chain, in one transaction.
+
+        The version is ``PRAGMA user_version``. A file written before that was used has 0 there and
+        its version in ``schema_migrations``, which every migration still records: releases that only
+        read that table then refuse a newer file instead of re-creating its tables.
+        """
         with self._transaction() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
             )
-            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            recorded = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            current = max(int(db.execute("PRAGMA user_version").fetchone()[0]), int(recorded))
             if current > SCHEMA_VERSION:
                 raise StoreError(
-                    f"state store {self.path} has schema version {current}; this auditor knows {SCHEMA_VERSION}"
+                    f"state store {self.path} has schema version {current}, newer than this auditor reads"
+                    f" (up to {SCHEMA_VERSION}); upgrade grants-auditor or point state.path elsewhere"
                 )
-            for version in sorted(v for v in _MIGRATIONS if v > current):
-                for statement in _MIGRATIONS[version]:
-                    db.execute(statement)
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                for step in _MIGRATIONS[version]:
+                    if isinstance(step, str):
+                        db.execute(step)
+                    else:
+                        step(db)
                 db.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (version, _ts(datetime.now(UTC))),
                 )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
 
     @property
     def schema_version(self) -> int:
-        return int(self._query("SELECT MAX(version) FROM schema_migrations")[0][0])
+        return int(self._query("PRAGMA user_version")[0][0])
 
     def close(self) -> None:
         """Close the connection (waits for a commit in progress). Further calls raise `StoreError`."""
