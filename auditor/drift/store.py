@@ -27,7 +27,7 @@ import json
 import sqlite3
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -35,76 +35,13 @@ from pathlib import Path
 
 from auditor.drift.debounce import DebounceState, DriftEvent
 from auditor.drift.diff import ChangeKind
+from auditor.drift.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from auditor.drift.store_schema import StoreError as StoreError
+from auditor.drift.store_schema import migrate
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report, Status
 from auditor.model.stats import CollectionStats
 from auditor.settings import Settings
-
-SCHEMA_VERSION = 1  # PRAGMA user_version of a file this release writes
-
-# The migration chain: version N's steps bring a version N - 1 file to N. A step is SQL, or a function
-# on the open transaction (to rewrite stored JSON, e.g. through `auditor.model.versions`).
-MigrationStep = str | Callable[[sqlite3.Connection], None]
-_MIGRATIONS: dict[int, Sequence[MigrationStep]] = {
-    1: (
-        """CREATE TABLE cycles (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            finished_at TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'failed')),
-            error TEXT,
-            collected_at TEXT,
-            snapshot BLOB,
-            report TEXT,
-            stats TEXT,
-            UNIQUE (target, collected_at)
-        )""",
-        "CREATE INDEX cycles_by_target ON cycles (target, finished_at)",
-        """CREATE TABLE finding_spans (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            finding_id TEXT NOT NULL,
-            rule_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            first_cycle_id INTEGER NOT NULL,
-            last_cycle_id INTEGER NOT NULL
-        )""",
-        "CREATE INDEX finding_spans_by_finding ON finding_spans (target, finding_id, id)",
-        """CREATE TABLE drift_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            event_key TEXT NOT NULL UNIQUE,
-            target TEXT NOT NULL,
-            cycle_id INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            principal TEXT NOT NULL,
-            gained TEXT NOT NULL,
-            lost TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            confirmed_at TEXT NOT NULL,
-            cycles INTEGER NOT NULL
-        )""",
-        "CREATE INDEX drift_events_by_target ON drift_events (target, id)",
-        """CREATE TABLE debounce_state (
-            target TEXT PRIMARY KEY,
-            state BLOB NOT NULL,
-            cycle_id INTEGER NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE baselines (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            approved_at TEXT NOT NULL,
-            approved_by TEXT NOT NULL,
-            source TEXT NOT NULL,
-            snapshot BLOB NOT NULL
-        )""",
-        "CREATE INDEX baselines_by_target ON baselines (target, id)",
-    ),
-}
 
 
 def state_path(settings: Settings) -> Path:
@@ -113,10 +50,6 @@ def state_path(settings: Settings) -> Path:
     if path.is_absolute() or not settings.source_path:
         return path
     return Path(settings.source_path).parent / path
-
-
-class StoreError(Exception):
-    """The state store cannot be opened or is from a newer version."""
 
 
 class StaleDriftState(StoreError):
@@ -272,37 +205,12 @@ class StateStore:
             return list(cursor.fetchall())
 
     def _migrate(self) -> None:
-        """Bring the file to `SCHEMA_VERSION` through the migration chain, in one transaction.
-
-        The version is ``PRAGMA user_version``. A file written before that was used has 0 there and
-        its version in ``schema_migrations``, which every migration still records: releases that only
-        read that table then refuse a newer file instead of re-creating its tables.
-        """
         with self._transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            recorded = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-            current = max(int(db.execute("PRAGMA user_version").fetchone()[0]), int(recorded))
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"state store {self.path} has schema version {current}, newer than this auditor reads"
-                    f" (up to {SCHEMA_VERSION}); upgrade grants-auditor or point state.path elsewhere"
-                )
-            for version in range(current + 1, SCHEMA_VERSION + 1):
-                for step in _MIGRATIONS[version]:
-                    if isinstance(step, str):
-                        db.execute(step)
-                    else:
-                        step(db)
-                db.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, _ts(datetime.now(UTC))),
-                )
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+            migrate(db, self.path)
 
     @property
     def schema_version(self) -> int:
+        """The file's ``PRAGMA user_version`` (`SCHEMA_VERSION` once opened)."""
         return int(self._query("PRAGMA user_version")[0][0])
 
     def close(self) -> None:

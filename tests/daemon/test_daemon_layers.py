@@ -16,6 +16,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "daemon/schedule.py": {"auditor.daemon.service", "auditor.daemon.entry", "auditor.daemon.publish", "auditor.web"},
     "daemon/service.py": {"auditor.daemon.entry", "auditor.daemon"},
     "web.py": {"auditor.daemon.service", "auditor.daemon.entry", "auditor.daemon.schedule", "auditor.daemon"},
+    "drift/store_schema.py": {"auditor.drift.store", "auditor.drift.cycle"},
     "drift/store.py": {"auditor.drift.cycle", "auditor.drift.facts"},  # persists a fold, never computes one
 }
 PURE_FOLD = ["drift/debounce.py", "drift/diff.py", "drift/facts.py"]
