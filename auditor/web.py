@@ -19,7 +19,7 @@ from prometheus_client import make_wsgi_app
 from auditor.drift.store import StoredDriftEvent
 
 if TYPE_CHECKING:
-    from auditor.daemon import Daemon, TargetView
+    from auditor.daemon.publish import Publisher, TargetView
 
 
 def findings_document(views: Mapping[str, TargetView], *, target: str | None = None) -> dict[str, Any]:
@@ -93,7 +93,7 @@ class _QuietHandler(WSGIRequestHandler):
 class WebServer:
     """/metrics, /healthz, /readyz and /findings on a background thread."""
 
-    def __init__(self, daemon: Daemon, *, bind: str, port: int):
+    def __init__(self, daemon: Publisher, *, bind: str, port: int):
         self._daemon = daemon
         self._metrics_app = make_wsgi_app(daemon.registry)
         self._httpd = make_server(bind, port, self._app, server_class=_Server, handler_class=_QuietHandler)

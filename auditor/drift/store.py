@@ -6,7 +6,9 @@ FULL also syncs the log on every commit, so a completed cycle survives a power l
 SIGKILL. A cycle commits once every few minutes, so the extra fsync costs nothing that matters.
 
 Every completed cycle is committed in ONE transaction: its snapshot (zlib-compressed JSON), report,
-collection stats, the finding history update, the drift events and the new debounce state. Killing
+collection stats, the finding history update, the drift events and the new debounce state. The store
+does not decide drift: it persists what the pure fold (`auditor.drift.debounce.advance`, joined to the
+store by `auditor.drift.cycle.record_cycle`) computed, refusing a fold made from a superseded state. Killing
 the process at any point therefore leaves either the whole cycle or none of it, and a restart
 resumes from the debounce state that matches the last committed cycle, so no drift event is
 emitted twice. Committing the same snapshot twice (same target and collection time) is a no-op, and
@@ -31,76 +33,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from auditor.drift.debounce import DebounceState, DriftEvent, advance
+from auditor.drift.debounce import DebounceState, DriftEvent
 from auditor.drift.diff import ChangeKind
-from auditor.drift.facts import extract
+from auditor.drift.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from auditor.drift.store_schema import StoreError as StoreError
+from auditor.drift.store_schema import migrate
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report, Status
 from auditor.model.stats import CollectionStats
 from auditor.settings import Settings
-
-SCHEMA_VERSION = 1
-
-_MIGRATIONS: dict[int, Sequence[str]] = {
-    1: (
-        """CREATE TABLE cycles (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            finished_at TEXT NOT NULL,
-            outcome TEXT NOT NULL CHECK (outcome IN ('completed', 'failed')),
-            error TEXT,
-            collected_at TEXT,
-            snapshot BLOB,
-            report TEXT,
-            stats TEXT,
-            UNIQUE (target, collected_at)
-        )""",
-        "CREATE INDEX cycles_by_target ON cycles (target, finished_at)",
-        """CREATE TABLE finding_spans (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            finding_id TEXT NOT NULL,
-            rule_id TEXT NOT NULL,
-            status TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            first_cycle_id INTEGER NOT NULL,
-            last_cycle_id INTEGER NOT NULL
-        )""",
-        "CREATE INDEX finding_spans_by_finding ON finding_spans (target, finding_id, id)",
-        """CREATE TABLE drift_events (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            event_key TEXT NOT NULL UNIQUE,
-            target TEXT NOT NULL,
-            cycle_id INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            subject TEXT NOT NULL,
-            principal TEXT NOT NULL,
-            gained TEXT NOT NULL,
-            lost TEXT NOT NULL,
-            first_seen TEXT NOT NULL,
-            confirmed_at TEXT NOT NULL,
-            cycles INTEGER NOT NULL
-        )""",
-        "CREATE INDEX drift_events_by_target ON drift_events (target, id)",
-        """CREATE TABLE debounce_state (
-            target TEXT PRIMARY KEY,
-            state BLOB NOT NULL,
-            cycle_id INTEGER NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE baselines (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            target TEXT NOT NULL,
-            approved_at TEXT NOT NULL,
-            approved_by TEXT NOT NULL,
-            source TEXT NOT NULL,
-            snapshot BLOB NOT NULL
-        )""",
-        "CREATE INDEX baselines_by_target ON baselines (target, id)",
-    ),
-}
 
 
 def state_path(settings: Settings) -> Path:
@@ -111,8 +52,8 @@ def state_path(settings: Settings) -> Path:
     return Path(settings.source_path).parent / path
 
 
-class StoreError(Exception):
-    """The state store cannot be opened or is from a newer version."""
+class StaleDriftState(StoreError):
+    """A cycle's drift step was folded from a state that another commit has replaced since."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +67,23 @@ class CycleRecord:
     outcome: str  # "completed" | "failed"
     error: str | None
     collected_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DriftCheckpoint:
+    """A target's stored drift state and the cycle that produced it."""
+
+    state: DebounceState
+    cycle_id: int
+
+
+@dataclass(frozen=True)
+class DriftStep:
+    """What the drift fold made of one cycle: the new state and the events, folded after ``after_cycle``."""
+
+    state: DebounceState
+    events: tuple[DriftEvent, ...]
+    after_cycle: int | None  # the cycle of the state it was folded from; None: folded from no state
 
 
 @dataclass(frozen=True)
@@ -248,25 +206,12 @@ class StateStore:
 
     def _migrate(self) -> None:
         with self._transaction() as db:
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            current = db.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
-            if current > SCHEMA_VERSION:
-                raise StoreError(
-                    f"state store {self.path} has schema version {current}; this auditor knows {SCHEMA_VERSION}"
-                )
-            for version in sorted(v for v in _MIGRATIONS if v > current):
-                for statement in _MIGRATIONS[version]:
-                    db.execute(statement)
-                db.execute(
-                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    (version, _ts(datetime.now(UTC))),
-                )
+            migrate(db, self.path)
 
     @property
     def schema_version(self) -> int:
-        return int(self._query("SELECT MAX(version) FROM schema_migrations")[0][0])
+        """The file's ``PRAGMA user_version`` (`SCHEMA_VERSION` once opened)."""
+        return int(self._query("PRAGMA user_version")[0][0])
 
     def close(self) -> None:
         """Close the connection (waits for a commit in progress). Further calls raise `StoreError`."""
@@ -291,18 +236,28 @@ class StateStore:
         stats: CollectionStats,
         started_at: datetime,
         finished_at: datetime,
-        debounce_cycles: int,
+        drift: DriftStep,
     ) -> CommitResult:
-        """Store one completed cycle and fold it into drift detection, all in one transaction."""
+        """Store one completed cycle and the drift state and events folded from it, in one transaction.
+
+        The fold happened before (`auditor.drift.cycle.record_cycle`); ``drift.after_cycle`` names the
+        cycle whose drift state it was folded from, and the write is refused (`StaleDriftState`) when
+        the stored state has moved on since.
+        """
         target = snapshot.target
         collected = _ts(snapshot.collected_at)
-        view = extract(snapshot, report.audited)
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT id FROM cycles WHERE target = ? AND collected_at = ?", (target, collected)
             ).fetchone()
             if existing is not None:
                 return CommitResult(cycle_id=int(existing[0]), events=(), replayed=True)
+            stored = db.execute("SELECT cycle_id FROM debounce_state WHERE target = ?", (target,)).fetchone()
+            if (int(stored[0]) if stored else None) != drift.after_cycle:
+                raise StaleDriftState(
+                    f"state store {self.path}: the drift state of {target!r} moved on (cycle"
+                    f" {stored[0] if stored else None}) since it was read (cycle {drift.after_cycle})"
+                )
             cursor = db.execute(
                 "INSERT INTO cycles (target, started_at, finished_at, outcome, collected_at, snapshot,"
                 " report, stats) VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)",
@@ -318,14 +273,12 @@ class StateStore:
             )
             cycle_id = int(cursor.lastrowid or 0)
             self._update_findings(db, target, report, cycle_id, snapshot.collected_at)
-            state = self._load_debounce(db, target)
-            new_state, events = advance(state, view, threshold=debounce_cycles)
-            stored_events = tuple(e for e in events if self._insert_event(db, e, cycle_id))
+            stored_events = tuple(e for e in drift.events if self._insert_event(db, e, cycle_id))
             db.execute(
                 "INSERT INTO debounce_state (target, state, cycle_id, updated_at) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (target) DO UPDATE SET state = excluded.state, cycle_id = excluded.cycle_id,"
                 " updated_at = excluded.updated_at",
-                (target, _pack(new_state.model_dump_json()), cycle_id, _ts(finished_at)),
+                (target, _pack(drift.state.model_dump_json()), cycle_id, _ts(finished_at)),
             )
         return CommitResult(cycle_id=cycle_id, events=stored_events, replayed=False)
 
@@ -371,11 +324,6 @@ class StateStore:
                         cycle_id,
                     ),
                 )
-
-    @staticmethod
-    def _load_debounce(db: sqlite3.Connection, target: str) -> DebounceState | None:
-        row = db.execute("SELECT state FROM debounce_state WHERE target = ?", (target,)).fetchone()
-        return DebounceState.model_validate_json(_unpack(row[0])) if row else None
 
     @staticmethod
     def _insert_event(db: sqlite3.Connection, event: DriftEvent, cycle_id: int) -> bool:
@@ -488,9 +436,16 @@ class StateStore:
             for r in reversed(rows)
         ]
 
+    def drift_checkpoint(self, target: str) -> DriftCheckpoint | None:
+        """The drift state of ``target`` and the cycle it was folded up to (None before any cycle)."""
+        rows = self._query("SELECT state, cycle_id FROM debounce_state WHERE target = ?", (target,))
+        if not rows:
+            return None
+        return DriftCheckpoint(state=DebounceState.model_validate_json(_unpack(rows[0][0])), cycle_id=int(rows[0][1]))
+
     def debounce_state(self, target: str) -> DebounceState | None:
-        rows = self._query("SELECT state FROM debounce_state WHERE target = ?", (target,))
-        return DebounceState.model_validate_json(_unpack(rows[0][0])) if rows else None
+        checkpoint = self.drift_checkpoint(target)
+        return checkpoint.state if checkpoint else None
 
     def finding_history(self, target: str, finding_id: str | None = None) -> list[FindingSpan]:
         """Finding spans of ``target`` (optionally one finding), oldest first."""

@@ -25,7 +25,9 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditor.model.versions import SNAPSHOTS
 
 
 class _Frozen(BaseModel):
@@ -249,7 +251,7 @@ class Watch(_Frozen):
 class Snapshot(_Frozen):
     """Everything known about one target at one moment."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1] = 1  # `auditor.model.versions.SNAPSHOTS.current`; absent in older files: 1
     target: str
     collected_at: datetime
     auditor_identity: str | None = None
@@ -272,6 +274,12 @@ class Snapshot(_Frozen):
     trust_policies: tuple[TrustPolicy, ...] = ()
 
     # ---- read status -------------------------------------------------------------------------
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Older versions are migrated on load; a newer one is refused (`SchemaVersionError`)."""
+        return SNAPSHOTS.upgrade(data)
 
     def read_status(self, family: FactFamily, scope: str | None = None) -> ReadStatus:
         """The status for ``family`` at ``scope``: the exact scope if recorded, else the family.

@@ -7,9 +7,11 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from auditor.model.versions import REPORTS
 
 
 class Status(StrEnum):
@@ -100,6 +102,7 @@ def audited_principals(audited: Iterable[AuditedBinding]) -> tuple[str, ...]:
 class Report(_Frozen):
     """All findings of one evaluation of one snapshot."""
 
+    schema_version: Literal[1] = 1  # `auditor.model.versions.REPORTS.current`; absent in older files: 1
     target: str
     evaluated_at: datetime
     snapshot_collected_at: datetime
@@ -109,6 +112,12 @@ class Report(_Frozen):
 
     def audited_principals(self) -> tuple[str, ...]:
         return audited_principals(self.audited)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Older versions are migrated on load; a newer one is refused (`SchemaVersionError`)."""
+        return REPORTS.upgrade(data)
 
     def counts(self) -> Counter[Status]:
         return Counter(f.status for f in self.findings)

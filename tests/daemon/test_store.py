@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from auditor.drift.cycle import record_cycle
 from auditor.drift.diff import ChangeKind
-from auditor.drift.store import CommitResult, StateStore, StoreError
+from auditor.drift.store import CommitResult, DriftStep, StaleDriftState, StateStore, StoreError
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Report, Severity, Status
 from auditor.model.stats import CollectionStats
@@ -52,7 +53,8 @@ def report(snap: Snapshot, status: Status = Status.PASS) -> Report:
 
 
 def commit(store: StateStore, snap: Snapshot, status: Status = Status.PASS, debounce: int = 2) -> CommitResult:
-    return store.commit_cycle(
+    return record_cycle(
+        store,
         snapshot=snap,
         report=report(snap, status),
         stats=CollectionStats(statements=3, requests={"sql": 3}),
@@ -235,3 +237,22 @@ def test_closed_store_refuses_work(tmp_path: Path) -> None:
     store.close()  # idempotent
     with pytest.raises(StoreError, match="closed"):
         store.cycles()
+
+
+def test_a_drift_step_folded_from_a_superseded_state_is_refused(store: StateStore) -> None:
+    """Two writers folding from the same state: the second commit is refused and writes nothing."""
+    commit(store, snapshot(0))
+    checkpoint = store.drift_checkpoint("prod")
+    assert checkpoint is not None
+    stale = DriftStep(state=checkpoint.state, events=(), after_cycle=checkpoint.cycle_id - 1)
+    with pytest.raises(StaleDriftState):
+        store.commit_cycle(
+            snapshot=snapshot(1),
+            report=report(snapshot(1)),
+            stats=CollectionStats(),
+            started_at=snapshot(1).collected_at,
+            finished_at=snapshot(1).collected_at,
+            drift=stale,
+        )
+    assert [c.id for c in store.cycles("prod")] == [checkpoint.cycle_id]
+    assert store.drift_checkpoint("prod") == checkpoint

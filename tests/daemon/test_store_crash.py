@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from auditor.drift.cycle import record_cycle
 from auditor.drift.store import StateStore
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Report, Severity, Status
@@ -66,7 +67,8 @@ def commit_index(store: StateStore, index: int) -> bool:
         title="t",
         subject="CATALOG:lake",
     )
-    result = store.commit_cycle(
+    result = record_cycle(
+        store,
         snapshot=snap,
         report=Report(
             target="prod",

@@ -13,6 +13,7 @@ import yaml
 from auditor.cli import build_parser
 from auditor.cli.baseline import run_baseline
 from auditor.cli.exit_codes import ExitCode
+from auditor.drift.cycle import record_cycle
 from auditor.drift.store import StateStore
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
@@ -48,7 +49,8 @@ def commit(store: StateStore, snapshot: Snapshot) -> None:
         evaluated_at=snapshot.collected_at,
         snapshot_collected_at=snapshot.collected_at,
     )
-    store.commit_cycle(
+    record_cycle(
+        store,
         snapshot=snapshot,
         report=report,
         stats=CollectionStats(),
