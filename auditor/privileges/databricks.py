@@ -5,7 +5,8 @@ normalisation of spellings, the two vocabularies, the legacy-to-Unity-Catalog ma
 `ALL PRIVILEGES` does and does not imply, inheritance catalog -> schema -> table, ownership, nested
 groups (cycle-safe) and the explanation of an effective privilege.
 
-Sources: ../shared/reference/databricks.md §1-2 (SHOW GRANTS, privilege model, legacy names).
+Sources: Databricks' documentation of SHOW GRANTS, the Unity Catalog privilege model and the legacy
+hive_metastore table ACLs; the decisions are listed in docs/rules.md (Privilege semantics).
 """
 
 from __future__ import annotations

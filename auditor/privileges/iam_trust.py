@@ -1,7 +1,7 @@
 """Trust-policy semantics for the IAM role behind a Unity Catalog storage credential (requirement AWS-6).
 
-Pure: documents in, verdicts out. The specification is /work/shared/reference/aws-iam-trust.md; §10 there
-defines the verdicts. Choices where it leaves room:
+Pure: documents in, verdicts out. Semantics follow AWS's IAM User Guide (policy evaluation logic, condition
+operators, multi-valued context keys); the verdicts are pass / warn / fail, failing closed. Choices:
 
 * The role itself may be trusted through the Databricks terraform pattern (its account root, pinned by
   ``ArnLike aws:PrincipalArn``). That passes; the evidence notes that the role's identity policy must also
