@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from auditor.model.findings import Status
@@ -69,6 +70,9 @@ DRIFTED: tuple[Problem, ...] = (
     ),
 )
 
+_PLANTED_IN_SCENARIO = re.compile(
+    r"^#\s+(?P<n>\d+)\. .*\((?P<rules>[A-Z0-9\- ,and]+?) (?:fails?|warns?)\)$", re.MULTILINE
+)
 _DOCUMENTED_PROBLEM = re.compile(
     r"^(?P<n>\d+)\. .*\((?P<rules>[A-Z0-9\- ,and]+?) (?:fails?|warns?)\)\.?$", re.MULTILINE
 )
@@ -79,3 +83,9 @@ def documented_drifted_rules() -> list[set[str]]:
     text = SCENARIOS_DOC.read_text(encoding="utf-8")
     section = text.split("## `drifted`", 1)[1].split("\n## ", 1)[0]
     return [set(re.findall(r"[A-Z]+-\d+", m["rules"])) for m in _DOCUMENTED_PROBLEM.finditer(section)]
+
+
+def scenario_drifted_rules() -> list[set[str]]:
+    """For each problem the `drifted` scenario file lists in its header, the rule IDs it says break."""
+    text = (resources.files("auditor.sandbox") / "scenarios" / "drifted.yaml").read_text(encoding="utf-8")
+    return [set(re.findall(r"[A-Z]+-\d+", m["rules"])) for m in _PLANTED_IN_SCENARIO.finditer(text)]
