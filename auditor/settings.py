@@ -1,7 +1,8 @@
 """The auditor's configuration: targets, how to reach them, and which integrations to audit.
 
-Values of the form ``${ENV_VAR}`` (or ``${ENV_VAR:-default}``) are replaced from the environment
-when the file is loaded. Secrets are held as `SecretStr`, so they never print, log or serialise.
+Values of the form ``${ENV_VAR}`` are replaced from the environment when the file is loaded (unset is an
+error); ``${ENV_VAR:-default}`` gives the default when the variable is unset or empty, as in POSIX shells.
+Secrets are held as `SecretStr`, so they never print, log or serialise.
 """
 
 from __future__ import annotations
@@ -167,10 +168,11 @@ def _interpolate(value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[s
 
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        if default is not None and not value:  # as in POSIX shells, ":-" also replaces an empty value
             return default
+        if value is not None:
+            return value
         raise InputError(
             path,
             f"environment variable {name} is not set",

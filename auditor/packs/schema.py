@@ -42,7 +42,7 @@ class ParamSpec(_Strict):
 
 
 class SourceRef(_Strict):
-    document: str = Field(description="file name in the seeds (Segment's setup documents)")
+    document: str = Field(description="the key of a setup document in docs/requirements.md")
     section: str
 
 
@@ -84,7 +84,13 @@ class PackSpec(_Strict):
     pack: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     title: str
     version: int = Field(1, ge=1)
-    document: str | None = Field(None, description="the setup document this pack encodes (None: cross-cutting)")
+    document: str | None = Field(
+        None, description="the key (docs/requirements.md) of the setup document this pack encodes (None: cross-cutting)"
+    )
+    document_title: str | None = Field(None, description="the setup document's title, as Segment publishes it")
+    url: str | None = Field(
+        None, pattern=r"^https://", description="where Segment publishes the document (None: unpublished)"
+    )
     description: str = ""
     parameters: dict[str, ParamSpec] = Field(default_factory=dict)
     rules: tuple[RuleSpec, ...] = Field(min_length=1)

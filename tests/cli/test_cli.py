@@ -21,15 +21,22 @@ from sqlglot import exp
 
 from auditor.cli import main
 from auditor.cli.exit_codes import ExitCode
+from auditor.evaluate.engine import evaluate
 from auditor.evaluate.registry import builtin_kind_args
 from auditor.model.facts import FactFamily, ReadState, ReadStatus
+from auditor.model.findings import Status
 from auditor.outputs.formats import FORMATS
 from auditor.packs.loader import bundled_rules, load_packs
 from auditor.schemas import config_schema, rule_pack_schema
+from tests.golden import Problem, non_pass, summary
 from tests.rules.documented import (
+    AUDITOR,
+    AWS,
     DG,
     DL,
+    NOW,
     RETL,
+    WAREHOUSE,
     change,
     healthy,
     plus_grants,
@@ -41,8 +48,37 @@ from tests.rules.documented import (
 CONSOLE_SCRIPT = Path(sys.executable).with_name("grants-auditor")
 
 
+BUNDLED = load_packs(kinds=builtin_kind_args())
+RULE_COUNT = sum(len(pack.spec.rules) for pack in BUNDLED)
+FINDING_COUNT = len(evaluate(healthy(), BUNDLED, now=NOW).findings)  # one per rule and subject it judges
+
+# What mixed_snapshot plants, in its order, and the findings each problem breaks; everything else passes.
+MIXED: tuple[Problem, ...] = (
+    Problem("the Reverse ETL SP lacks SELECT on main.analytics", (("RETL-3", "SCHEMA:main.analytics", Status.FAIL),)),
+    Problem(
+        "the Data Graph SP lacks USE SCHEMA on segment_profiles, so it cannot read it either",
+        (("DG-3", "CATALOG:segment_profiles", Status.FAIL), ("DG-8", "CATALOG:segment_profiles", Status.FAIL)),
+    ),
+    Problem("the Delta Lake SP holds ALL PRIVILEGES and SELECT on main", (("X-1", f"principal:{DL}", Status.FAIL),)),
+    Problem(
+        "the warehouse is Large, not the advised Small",
+        (("DL-6", f"warehouse:{WAREHOUSE}", Status.WARN), ("PS-6", f"warehouse:{WAREHOUSE}", Status.WARN)),
+    ),
+    Problem(
+        "tokens could not be read: the token rules and the auditor's own visibility cannot be judged",
+        (
+            ("RETL-6", f"pat:{RETL}", Status.ERROR),
+            ("AWS-9", f"pat:{AWS}", Status.ERROR),
+            ("X-3", f"auditor:{AUDITOR}", Status.ERROR),
+        ),
+    ),
+)
+MIXED_SUMMARY = summary(MIXED, healthy_total=FINDING_COUNT)
+FAILS, ERRORS, WARNS, PASSES = (MIXED_SUMMARY[k] for k in ("fail", "error", "warn", "pass"))
+
+
 def mixed_snapshot(path: Path) -> Path:
-    """Fails (missing grants, an excess grant), a warning, an error and many passes."""
+    """Fails (missing grants, an excess grant), warnings, errors and many passes: the problems of MIXED."""
     snapshot = revoke(healthy(), RETL, "SELECT", "main.analytics")
     snapshot = revoke(snapshot, DG, "USE SCHEMA", "segment_profiles")
     snapshot = plus_grants(snapshot, f"GRANT ALL PRIVILEGES, SELECT ON CATALOG main TO `{DL}`;")
@@ -72,16 +108,17 @@ def snapshots(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_rules_validate_the_bundled_packs(capsys: pytest.CaptureFixture[str]) -> None:
+    expected = f"OK: {len(BUNDLED.names())} pack file(s), {RULE_COUNT} rules\n"
     assert main(["rules", "validate"]) == ExitCode.OK
-    assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
+    assert capsys.readouterr().out == expected
     assert main(["rules", "validate", str(bundled_rules())]) == ExitCode.OK
-    assert capsys.readouterr().out == "OK: 6 pack file(s), 49 rules\n"
+    assert capsys.readouterr().out == expected
 
 
 def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "list", "--format", "json"]) == ExitCode.OK
     rows = json.loads(capsys.readouterr().out)
-    assert len(rows) == 49
+    assert len(rows) == RULE_COUNT
     dl6 = next(r for r in rows if r["id"] == "DL-6")
     assert dl6 == {
         "pack": "delta-lake-destination",
@@ -95,7 +132,7 @@ def test_rules_list(capsys: pytest.CaptureFixture[str]) -> None:
     }
     assert main(["rules", "list"]) == ExitCode.OK
     text = capsys.readouterr().out.splitlines()
-    assert len(text) == 49 and any("DL-6" in line and line.endswith("(advisory)") for line in text)
+    assert len(text) == RULE_COUNT and any("DL-6" in line and line.endswith("(advisory)") for line in text)
 
 
 def test_rules_kinds_lists_every_registered_kind(capsys: pytest.CaptureFixture[str]) -> None:
@@ -123,7 +160,7 @@ def test_check_exit_codes_in_process(tmp_path: Path, name: str, capsys: pytest.C
     if name == "malformed":
         assert captured.out == "" and captured.err.startswith(f"grants-auditor: error: {path}: ")
     else:
-        assert captured.out.startswith("documented: 55 findings")
+        assert captured.out.startswith(f"documented: {FINDING_COUNT} findings")
 
 
 def test_check_exit_codes_of_the_console_script(tmp_path: Path) -> None:
@@ -217,8 +254,10 @@ def test_formats_are_the_documented_five() -> None:
 
 def test_json_format(tmp_path: Path) -> None:
     data = json.loads(render(tmp_path, "json"))
-    assert data["summary"] == {"pass": 46, "fail": 4, "warn": 2, "error": 3}
-    assert len(data["findings"]) == 55 and len({f["id"] for f in data["findings"]}) == 55
+    assert data["summary"] == MIXED_SUMMARY
+    assert len(data["findings"]) == FINDING_COUNT and len({f["id"] for f in data["findings"]}) == FINDING_COUNT
+    broken = {(f["rule_id"], f["subject"], Status(f["status"])) for f in data["findings"] if f["status"] != "pass"}
+    assert broken == non_pass(MIXED)
     retl3 = next(f for f in data["findings"] if f["rule_id"] == "RETL-3")
     assert retl3["status"] == "fail" and retl3["expected"] == "SELECT, READ_METADATA"
     assert retl3["found"] == "READ_METADATA"
@@ -227,16 +266,12 @@ def test_json_format(tmp_path: Path) -> None:
 def test_junit_format(tmp_path: Path) -> None:
     suite = ElementTree.fromstring(render(tmp_path, "junit"))
     assert suite.tag == "testsuite"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == (
-        "55",
-        "4",
-        "3",
-        "2",
-    )
+    counts = (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped"))
+    assert counts == tuple(str(n) for n in (FINDING_COUNT, FAILS, ERRORS, WARNS))  # a warning is a skipped case
     cases = suite.findall("testcase")
-    assert len(cases) == 55
-    assert len([c for c in cases if c.find("failure") is not None]) == 4
-    assert len([c for c in cases if c.find("error") is not None]) == 3
+    assert len(cases) == FINDING_COUNT
+    assert len([c for c in cases if c.find("failure") is not None]) == FAILS
+    assert len([c for c in cases if c.find("error") is not None]) == ERRORS
     for case in cases:
         json.loads(case.findtext("system-out") or "")
 
@@ -245,9 +280,9 @@ def test_markdown_format(tmp_path: Path) -> None:
     text = render(tmp_path, "markdown")
     assert text.startswith("# grants-auditor report: documented\n")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert len([h for h in headings if h.startswith("## FAIL: ")]) == 4
-    assert len([h for h in headings if h.startswith("## ERROR: ")]) == 3
-    assert len([h for h in headings if h.startswith("## WARN: ")]) == 2
+    assert len([h for h in headings if h.startswith("## FAIL: ")]) == FAILS
+    assert len([h for h in headings if h.startswith("## ERROR: ")]) == ERRORS
+    assert len([h for h in headings if h.startswith("## WARN: ")]) == WARNS
     assert headings[-1] == "## Passing"
     assert f"GRANT SELECT ON SCHEMA `main`.`analytics` TO `{RETL}`;" in text
     assert text.count("```") % 2 == 0, "every code fence is closed"
@@ -273,9 +308,9 @@ def test_sql_format_parses(tmp_path: Path) -> None:
 def test_text_format(tmp_path: Path) -> None:
     text = render(tmp_path, "text")
     first, *rest = text.splitlines()
-    assert first == "documented: 55 findings (4 fail, 3 error, 2 warn, 46 pass)"
+    assert first == f"documented: {FINDING_COUNT} findings ({FAILS} fail, {ERRORS} error, {WARNS} warn, {PASSES} pass)"
     statuses = [line.split("]")[0] for line in rest if line.startswith("[")]
-    assert statuses[:4] == ["[FAIL "] * 4 and statuses[4:7] == ["[ERROR"] * 3
+    assert statuses[:FAILS] == ["[FAIL "] * FAILS and statuses[FAILS : FAILS + ERRORS] == ["[ERROR"] * ERRORS
     assert "not applicable: data-graph/DG-5, delta-lake-destination-aws/AWS-11" in text
 
 

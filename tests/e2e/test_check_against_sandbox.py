@@ -18,20 +18,12 @@ from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
 from auditor.settings import Settings
 from auditor_sandbox import Sandbox
+from tests.golden import DRIFTED, non_pass
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs(kinds=builtin_kind_args())
-DG, DL, PS, AWS = (f"5e9e000{i}-0000-4000-8000-00000000000{i}" for i in (2, 3, 4, 5))
-
-DRIFTED_PROBLEMS = {
-    ("DG-3", "CATALOG:segment_profiles", Status.FAIL),  # 1. USE SCHEMA revoked
-    ("DG-8", "CATALOG:segment_profiles", Status.FAIL),  # 1. ... so it cannot actually read
-    ("DL-5", "warehouse:8a6f3d2c1b0e9f47", Status.FAIL),  # 2. CAN_USE lowered to CAN_VIEW
-    ("AWS-9", f"pat:{AWS}", Status.WARN),  # 3. token expires in 5 days
-    ("AWS-6", "role:arn:aws:iam::123456789012:role/segment-lake-role", Status.FAIL),  # 4. external ID missing
-    ("X-1", f"principal:{PS}", Status.FAIL),  # 5. ALL PRIVILEGES on main
-    ("X-2", "CATALOG:segment_profiles", Status.FAIL),  # 6. an outsider reads customer profiles
-}
+# The six problems the scenario plants (docs/sandbox-scenarios.md), as the findings each one breaks.
+DRIFTED_PROBLEMS = non_pass(DRIFTED)
 
 
 def _audit(sandbox: Sandbox, auth: str = "pat") -> set[tuple[str, str, Status]]:

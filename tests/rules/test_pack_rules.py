@@ -372,7 +372,6 @@ def test_every_rule_has_a_case() -> None:
     rule_ids = [rule.id for pack in PACKS for rule in pack.spec.rules]
     assert len(CASE_IDS) == len(set(CASE_IDS)), "one case per rule"
     assert sorted(CASE_IDS) == sorted(rule_ids)
-    assert len(rule_ids) == 49
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
