@@ -20,6 +20,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import logging
 import os
 import re
 import resource
@@ -254,6 +255,8 @@ class WebServer:
         if self._findings_on and self._token is None and not is_loopback(bind):
             log.warning("findings_unprotected", bind=bind, hint="set server.findings_token_file or _env")
         raise_open_file_limit()
+        # A burst of scrapes queues for a moment behind the handler threads: not worth a warning per burst.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
         adj = Adjustments(
             host=bind,
             port=port,
