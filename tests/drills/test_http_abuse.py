@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from auditor.daemon import Daemon
-from auditor.settings import TargetSettings
+from auditor.settings import TargetSettings, load_settings
+from auditor.yamlio import InputError
 from tests.daemon.test_daemon import make, result_for, target_dict, write_config
 
 IDLE_CLIENTS = 1000
@@ -225,3 +226,18 @@ def test_the_findings_token_can_come_from_a_file(tmp_path: Path, daemons: list[D
     daemon = start_daemon(tmp_path, daemons, findings_token_file=str(token_file))
     assert request(daemon, "GET", "/findings").status == 401
     assert request(daemon, "GET", "/findings", {"Authorization": f"Bearer {TOKEN}"}).status == 200
+
+
+def test_an_unreadable_token_file_is_an_input_error_naming_the_field(tmp_path: Path, daemons: list[Daemon]) -> None:
+    with pytest.raises(InputError, match="findings_token_file"):
+        start_daemon(tmp_path, daemons, findings_token_file=str(tmp_path / "missing"))
+
+
+def test_a_token_from_both_a_file_and_the_environment_is_refused(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        target_dict("prod"),
+        server={"bind": "127.0.0.1", "port": 0, "findings_token_file": "/t", "findings_token_env": "T"},
+    )
+    with pytest.raises(InputError, match="not both"):
+        load_settings(config)
