@@ -48,7 +48,7 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         re.compile(
             r"(?i)((?:[\w-]*?)(?:token|secret|password|passwd|authorization|api[_-]?key)[\"']?\s*[:=]\s*[\"']?)"
-            r"(?!\[REDACTED\])(?:(?:bearer|basic|token)\s+)?[^\s\"'\\,;&}\]]+"
+            r"(?!(?:(?:bearer|basic|token)\s+)?\[REDACTED\])(?:(?:bearer|basic|token)\s+)?[^\s\"'\\,;&}\]]+"
         ),
         rf"\1{REDACTED}",
     ),
@@ -58,6 +58,18 @@ _SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 _LIBRARY_LEVEL = logging.WARNING
+# The libraries whose records `--log-level DEBUG` turns up too (their children follow: urllib3.connectionpool, ...).
+LIBRARY_LOGGERS = (
+    "databricks.sdk",
+    "databricks.sql",
+    "urllib3",
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "thrift",
+    "apscheduler",
+    "waitress",
+)
 _APP_LOGGER = "auditor"
 
 _registry_lock = threading.Lock()
@@ -161,7 +173,8 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
 
     ``json=None`` picks JSON lines when ``stream`` (default: stderr) is not a TTY and a readable
     console format on a TTY. ``level`` applies to the auditor's own loggers; libraries log at WARNING
-    and above. Calling it again replaces the previous configuration.
+    and above, except at ``DEBUG``, which turns them up too (their records pass the same redaction).
+    Calling it again replaces the previous configuration.
     """
     stream = stream if stream is not None else sys.stderr
     use_json = not _isatty(stream) if json is None else json
@@ -199,7 +212,10 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
     for existing in list(root.handlers):
         root.removeHandler(existing)  # a handler we did not install would bypass redaction
     root.addHandler(handler)
-    root.setLevel(_LIBRARY_LEVEL)
+    debug = numeric_level <= logging.DEBUG
+    root.setLevel(numeric_level if debug else _LIBRARY_LEVEL)
+    for name in LIBRARY_LOGGERS:  # a library may have set its own level; DEBUG overrides it, otherwise inherit
+        logging.getLogger(name).setLevel(logging.DEBUG if debug else logging.NOTSET)
     logging.getLogger(_APP_LOGGER).setLevel(numeric_level)
 
     structlog.configure(

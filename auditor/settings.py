@@ -114,6 +114,32 @@ class StateSettings(_Strict):
 class ServerSettings(_Strict):
     bind: str = "127.0.0.1"
     port: int = Field(9108, ge=0, le=65535)
+    findings: bool | None = Field(
+        None,
+        description="serve /findings (every grant and principal); default: on when bound to a loopback address "
+        "or protected by a token, off otherwise",
+    )
+    findings_token_file: str | None = Field(
+        None, description="a file holding the bearer token /findings requires (read at start)"
+    )
+    findings_token_env: str | None = Field(
+        None, description="an environment variable holding the bearer token /findings requires"
+    )
+    max_connections: int = Field(
+        100,
+        ge=2,
+        description="open connections beyond this close the least recently active idle one (never refuse a new one)",
+    )
+    idle_timeout_seconds: int = Field(30, ge=1, description="a connection with no traffic for this long is closed")
+    read_timeout_seconds: float = Field(
+        10.0, gt=0, description="a request's line and headers must arrive within this, or the connection is closed"
+    )
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> ServerSettings:
+        if self.findings_token_file is not None and self.findings_token_env is not None:
+            raise ValueError("give findings_token_file or findings_token_env, not both")
+        return self
 
 
 class DriftSettings(_Strict):

@@ -168,7 +168,7 @@ class Daemon:
         if serve_http:
             server = self._settings.server
             try:
-                self._web = WebServer(self.published, bind=server.bind, port=server.port)
+                self._web = WebServer(self.published, options=server, config_path=self.config_path)
             except OSError as exc:
                 raise InputError(
                     self.config_path,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -129,3 +129,16 @@ class Report(_Frozen):
             if status in statuses:
                 return status
         return Status.PASS
+
+
+MESSAGE_ITEMS = 10  # items a finding's message names before "… and K more"
+
+
+def listing(items: Sequence[str], *, limit: int = MESSAGE_ITEMS, separator: str = "; ") -> str:
+    """The first ``limit`` items joined, then "… and K more": a message stays short whatever the count.
+
+    The complete list belongs in a structured field (``found``, the remediation), which JSON output keeps.
+    """
+    shown = separator.join(items[:limit])
+    hidden = len(items) - limit
+    return f"{shown} … and {hidden} more" if hidden > 0 else shown

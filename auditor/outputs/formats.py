@@ -2,12 +2,18 @@
 
 Each format is a function ``(report) -> str``. Secrets never reach a report: findings hold facts and
 remediations, and neither ever contains a credential value.
+
+Names come from the workspace and may hold anything: each format makes them safe in its own way (text
+escapes control characters, markdown escapes markup and sizes its code spans and fences, JUnit keeps to the
+characters XML 1.0 allows), and the human-facing formats bound what one finding prints. JSON and the SQL
+script keep everything.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from xml.etree import ElementTree as ET
 
 from auditor.model.findings import Finding, Report, Status
@@ -32,6 +38,48 @@ def render(report: Report, fmt: str) -> str:
     return FORMATS[fmt](report)
 
 
+MAX_FIELD_CHARS = 2000  # one message, name or statement in a human-facing format
+MAX_LINES = 20  # evidence lines, or statements, one finding prints in a human-facing format
+
+# C0 and C1 controls (line breaks and tabs included), Unicode line separators, bidirectional overrides
+# (they reorder what a reader sees) and lone surrogates (they cannot be encoded).
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+# Everything XML 1.0 forbids in a document, even as a character reference.
+_NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_\[\]|~#!])")
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED_ESCAPES.get(char)
+    if named is not None:
+        return named
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` on one line with nothing invisible in it: control characters become ``\\n``, ``\\x0b`` ..."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def clip(text: str, limit: int = MAX_FIELD_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how many were left out."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
+def first_lines(lines: Sequence[str], limit: int = MAX_LINES, *, more: str = "") -> list[str]:
+    """The first ``limit`` lines, then "… and K more" (with ``more``, e.g. where to find the rest)."""
+    if len(lines) <= limit:
+        return list(lines)
+    return [*lines[:limit], f"… and {len(lines) - limit} more{more}"]
+
+
+def _plain(text: str) -> str:
+    """A name or message for the text format: bounded, on one line, nothing invisible."""
+    return escape_controls(clip(text))
+
+
 def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
     return sorted(findings, key=lambda f: (_ORDER[f.status], f.integration, f.rule_id, f.subject))
 
@@ -42,41 +90,61 @@ def summary_line(report: Report) -> str:
     return f"{report.target}: {len(report.findings)} findings ({parts})"
 
 
+_IN_FULL = " (the json and sql formats have them all)"
+
+
 @register_format("text")
 def text(report: Report) -> str:
-    lines = [summary_line(report), ""]
+    p = _plain
+    lines = [p(summary_line(report)), ""]
     for f in _sorted(report.findings):
-        lines.append(f"[{f.status.value.upper():5}] {f.integration}/{f.rule_id} {f.subject}: {f.message}")
+        lines.append(f"[{f.status.value.upper():5}] {p(f.integration)}/{p(f.rule_id)} {p(f.subject)}: {p(f.message)}")
         if f.status is Status.PASS:
             continue
         if f.expected or f.found:
-            lines.append(f"        expected: {f.expected or '-'}   found: {f.found or '-'}")
-        lines += [f"        evidence: {e}" for e in f.evidence]
+            lines.append(f"        expected: {p(f.expected or '-')}   found: {p(f.found or '-')}")
+        lines += first_lines([f"        evidence: {p(e)}" for e in f.evidence], more=_IN_FULL)
         if f.remediation.summary:
-            lines.append(f"        fix: {f.remediation.summary}")
-        lines += [
-            f"          {s}" for s in (*f.remediation.grant_sql, *f.remediation.revoke_sql, *f.remediation.commands)
-        ]
+            lines.append(f"        fix: {p(f.remediation.summary)}")
+        statements = (*f.remediation.grant_sql, *f.remediation.revoke_sql, *f.remediation.commands)
+        lines += first_lines([f"          {p(s)}" for s in statements], more=_IN_FULL)
     if report.skipped:
-        lines += ["", "not applicable: " + ", ".join(report.skipped)]
+        lines += ["", "not applicable: " + p(", ".join(report.skipped))]
     return "\n".join(lines) + "\n"
 
 
 @register_format("json")
 def as_json(report: Report) -> str:
-    data = json.loads(report.model_dump_json())
+    data = report.model_dump(mode="json")
     for finding, raw in zip(report.findings, data["findings"], strict=True):
         raw["id"] = finding.finding_id
     data["summary"] = {s.value: report.counts().get(s, 0) for s in Status}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    if _has_lone_surrogate(text):  # not encodable as UTF-8: keep the name, as a JSON escape
+        text = json.dumps(data, indent=2)
+    return text + "\n"
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot carry written as a visible escape (``\\x0b``)."""
+    return _NOT_XML.sub(_escape_char, text)
 
 
 @register_format("junit")
 def junit(report: Report) -> str:
     """FAIL -> failure (remediation as message), ERROR -> error, WARN -> skipped with the reason, PASS -> ok."""
+    x = xml_text
     suite = ET.Element(
         "testsuite",
-        name=f"grants-auditor {report.target}",
+        name=x(f"grants-auditor {report.target}"),
         tests=str(len(report.findings)),
         failures=str(report.counts().get(Status.FAIL, 0)),
         errors=str(report.counts().get(Status.ERROR, 0)),
@@ -87,60 +155,89 @@ def junit(report: Report) -> str:
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=f"{f.integration}.{f.rule_id}",
-            name=f"{f.rule_id} {f.subject}".strip(),
+            classname=x(clip(f"{f.integration}.{f.rule_id}")),
+            name=x(clip(f"{f.rule_id} {f.subject}".strip())),
         )
+        message = x(clip(f.message))
         if f.status is Status.FAIL:
-            node = ET.SubElement(case, "failure", message=f.message, type=f.severity.value)
-            node.text = "\n".join((f.remediation.summary, *f.remediation.grant_sql, *f.remediation.commands))
+            node = ET.SubElement(case, "failure", message=message, type=f.severity.value)
+            fix = first_lines([*f.remediation.grant_sql, *f.remediation.commands], more=_IN_FULL)
+            node.text = x("\n".join(clip(line) for line in (f.remediation.summary, *fix)))
         elif f.status is Status.ERROR:
-            ET.SubElement(case, "error", message=f.message)
+            ET.SubElement(case, "error", message=message)
         elif f.status is Status.WARN:
-            ET.SubElement(case, "skipped", message=f.message)
-        ET.SubElement(case, "system-out").text = f.model_dump_json()
+            ET.SubElement(case, "skipped", message=message)
+        # JSON escapes every control character, and (ASCII only) any lone surrogate
+        ET.SubElement(case, "system-out").text = json.dumps(f.model_dump(mode="json"), separators=(",", ":"))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def md_text(text: str) -> str:
+    """``text`` as literal markdown inline text: markup characters escaped, HTML as entities, one line."""
+    safe = escape_controls(clip(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", safe)
+
+
+def md_code(text: str) -> str:
+    """``text`` as one markdown code span, delimited by more back-quotes than its longest run of them."""
+    safe = escape_controls(clip(text))
+    fence = "`" * (max((len(run) for run in re.findall("`+", safe)), default=0) + 1)
+    if not safe.strip(" "):  # only spaces (or nothing: a code span cannot be empty) are shown as they are
+        return f"{fence}{safe or ' '}{fence}"
+    # A space inside each delimiter is stripped by the renderer; it keeps a leading/trailing ` or space intact.
+    pad = " " if safe[0] in "` " or safe[-1] in "` " else ""
+    return f"{fence}{pad}{safe}{pad}{fence}"
+
+
+def md_block(lines: Sequence[str], language: str) -> list[str]:
+    """A fenced code block whose fence no line can close (longer than any back-quote run inside)."""
+    safe = [escape_controls(clip(line)) for line in first_lines(lines, more=_IN_FULL)]
+    longest = max((len(run) for line in safe for run in re.findall("`+", line)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", *safe, fence]
 
 
 @register_format("markdown")
 def markdown(report: Report) -> str:
     """The report a security reviewer reads: what is wrong, why we think so, and the fix."""
+    t = md_text
     out = [
-        f"# grants-auditor report: {report.target}",
+        f"# grants-auditor report: {t(report.target)}",
         "",
         f"Evaluated {report.evaluated_at.isoformat()} on facts collected {report.snapshot_collected_at.isoformat()}.",
         "",
-        f"**{summary_line(report)}**",
+        f"**{t(summary_line(report))}**",
         "",
     ]
     for f in _sorted(report.findings):
         if f.status is Status.PASS:
             continue
         out += [
-            f"## {f.status.value.upper()}: {f.integration} {f.rule_id} — {f.title}",
+            f"## {f.status.value.upper()}: {t(f.integration)} {t(f.rule_id)} — {t(f.title)}",
             "",
-            f"- Subject: `{f.subject}`",
+            f"- Subject: {md_code(f.subject)}",
             f"- Severity: {f.severity.value}",
-            f"- Requirement(s): {', '.join(f.requirements)} ({f.source})",
-            f"- {f.message}",
+            f"- Requirement(s): {t(', '.join(f.requirements))} ({t(f.source)})",
+            f"- {t(f.message)}",
         ]
         if f.expected or f.found:
-            out.append(f"- Expected: {f.expected or '-'}; found: {f.found or '-'}")
-        out += [f"- Evidence: {e}" for e in f.evidence]
+            out.append(f"- Expected: {t(f.expected or '-')}; found: {t(f.found or '-')}")
+        out += first_lines([f"- Evidence: {t(e)}" for e in f.evidence], more=_IN_FULL)
         if not f.remediation.empty:
-            out += ["", f"Fix: {f.remediation.summary}", ""]
+            out += ["", f"Fix: {t(f.remediation.summary)}", ""]
             code = [*f.remediation.grant_sql, *f.remediation.revoke_sql]
             if code:
-                out += ["```sql", *code, "```", ""]
+                out += [*md_block(code, "sql"), ""]
             if f.remediation.commands:
-                out += ["```sh", *f.remediation.commands, "```", ""]
+                out += [*md_block(f.remediation.commands, "sh"), ""]
             if f.remediation.policy_json is not None:
-                out += ["```json", json.dumps(f.remediation.policy_json, indent=2), "```", ""]
+                out += [*md_block(json.dumps(f.remediation.policy_json, indent=2).splitlines(), "json"), ""]
         out.append("")
     passing = [f for f in report.findings if f.status is Status.PASS]
     out += [
         "## Passing",
         "",
-        *[f"- {f.integration} {f.rule_id} `{f.subject}`: {f.message}" for f in _sorted(tuple(passing))],
+        *[f"- {t(f.integration)} {t(f.rule_id)} {md_code(f.subject)}: {t(f.message)}" for f in _sorted(tuple(passing))],
         "",
     ]
     return "\n".join(out)

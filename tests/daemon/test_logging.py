@@ -15,7 +15,16 @@ import structlog
 from databricks.sdk import WorkspaceClient
 from pydantic import SecretStr
 
-from auditor.log import REDACTED, configure_logging, redact_text, register_secret, register_secrets_from
+from auditor.log import (
+    LIBRARY_LOGGERS as TURNED_UP_AT_DEBUG,
+)
+from auditor.log import (
+    REDACTED,
+    configure_logging,
+    redact_text,
+    register_secret,
+    register_secrets_from,
+)
 from auditor.settings import Settings
 
 # A PAT-shaped canary (caught by pattern even unregistered) and an opaque one only registration catches.
@@ -29,7 +38,7 @@ LIBRARY_LOGGERS = ("databricks", "urllib3")
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     saved_handlers, saved_level = list(root.handlers), root.level
-    saved_levels = {name: logging.getLogger(name).level for name in ("auditor", *LIBRARY_LOGGERS)}
+    saved_levels = {name: logging.getLogger(name).level for name in ("auditor", *LIBRARY_LOGGERS, *TURNED_UP_AT_DEBUG)}
     saved_structlog = structlog.get_config()
     yield
     for handler in list(root.handlers):
@@ -134,20 +143,46 @@ def test_json_is_the_default_off_a_tty(output: io.StringIO) -> None:
 
 
 def test_library_logs_are_filtered_at_warning_and_redacted(output: io.StringIO) -> None:
-    configure_logging(json=True, level="DEBUG", stream=output)
+    configure_logging(json=True, level="INFO", stream=output)
     library = logging.getLogger("botocore.endpoint")
 
     library.info("request sent with %s", PAT_CANARY)  # below WARNING: dropped
     library.warning("retrying, x-databricks-token=%s", OPAQUE_CANARY)
-    structlog.get_logger("auditor.collect").debug("own debug line")
+    structlog.get_logger("auditor.collect").info("own info line")
+    structlog.get_logger("auditor.collect").debug("own debug line")  # below INFO: dropped
 
     lines = json_lines(output)
     assert_no_canary(output.getvalue())
     assert [(line["logger"], line["level"]) for line in lines] == [
         ("botocore.endpoint", "warning"),
-        ("auditor.collect", "debug"),
+        ("auditor.collect", "info"),
     ]
     assert lines[0]["event"] == f"retrying, x-databricks-token={REDACTED}"
+
+
+@pytest.mark.parametrize("library", TURNED_UP_AT_DEBUG)
+def test_debug_turns_the_libraries_up_and_still_redacts_them(output: io.StringIO, library: str) -> None:
+    logging.getLogger(library).setLevel(logging.ERROR)  # a library that quietened itself is turned up all the same
+    configure_logging(json=True, level="DEBUG", stream=output)
+    child = logging.getLogger(f"{library}.transport")
+
+    child.debug("sending Authorization: Bearer %s", OPAQUE_CANARY)
+    child.debug("headers %s", {"Authorization": f"Bearer {PAT_CANARY}", "X-Token": CLIENT_SECRET_CANARY})
+
+    lines = json_lines(output)
+    assert_no_canary(output.getvalue())
+    assert [(line["logger"], line["level"]) for line in lines] == [(f"{library}.transport", "debug")] * 2
+    assert lines[0]["event"] == f"sending Authorization: Bearer {REDACTED}"
+
+
+def test_leaving_debug_turns_the_libraries_back_down(output: io.StringIO) -> None:
+    configure_logging(json=True, level="DEBUG", stream=io.StringIO())
+    configure_logging(json=True, level="INFO", stream=output)
+
+    logging.getLogger("urllib3.connectionpool").debug("dropped")
+    logging.getLogger("databricks.sdk").info("dropped too")
+
+    assert output.getvalue() == ""
 
 
 def test_reconfiguring_replaces_the_handler(output: io.StringIO) -> None:
@@ -240,9 +275,7 @@ def workspace_url() -> Iterator[str]:
 
 
 def test_databricks_sdk_and_urllib3_debug_logs_never_show_the_token(output: io.StringIO, workspace_url: str) -> None:
-    configure_logging(json=True, stream=output)
-    for name in LIBRARY_LOGGERS:  # the worst case: someone turns the libraries up to DEBUG
-        logging.getLogger(name).setLevel(logging.DEBUG)
+    configure_logging(json=True, level="DEBUG", stream=output)  # --log-level DEBUG turns the libraries up
     client = WorkspaceClient(host=workspace_url, token=PAT_CANARY, debug_headers=True, debug_truncate_bytes=10**6)
 
     me = client.current_user.me()

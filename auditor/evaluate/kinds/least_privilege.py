@@ -13,7 +13,7 @@ from auditor.evaluate.kinds._common import Names, subject_of
 from auditor.evaluate.kinds.workspace import level_rank
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
-from auditor.model.findings import Remediation, Status
+from auditor.model.findings import Remediation, Status, listing
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
 from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
@@ -93,7 +93,7 @@ class ExcessPrivilege(CheckKind[ExcessArgs]):
             return Outcome(
                 Status.FAIL,
                 subject,
-                f"{principal} holds more than its integrations need: " + "; ".join(problems),
+                f"{principal} holds more than its integrations need: " + listing(problems),
                 expected="only the privileges the bound rules require",
                 found="; ".join(problems),
                 remediation=revoke_fix(excess),
@@ -171,9 +171,11 @@ class Exposure(CheckKind[ExposureArgs]):
             subject,
             f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
             f"{catalog}: "
-            + "; ".join(
-                f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
-                for g in exposed
+            + listing(
+                [
+                    f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
+                    for g in exposed
+                ]
             ),
             expected="only the integrations' principals, owners and admins",
             found=", ".join(outsiders),
@@ -221,7 +223,7 @@ class AuditorVisibility(CheckKind[VisibilityArgs]):
                 Outcome(
                     Status.FAIL,
                     subject,
-                    f"not visible to {identity}: " + ", ".join(hidden),
+                    f"not visible to {identity}: " + listing(hidden, separator=", "),
                     expected="every needed fact family readable",
                     found=f"{len(hidden)} not visible",
                     remediation=Remediation(
@@ -231,5 +233,5 @@ class AuditorVisibility(CheckKind[VisibilityArgs]):
                 )
             ]
         if failed:
-            return [Outcome(Status.ERROR, subject, f"{identity} could not read: " + ", ".join(failed))]
+            return [Outcome(Status.ERROR, subject, f"{identity} could not read: " + listing(failed, separator=", "))]
         return [Outcome(Status.PASS, subject, f"{identity} can read every fact family the rules need")]
