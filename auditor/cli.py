@@ -15,11 +15,9 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from auditor import __version__
+from auditor.errors import InputError
 from auditor.model.findings import Report, Status
-from auditor.yamlio import InputError
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_ERROR = 0, 1, 2, 3
 
@@ -52,7 +50,7 @@ def _now(value: str | None) -> datetime | None:
 def cmd_check(args: argparse.Namespace) -> int:
     from auditor.audit import load_packs_for, run_cycle
     from auditor.evaluate.engine import evaluate
-    from auditor.model.facts import Snapshot
+    from auditor.loading import load_snapshot
     from auditor.outputs.formats import render
     from auditor.packs.loader import load_packs
     from auditor.settings import load_settings
@@ -61,15 +59,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.snapshot:
         packs = load_packs([Path(d) for d in args.rules])
         for path in args.snapshot:
-            try:
-                snapshot = Snapshot.load(path)
-            except OSError as exc:
-                raise InputError(path, f"cannot read snapshot: {exc.strerror or exc}") from exc
-            except ValidationError as exc:
-                err = exc.errors(include_url=False)[0]
-                raise InputError(
-                    path, f"not a valid snapshot: {err['msg']}", field=".".join(str(p) for p in err["loc"])
-                ) from exc
+            snapshot = load_snapshot(path)
             # offline, facts are judged as of their collection time, so results are reproducible
             reports.append(evaluate(snapshot, packs, now=_now(args.now) or snapshot.collected_at))
     else:

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from auditor.loading import CONFIG
 from auditor.model.facts import Binding, Watch
 from auditor.yamlio import InputError, LineIndex, Loc, format_loc, load_yaml, validation_error
 
@@ -201,7 +202,7 @@ def _reject_duplicate_targets(path: Path, data: dict[str, Any], index: LineIndex
 def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
     """Load and validate a config file. Raises `InputError` (file, line, field) on bad input."""
     path = Path(path)
-    data, index = load_yaml(path)
+    data, index = load_yaml(path, CONFIG)
     if not isinstance(data, dict):
         raise InputError(path, "the config must be a mapping with a 'targets' list", line=1)
     data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditor.evaluate.registry import KINDS, KindArgs, load_builtin_kinds
+from auditor.loading import RULE_PACK
 from auditor.model.facts import Binding
 from auditor.packs.schema import PARAM_REF, PackSpec, ParamSpec, RuleSpec
 from auditor.yamlio import InputError, LineIndex, Loc, load_yaml, validation_error
@@ -162,7 +163,7 @@ def _check_rule(pack: PackSpec, index: int, rule: RuleSpec, path: Path, lines: L
 
 def load_pack_file(path: Path) -> LoadedPack:
     load_builtin_kinds()
-    data, lines = load_yaml(path)
+    data, lines = load_yaml(path, RULE_PACK)
     if not isinstance(data, dict):
         raise InputError(path, "a rule pack must be a mapping with 'pack' and 'rules'", line=1)
     try:
@@ -210,10 +211,10 @@ def _check_default(spec: PackSpec, name: str, param: ParamSpec, path: Path, line
 def pack_files(dirs: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for directory in dirs:
-        if directory.is_file():
-            files.append(directory)
-        elif directory.is_dir():
+        if directory.is_dir():
             files.extend(sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]))
+        elif directory.exists():  # a file, or something the loader will refuse by name (a FIFO, a device)
+            files.append(directory)
         else:
             raise InputError(directory, "no such rule file or directory")
     return files
