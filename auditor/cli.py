@@ -52,7 +52,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from auditor.evaluate.engine import evaluate
     from auditor.loading import load_snapshot
     from auditor.outputs.formats import render
-    from auditor.packs.loader import load_packs
+    from auditor.packs.loader import BindingError, load_packs
     from auditor.settings import load_settings
 
     reports: list[Report] = []
@@ -60,8 +60,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         packs = load_packs([Path(d) for d in args.rules])
         for path in args.snapshot:
             snapshot = load_snapshot(path)
-            # offline, facts are judged as of their collection time, so results are reproducible
-            reports.append(evaluate(snapshot, packs, now=_now(args.now) or snapshot.collected_at))
+            try:
+                # offline, facts are judged as of their collection time, so results are reproducible
+                reports.append(evaluate(snapshot, packs, now=_now(args.now) or snapshot.collected_at))
+            except BindingError as exc:  # the snapshot's integrations name an unknown pack or parameter
+                raise InputError(path, exc.detail, field=exc.field) from exc
     else:
         if not args.config:
             raise InputError("command line", "give --snapshot FILE or --config FILE")

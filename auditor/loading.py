@@ -14,7 +14,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import ValidationError
 
@@ -74,15 +74,29 @@ def read_bytes(path: str | Path, limits: Limits) -> bytes:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0))
         with os.fdopen(fd, "rb") as handle:
             # the path may have been swapped between stat and open: judge what was opened
-            kind = _file_type(os.fstat(handle.fileno()).st_mode)
+            opened = os.fstat(handle.fileno())
+            kind = _file_type(opened.st_mode)
             if kind is not None:
                 raise InputError(path, f"cannot read {limits.what}: {kind}, not a regular file")
-            data = handle.read(limits.max_bytes + 1)
+            data = _read_at_most(handle, opened.st_size, limits.max_bytes + 1)
     except OSError as exc:
         raise InputError(path, f"cannot read {limits.what}: {exc.strerror or exc}") from exc
     if len(data) > limits.max_bytes:
         raise InputError(path, f"the {limits.what} is larger than the {_size(limits.max_bytes)} limit")
     return data
+
+
+def _read_at_most(handle: BinaryIO, expected: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes; a buffer is sized by what the file holds, not by the limit."""
+    chunks = [handle.read(min(expected, limit))]
+    total = len(chunks[0])
+    while total < limit:  # the file may have grown since fstat
+        chunk = handle.read(min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
 
 
 def decode_utf8(path: str | Path, data: bytes) -> str:

@@ -92,13 +92,20 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
             raise self.refuse(f"more than {self.limits.max_nodes:,} values", event.start_mark)
-        if len(self.open_anchors) >= self.limits.max_depth:
+        collection = isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent))
+        if collection and len(self.open_anchors) >= self.limits.max_depth:
             raise self.refuse(f"nested deeper than {self.limits.max_depth} levels", event.start_mark)
         self.open_anchors.append(getattr(event, "anchor", None) or "")
         try:
             return super().compose_node(parent, index)
         finally:
             self.open_anchors.pop()
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 100,000 digits
+            raise _Refused(f"invalid value: {exc}", node.start_mark, ()) from None
 
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)
@@ -115,35 +122,42 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
 
 def _check_expansion(root: yaml.Node, limits: Limits) -> None:
     """Aliases share nodes; count what the document becomes once every alias is expanded."""
-    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, depth)
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, nesting depth)
 
-    def measure(node: yaml.Node, level: int) -> tuple[int, int]:
+    def too_deep(node: yaml.Node) -> _Refused:
+        return _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
+
+    def measure(node: yaml.Node, above: int) -> tuple[int, int]:
+        """``above``: how many collections enclose ``node``."""
         known = sizes.get(id(node))
         if known is None:
-            if level > limits.max_depth:
-                raise _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
             children: list[yaml.Node] = []
             if isinstance(node, yaml.MappingNode):
                 children = [part for pair in node.value for part in pair]
             elif isinstance(node, yaml.SequenceNode):
                 children = list(node.value)
-            values, depth = 1, 0
-            for child in children:
-                child_values, child_depth = measure(child, level + 1)
-                values += child_values
-                depth = max(depth, child_depth)
-                if values > limits.max_nodes:
-                    raise _Refused(
-                        f"more than {limits.max_nodes:,} values once aliases expand (an alias bomb?)",
-                        node.start_mark,
-                        (),
-                    )
-            known = sizes[id(node)] = (values, depth + 1)
-        if level + known[1] > limits.max_depth + 1:
-            raise _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
+            else:
+                known = sizes[id(node)] = (1, 0)
+            if known is None:
+                if above + 1 > limits.max_depth:
+                    raise too_deep(node)
+                values, depth = 1, 0
+                for child in children:
+                    child_values, child_depth = measure(child, above + 1)
+                    values += child_values
+                    depth = max(depth, child_depth)
+                    if values > limits.max_nodes:
+                        raise _Refused(
+                            f"more than {limits.max_nodes:,} values once aliases expand (an alias bomb?)",
+                            node.start_mark,
+                            (),
+                        )
+                known = sizes[id(node)] = (values, depth + 1)
+        if above + known[1] > limits.max_depth:
+            raise too_deep(node)
         return known
 
-    measure(root, 1)
+    measure(root, 0)
 
 
 def _index_node(node: yaml.Node, loc: Loc, index: LineIndex) -> None:

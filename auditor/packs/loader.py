@@ -113,6 +113,8 @@ def _param_refs(value: Any) -> Iterable[tuple[str, Loc]]:
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
+    if len(name) > 200:  # no name is that long: nothing is close
+        return ""
     close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
