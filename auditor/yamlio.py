@@ -65,7 +65,7 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
         self.nodes = 0
         self.aliases = 0
         self.loc: list[str | int] = []
-        self.open_anchors: list[str] = []
+        self.enclosing_anchors: list[str] = []  # of the collections being composed: its length is the depth
 
     def refuse(self, problem: str, mark: Any) -> _Refused:
         return _Refused(problem, mark, tuple(self.loc))
@@ -86,20 +86,20 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
             self.aliases += 1
             if self.aliases > self.limits.max_aliases:
                 raise self.refuse(f"more than {self.limits.max_aliases} aliases", event.start_mark)
-            if event.anchor in self.open_anchors:
+            if event.anchor in self.enclosing_anchors:
                 raise self.refuse(f"alias *{event.anchor} is inside its own anchor (recursive)", event.start_mark)
             return super().compose_node(parent, index)
         self.nodes += 1
         if self.nodes > self.limits.max_nodes:
             raise self.refuse(f"more than {self.limits.max_nodes:,} values", event.start_mark)
         collection = isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent))
-        if collection and len(self.open_anchors) >= self.limits.max_depth:
+        if collection and len(self.enclosing_anchors) >= self.limits.max_depth:
             raise self.refuse(f"nested deeper than {self.limits.max_depth} levels", event.start_mark)
-        self.open_anchors.append(getattr(event, "anchor", None) or "")
+        self.enclosing_anchors.append(getattr(event, "anchor", None) or "")
         try:
             return super().compose_node(parent, index)
         finally:
-            self.open_anchors.pop()
+            self.enclosing_anchors.pop()
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -121,41 +121,35 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
 
 
 def _check_expansion(root: yaml.Node, limits: Limits) -> None:
-    """Aliases share nodes; count what the document becomes once every alias is expanded."""
-    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, nesting depth)
-
-    def too_deep(node: yaml.Node) -> _Refused:
-        return _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
+    """Aliases share nodes; refuse a document that, once every alias is expanded, is too big or too deep."""
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (values, collection depth), once per shared node
 
     def measure(node: yaml.Node, above: int) -> tuple[int, int]:
-        """``above``: how many collections enclose ``node``."""
-        known = sizes.get(id(node))
+        """``above``: how many collections enclose ``node`` where it is reached."""
+        known = measured.get(id(node))
         if known is None:
-            children: list[yaml.Node] = []
-            if isinstance(node, yaml.MappingNode):
-                children = [part for pair in node.value for part in pair]
-            elif isinstance(node, yaml.SequenceNode):
-                children = list(node.value)
-            else:
-                known = sizes[id(node)] = (1, 0)
-            if known is None:
-                if above + 1 > limits.max_depth:
-                    raise too_deep(node)
-                values, depth = 1, 0
-                for child in children:
-                    child_values, child_depth = measure(child, above + 1)
-                    values += child_values
-                    depth = max(depth, child_depth)
-                    if values > limits.max_nodes:
-                        raise _Refused(
-                            f"more than {limits.max_nodes:,} values once aliases expand (an alias bomb?)",
-                            node.start_mark,
-                            (),
-                        )
-                known = sizes[id(node)] = (values, depth + 1)
+            known = measured[id(node)] = measure_new(node, above)
         if above + known[1] > limits.max_depth:
-            raise too_deep(node)
+            raise _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
         return known
+
+    def measure_new(node: yaml.Node, above: int) -> tuple[int, int]:
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            return 1, 0
+        if above + 1 > limits.max_depth:
+            raise _Refused(f"nested deeper than {limits.max_depth} levels once aliases expand", node.start_mark, ())
+        values, depth = 1, 0
+        for child in children:
+            child_values, child_depth = measure(child, above + 1)
+            values, depth = values + child_values, max(depth, child_depth)
+            if values > limits.max_nodes:
+                problem = f"more than {limits.max_nodes:,} values once aliases expand (an alias bomb?)"
+                raise _Refused(problem, node.start_mark, ())
+        return values, depth + 1
 
     measure(root, 0)
 
