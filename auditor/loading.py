@@ -167,7 +167,7 @@ def check_json(path: str | Path, text: str, limits: Limits) -> None:
     except (_TooDeep, RecursionError) as exc:
         raise InputError(path, f"invalid JSON: nested deeper than {limits.max_depth} levels") from exc
     except ValueError as exc:  # e.g. an integer with more digits than Python converts
-        raise InputError(path, f"invalid JSON: {exc}") from exc
+        raise InputError(path, f"invalid JSON: {str(exc).split(';')[0]}") from exc
 
 
 def load_snapshot(path: str | Path) -> Snapshot:

@@ -105,7 +105,7 @@ class _GuardedLoader(Composer, CParser, SafeConstructor, Resolver):
         try:
             return super().construct_object(node, deep)
         except (ValueError, TypeError, OverflowError) as exc:  # e.g. an integer of 100,000 digits
-            raise _Refused(f"invalid value: {exc}", node.start_mark, ()) from None
+            raise _Refused(f"invalid value: {str(exc).split(';')[0]}", node.start_mark, ()) from None
 
     def compose_mapping_node(self, anchor: Any) -> yaml.MappingNode:
         node = super().compose_mapping_node(anchor)
