@@ -11,6 +11,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -24,9 +25,11 @@ from pydantic import (
 )
 
 from auditor.errors import InputError
+from auditor.loading import CONFIG
 from auditor.model.facts import Binding, Watch
 from auditor.yamlio import LineIndex, Loc, format_loc, load_yaml, validation_error
 
+_HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|[0-9A-Fa-f:.]+")  # a DNS name, IPv4 or IPv6
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -61,13 +64,40 @@ class DatabricksSettings(_Strict):
         value = value.strip().rstrip("/")
         if not value:
             raise ValueError("host must not be empty")
-        return value if "://" in value else f"https://{value}"
+        return _workspace_url(value if "://" in value else f"https://{value}")
+
+    @field_validator("http_path")
+    @classmethod
+    def _http_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError("http_path must start with '/' (e.g. /sql/1.0/warehouses/<id>)")
+        if value is not None and any(ch.isspace() or not ch.isprintable() for ch in value):
+            raise ValueError("http_path must not contain spaces or control characters")
+        return value
 
     @property
     def sql_http_path(self) -> str | None:
         if self.http_path:
             return self.http_path
         return f"/sql/1.0/warehouses/{self.warehouse_id}" if self.warehouse_id else None
+
+
+def _workspace_url(url: str) -> str:
+    """A workspace URL is scheme and host (and port): ``https://dbc-….cloud.databricks.com``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"host is not a URL: {exc}") from exc
+    if parts.scheme not in ("https", "http"):
+        raise ValueError(f"host must be an https:// (or http://) URL, not {parts.scheme}://")
+    if not parts.hostname or not _HOSTNAME.fullmatch(parts.hostname):
+        raise ValueError("host must name a host, e.g. https://dbc-1234567890123456.cloud.databricks.com")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("host must not carry credentials: use auth")
+    if parts.path or parts.query or parts.fragment:
+        raise ValueError("host must be the workspace URL alone, without a path, query or fragment")
+    return url
 
 
 class AwsSettings(_Strict):
@@ -230,7 +260,7 @@ def _reject_duplicate_targets(path: Path, data: dict[str, Any], index: LineIndex
 def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
     """Load and validate a config file. Raises `InputError` (file, line, field) on bad input."""
     path = Path(path)
-    data, index = load_yaml(path)
+    data, index = load_yaml(path, CONFIG)
     if not isinstance(data, dict):
         raise InputError(path, "the config must be a mapping with a 'targets' list", line=1)
     data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env)

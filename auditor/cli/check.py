@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from auditor.cli.common import (
     Subcommands,
     add_config,
@@ -20,7 +18,7 @@ from auditor.cli.common import (
 )
 from auditor.cli.exit_codes import ExitCode, for_reports
 from auditor.errors import InputError
-from auditor.model.facts import ReadState, Snapshot
+from auditor.model.facts import ReadState
 from auditor.model.findings import Report
 
 
@@ -64,25 +62,18 @@ def _evaluate_snapshots(args: argparse.Namespace) -> list[Report]:
     """Offline, facts are judged as of their collection time, so results are reproducible."""
     from auditor.evaluate.engine import evaluate
     from auditor.evaluate.registry import builtin_kind_args
-    from auditor.packs.loader import load_packs
+    from auditor.loading import load_snapshot
+    from auditor.packs.loader import BindingError, load_packs
 
     packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
-    return [
-        evaluate(snapshot, packs, now=parse_now(args.now) or snapshot.collected_at)
-        for snapshot in map(_load_snapshot, args.snapshot)
-    ]
-
-
-def _load_snapshot(path: str) -> Snapshot:
-    try:
-        return Snapshot.load(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot read snapshot: {exc.strerror or exc}") from exc
-    except ValidationError as exc:
-        err = exc.errors(include_url=False)[0]
-        raise InputError(
-            path, f"not a valid snapshot: {err['msg']}", field=".".join(str(p) for p in err["loc"])
-        ) from exc
+    reports: list[Report] = []
+    for path in args.snapshot:
+        snapshot = load_snapshot(path)
+        try:
+            reports.append(evaluate(snapshot, packs, now=parse_now(args.now) or snapshot.collected_at))
+        except BindingError as exc:  # the snapshot's integrations name an unknown pack or parameter
+            raise InputError(path, exc.detail, field=exc.field) from exc
+    return reports
 
 
 def _audit_config(args: argparse.Namespace) -> list[Report]:

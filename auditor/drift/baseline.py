@@ -13,12 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from auditor.drift.diff import Change, diff
 from auditor.drift.store import Baseline, StateStore
 from auditor.errors import InputError
-from auditor.model.facts import Snapshot
+from auditor.loading import load_snapshot
 
 
 class BaselineError(Exception):
@@ -35,24 +33,12 @@ class BaselineDiff:
     changes: tuple[Change, ...]
 
 
-def load_snapshot_file(path: str | Path) -> Snapshot:
-    """Read a snapshot JSON file; bad files raise `InputError`."""
-    try:
-        return Snapshot.load(path)
-    except OSError as exc:
-        raise InputError(path, f"cannot read snapshot: {exc.strerror or exc}") from exc
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"]) or None
-        raise InputError(path, f"not a valid snapshot: {first['msg']}", field=where) from exc
-
-
 def approve_baseline(
     store: StateStore, target: str, *, approved_by: str, snapshot_file: str | Path | None = None
 ) -> Baseline:
     """Approve ``snapshot_file``, or else the latest completed cycle's snapshot, as the baseline."""
     if snapshot_file is not None:
-        snapshot = load_snapshot_file(snapshot_file)
+        snapshot = load_snapshot(snapshot_file)
         if snapshot.target != target:
             raise InputError(snapshot_file, f"the snapshot is of target {snapshot.target!r}, not {target!r}")
         return store.approve_baseline(target, snapshot, approved_by=approved_by, source=str(snapshot_file))

@@ -348,10 +348,6 @@ class Snapshot(_Frozen):
     def from_json(cls, text: str) -> Snapshot:
         return cls.model_validate_json(text)
 
-    @classmethod
-    def load(cls, path: str | Path) -> Snapshot:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
-
     def dump(self, path: str | Path) -> None:
         Path(path).write_text(self.to_json() + "\n", encoding="utf-8")
 

@@ -18,9 +18,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from auditor.errors import InputError
+from auditor.loading import RULE_PACK
 from auditor.model.facts import Binding
 from auditor.packs.schema import PARAM_REF, KindArgs, PackSpec, ParamSpec, RuleSpec
-from auditor.yamlio import LineIndex, Loc, load_yaml, validation_error
+from auditor.yamlio import LineIndex, Loc, load_yaml, parse_yaml, validation_error
 
 PACK_SUFFIXES = (".yaml", ".yml")
 
@@ -119,6 +120,8 @@ def _param_refs(value: Any) -> Iterable[tuple[str, Loc]]:
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:
+    if len(name) > 200:  # no name is that long: nothing is close
+        return ""
     close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -166,11 +169,14 @@ def _check_rule(kinds: KindArgModels, pack: PackSpec, index: int, rule: RuleSpec
 
 def load_pack_file(source: Traversable, kinds: KindArgModels) -> LoadedPack:
     path = str(source)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(path, f"cannot read file: {exc.strerror or exc}") from exc
-    data, lines = load_yaml(path, text)
+    if isinstance(source, Path):  # a file on disk (a user's rule_dirs, or an installed package): guarded read
+        data, lines = load_yaml(source, RULE_PACK)
+    else:  # a resource inside an archive: the same limits once its text is read
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(path, f"cannot read file: {exc}") from exc
+        data, lines = parse_yaml(path, text, RULE_PACK)
     if not isinstance(data, dict):
         raise InputError(path, "a rule pack must be a mapping with 'pack' and 'rules'", line=1)
     try:
@@ -219,11 +225,11 @@ def pack_files(dirs: Sequence[Traversable]) -> list[Traversable]:
     """Each file given, and every ``*.yaml``/``*.yml`` directly inside each directory given (sorted by name)."""
     found: list[Traversable] = []
     for directory in dirs:
-        if directory.is_file():
-            found.append(directory)
-        elif directory.is_dir():
-            packs = (p for p in directory.iterdir() if p.is_file() and p.name.endswith(PACK_SUFFIXES))
+        if directory.is_dir():
+            packs = (p for p in directory.iterdir() if p.name.endswith(PACK_SUFFIXES) and not p.is_dir())
             found.extend(sorted(packs, key=lambda p: p.name))
+        elif directory.is_file() or (isinstance(directory, Path) and directory.exists()):
+            found.append(directory)  # a file, or something the loader refuses by name (a FIFO, a device)
         else:
             raise InputError(str(directory), "no such rule file or directory")
     return found

@@ -158,7 +158,7 @@ def test_check_exit_codes_in_process(tmp_path: Path, name: str, capsys: pytest.C
     assert main(["check", "--snapshot", str(path)]) == EXIT_CODES[name]
     captured = capsys.readouterr()
     if name == "malformed":
-        assert captured.out == "" and captured.err.startswith(f"grants-auditor: error: {path}: ")
+        assert captured.out == "" and captured.err.startswith(f"grants-auditor: error: {path}:1: invalid JSON")
     else:
         assert captured.out.startswith(f"documented: {FINDING_COUNT} findings")
 
@@ -171,7 +171,7 @@ def test_check_exit_codes_of_the_console_script(tmp_path: Path) -> None:
         done = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env, check=False)
         assert done.returncode == expected, (name, done.stderr)
         if name == "malformed":
-            assert str(paths[name]) in done.stderr and "not a valid snapshot" in done.stderr
+            assert str(paths[name]) in done.stderr and "invalid JSON" in done.stderr
         else:
             assert json.loads(done.stdout)["target"] == "documented"
 

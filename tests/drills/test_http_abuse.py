@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from auditor.daemon import Daemon
+from auditor.errors import InputError
 from auditor.settings import TargetSettings, load_settings
-from auditor.yamlio import InputError
 from tests.daemon.test_daemon import make, result_for, target_dict, write_config
 
 IDLE_CLIENTS = 1000

@@ -11,7 +11,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.cli.exit_codes import ExitCode
-from auditor.model.facts import Snapshot
+from auditor.loading import load_snapshot
 from auditor.model.findings import Status
 from auditor_sandbox import Sandbox
 from tests.golden import DRIFTED, non_pass
@@ -37,7 +37,7 @@ def test_collect_then_check_snapshot_equals_check_config(drifted: Sandbox, tmp_p
     snapshot = tmp_path / "snapshot.json"
 
     assert main(["collect", "--config", str(config), "--out", str(snapshot), "--now", AS_OF]) == ExitCode.OK
-    collected = Snapshot.load(snapshot)
+    collected = load_snapshot(snapshot)
     assert collected.grants and all(r.state.value == "read" for r in collected.reads)
 
     offline, live = tmp_path / "offline.json", tmp_path / "live.json"

@@ -191,7 +191,7 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     text = edit(PACK, "    title: Demo rule one\n", "    title: Demo: rule one\n")
     error, path = load_error(tmp_path, text)
     assert (error.path, error.line) == (str(path), line_of(text, "Demo: rule one"))
-    assert error.detail.startswith("invalid YAML: mapping values are not allowed here")
+    assert error.detail.startswith("invalid YAML: mapping values are not allowed")
 
 
 def test_a_pack_that_is_not_a_mapping(tmp_path: Path) -> None:

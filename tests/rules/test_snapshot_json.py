@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from auditor.evaluate.engine import evaluate
 from auditor.evaluate.registry import builtin_kind_args
+from auditor.loading import load_snapshot
 from auditor.model.facts import OAuthSecret, Snapshot, Token, TrustPolicy
 from auditor.packs.loader import load_packs
 from tests.rules.documented import NOW, ROLE_ARN, change, healthy
@@ -20,7 +21,7 @@ from tests.rules.documented import NOW, ROLE_ARN, change, healthy
 def test_documented_snapshot_round_trips_through_a_file(tmp_path: Path) -> None:
     original = healthy()
     original.dump(tmp_path / "snapshot.json")
-    loaded = Snapshot.load(tmp_path / "snapshot.json")
+    loaded = load_snapshot(tmp_path / "snapshot.json")
     assert loaded == original
     assert loaded.to_json() == original.to_json()
     assert loaded.trust_policies[0].document == original.trust_policies[0].document

@@ -18,6 +18,7 @@ import pytest
 
 from auditor.evaluate.engine import bind_all, judge
 from auditor.evaluate.registry import FactScope, builtin_kind_args
+from auditor.loading import load_snapshot
 from auditor.model.facts import FactFamily, ReadState, ReadStatus, Snapshot
 from auditor.model.findings import Status
 from auditor.packs.loader import load_packs
@@ -31,7 +32,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "snapshots"
 def _snapshots() -> dict[str, tuple[Snapshot, datetime]]:
     found: dict[str, tuple[Snapshot, datetime]] = {}
     for path in sorted(EXAMPLES.glob("*.json")):
-        snapshot = Snapshot.load(path)
+        snapshot = load_snapshot(path)
         found[path.stem] = (snapshot, snapshot.collected_at)
     for setup in dict.fromkeys(case.setup for case in CASES):  # the facts that make each rule pass
         name = "documented" if setup.__name__ == "_same" else f"documented+{setup.__name__}"

@@ -11,10 +11,10 @@ import pytest
 from auditor.cli import main
 from auditor.cli.exit_codes import ExitCode
 from auditor.cycle import load_packs_for
+from auditor.errors import InputError
 from auditor.evaluate.registry import builtin_kind_args
 from auditor.packs.loader import load_packs
 from auditor.settings import load_settings
-from auditor.yamlio import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [ROOT / "config" / "example.yaml", *sorted((ROOT / "config" / "examples").glob("*.yaml"))]

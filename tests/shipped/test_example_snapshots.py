@@ -12,7 +12,7 @@ import pytest
 
 from auditor.cli import main
 from auditor.cli.exit_codes import ExitCode
-from auditor.model.facts import Snapshot
+from auditor.loading import load_snapshot
 from auditor.model.findings import Status
 from tests.golden import DRIFTED, Problem, documented_drifted_rules, non_pass, scenario_drifted_rules, summary
 
@@ -60,7 +60,7 @@ def test_drifted_differs_from_healthy_only_by_its_problems(tmp_path: Path) -> No
 
 
 def test_legacy_binds_only_the_reverse_etl_source_on_hive_metastore(tmp_path: Path) -> None:
-    snapshot = Snapshot.load(SNAPSHOTS / "legacy.json")
+    snapshot = load_snapshot(SNAPSHOTS / "legacy.json")
     assert snapshot.metastore is None
     assert [(b.pack, b.params["catalog"]) for b in snapshot.integrations] == [("reverse-etl-source", "hive_metastore")]
     _, report = check(SNAPSHOTS / "legacy.json", tmp_path)
@@ -86,4 +86,4 @@ def test_shipped_snapshots_are_what_make_snapshots_builds(tmp_path: Path) -> Non
     }
     for name, snapshot in built.items():
         snapshot.dump(tmp_path / f"{name}.json")
-        assert Snapshot.load(tmp_path / f"{name}.json") == Snapshot.load(SNAPSHOTS / f"{name}.json"), name
+        assert load_snapshot(tmp_path / f"{name}.json") == load_snapshot(SNAPSHOTS / f"{name}.json"), name
