@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -28,7 +29,7 @@ def grants(result: list[Grant]) -> set[tuple[str, str, str, str]]:
 
 
 def test_hive_metastore_show_grants_rows() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"principal": "my-group", "actiontype": "USAGE", "objecttype": "CATALOG$", "objectkey": None},
         {"principal": "admins", "actiontype": "OWN", "objecttype": "DATABASE", "objectkey": "sales"},
         {"principal": "sp", "actiontype": "READ_METADATA", "objecttype": "DATABASE", "objectkey": "sales"},
@@ -109,7 +110,7 @@ def test_privilege_views_filter_direct_grants_of_the_watched_catalogs() -> None:
 
 
 def test_rest_privilege_assignments_direct_and_effective_forms() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {"principal": "sp", "privileges": ["USE_CATALOG", "SOME_FUTURE_PRIV"]},
         {
             "principal": "grp",

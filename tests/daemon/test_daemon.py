@@ -20,13 +20,16 @@ import pytest
 import yaml
 
 from auditor.daemon import Daemon, build_trigger
+from auditor.daemon.service import CycleOutput
 from auditor.drift.store import StateStore
 from auditor.errors import InputError
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Remediation, Report, Severity, Status
 from auditor.model.stats import CollectionStats
+from auditor.packs.loader import PackSet
 from auditor.settings import TargetSettings, load_settings
 from auditor.web import findings_document
+from tests.present import present
 
 SP = "5e9e0003-0000-4000-8000-000000000003"
 CANARY = "dapi-canary-0000-never-log-me"
@@ -303,7 +306,9 @@ def test_drift_is_debounced_logged_counted_and_compared_with_the_baseline(
     daemon = make(daemons, config, lambda target, packs: result_for(target, granted=granted["value"]))
     daemon.start(serve_http=False)
     assert daemon.wait_for_cycles("prod", 1, WAIT)
-    daemon.store.approve_baseline("prod", daemon.store.latest_snapshot("prod"), approved_by="test", source="latest")
+    daemon.store.approve_baseline(
+        "prod", present(daemon.store.latest_snapshot("prod")), approved_by="test", source="latest"
+    )
     granted["value"] = False
     count = daemon.cycles_finished("prod")
     assert daemon.wait_for_cycles("prod", count + 3, WAIT)
@@ -358,10 +363,14 @@ def test_triggers_from_the_schedule() -> None:
     assert type(build_trigger(cron)).__name__ == "CronTrigger"
 
 
+def _never_runs(target: TargetSettings, packs: PackSet) -> CycleOutput:
+    raise AssertionError("no cycle may start when the config is refused")
+
+
 def test_an_invalid_cron_is_an_input_error_naming_the_field(tmp_path: Path) -> None:
     config = write_config(tmp_path, target_dict("prod", cron="every five minutes"))
     with pytest.raises(InputError) as caught:
-        Daemon(load_settings(config), config_path=config, run_cycle=lambda target, packs: None)
+        Daemon(load_settings(config), config_path=config, run_cycle=_never_runs)
     assert caught.value.field == "targets[0].schedule.cron"
     assert caught.value.line is not None
 

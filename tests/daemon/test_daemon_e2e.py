@@ -18,7 +18,7 @@ import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
@@ -58,7 +58,10 @@ def sandbox() -> Iterator[Sandbox]:
         yield running
 
 
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
+T = TypeVar("T")
+
+
+def wait_until(condition: Callable[[], T], timeout: float, what: str) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()

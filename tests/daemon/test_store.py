@@ -16,6 +16,7 @@ from auditor.drift.store import CommitResult, DriftStep, StaleDriftState, StateS
 from auditor.model.facts import FactFamily, Grant, ReadState, ReadStatus, SecurableType, Snapshot, Watch
 from auditor.model.findings import Finding, Report, Severity, Status
 from auditor.model.stats import CollectionStats
+from tests.present import present
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 SP = "5e9e0003-0000-4000-8000-000000000003"
@@ -170,8 +171,8 @@ def test_failed_cycle_is_recorded_without_touching_drift_state(store: StateStore
     store.record_failure(target="prod", started_at=T0, finished_at=T0 + timedelta(seconds=1), error="ReadTimeout")
     assert [c.outcome for c in store.cycles("prod")] == ["completed", "failed"]
     assert store.cycles("prod")[1].error == "ReadTimeout"
-    assert store.latest_cycle("prod").outcome == "completed"
-    assert store.latest_cycle("prod", completed_only=False).outcome == "failed"
+    assert present(store.latest_cycle("prod")).outcome == "completed"
+    assert present(store.latest_cycle("prod", completed_only=False)).outcome == "failed"
     assert store.debounce_state("prod") == state
 
 

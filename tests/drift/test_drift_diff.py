@@ -11,6 +11,7 @@ from auditor.drift.diff import Change, ChangeKind
 from auditor.model.facts import (
     AclEntry,
     FactFamily,
+    Grant,
     Membership,
     OAuthSecret,
     Principal,
@@ -238,7 +239,7 @@ GRANT_SETS = st.frozensets(GRANTS, max_size=12)
 
 @settings(max_examples=60, deadline=None)
 @given(GRANT_SETS)
-def test_diff_of_a_snapshot_with_itself_is_empty(grants: frozenset) -> None:
+def test_diff_of_a_snapshot_with_itself_is_empty(grants: frozenset[Grant]) -> None:
     one = snap(0, grants=sorted(grants, key=repr))
     assert diff(one, one) == []
     assert diff(one, snap(5, grants=sorted(grants, key=repr, reverse=True))) == []
@@ -246,7 +247,7 @@ def test_diff_of_a_snapshot_with_itself_is_empty(grants: frozenset) -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(GRANT_SETS, GRANT_SETS, st.sampled_from(["old", "new"]))
-def test_unread_grants_never_yield_grant_changes(old: frozenset, new: frozenset, side: str) -> None:
+def test_unread_grants_never_yield_grant_changes(old: frozenset[Grant], new: frozenset[Grant], side: str) -> None:
     unread = [failed(FactFamily.GRANTS)]
     before = snap(0, grants=sorted(old, key=repr), extra_reads=unread if side == "old" else ())
     after = snap(1, grants=sorted(new, key=repr), extra_reads=unread if side == "new" else ())
@@ -255,7 +256,7 @@ def test_unread_grants_never_yield_grant_changes(old: frozenset, new: frozenset,
 
 @settings(max_examples=60, deadline=None)
 @given(GRANT_SETS, GRANT_SETS)
-def test_diff_is_symmetric(old: frozenset, new: frozenset) -> None:
+def test_diff_is_symmetric(old: frozenset[Grant], new: frozenset[Grant]) -> None:
     forward = diff(snap(0, grants=sorted(old, key=repr)), snap(1, grants=sorted(new, key=repr)))
     backward = diff(snap(1, grants=sorted(new, key=repr)), snap(0, grants=sorted(old, key=repr)))
     gained = sorted((c.subject, c.principal, v) for c in forward for v in c.gained)

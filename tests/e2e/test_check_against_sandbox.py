@@ -19,6 +19,7 @@ from auditor.packs.loader import load_packs
 from auditor.settings import Settings
 from auditor_sandbox import Sandbox
 from tests.golden import DRIFTED, non_pass
+from tests.present import present
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs(kinds=builtin_kind_args())
@@ -59,7 +60,7 @@ def test_legacy_hive_metastore_source_passes_through_sql() -> None:
 def test_stopped_warehouse_falls_back_to_rest_without_starting_it(drifted: Sandbox) -> None:
     drifted.set_fault("warehouses", "warehouse-stopped")
     findings = _audit(drifted)
-    assert drifted.state.compute.warehouse(drifted.warehouse_id).state == "STOPPED"  # type: ignore[union-attr]
+    assert present(drifted.state.compute.warehouse(present(drifted.warehouse_id))).state == "STOPPED"
     # every planted problem is still found over REST, and DL-7 (advisory) now sees the warehouse stopped
     assert findings >= DRIFTED_PROBLEMS
     extra = findings - DRIFTED_PROBLEMS

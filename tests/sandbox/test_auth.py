@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from databricks.sdk.errors import NotFound, PermissionDenied, Unauthenticated
 
 from auditor_sandbox import Sandbox
+from tests.present import present
 from tests.sandbox.clients import (
     DATA_GRAPH,
     DATA_GRAPH_SECRET,
@@ -40,7 +42,7 @@ def test_expired_and_revoked_pats_are_refused(fresh: Sandbox) -> None:
     retl = pat_client(fresh, RETL_TOKEN)
     assert retl.current_user.me().user_name == RETL
     retl_token = next(t for t in admin.token_management.list() if t.created_by_username == RETL)
-    admin.token_management.delete(retl_token.token_id)
+    admin.token_management.delete(present(retl_token.token_id))
     with pytest.raises(Unauthenticated):
         retl.current_user.me()
     assert retl_token.token_id not in {t.token_id for t in admin.token_management.list()}
@@ -74,12 +76,12 @@ def test_non_admin_is_denied_admin_only_endpoints(healthy: Sandbox) -> None:
     retl = pat_client(healthy, RETL_TOKEN)
     admin = pat_client(healthy)
     dg_scim_id = next(sp.id for sp in admin.service_principals.list() if sp.application_id == DATA_GRAPH)
-    denied = [
+    denied: list[Callable[[], object]] = [
         lambda: list(retl.token_management.list()),
         lambda: retl.api_client.do("GET", "/api/2.0/permissions/authorization/tokens"),
         lambda: retl.workspace_conf.get_status(keys="enableTokensConfig"),
-        lambda: list(retl.service_principal_secrets_proxy.list(dg_scim_id)),
-        lambda: retl.service_principals.get(dg_scim_id),
+        lambda: list(retl.service_principal_secrets_proxy.list(present(dg_scim_id))),
+        lambda: retl.service_principals.get(present(dg_scim_id)),
         lambda: retl.warehouses.get_permissions(WAREHOUSE),
         lambda: retl.metastores.get("11111111-2222-4333-8444-555555555555"),
     ]
@@ -91,7 +93,7 @@ def test_non_admin_is_denied_admin_only_endpoints(healthy: Sandbox) -> None:
 def test_non_admin_sees_only_what_it_may(healthy: Sandbox) -> None:
     retl = pat_client(healthy, RETL_TOKEN)
     me = retl.current_user.me()
-    assert me.user_name == RETL and retl.service_principals.get(me.id).application_id == RETL
+    assert me.user_name == RETL and retl.service_principals.get(present(me.id)).application_id == RETL
     assert [c.name for c in retl.catalogs.list()] == ["main"]  # the only catalog it holds a privilege on
     assert [s.name for s in retl.schemas.list("main")] == [
         "analytics",

@@ -19,6 +19,7 @@ from databricks.sdk.core import Config
 from auditor.cli import main as auditor_main
 from auditor.settings import load_settings
 from auditor_sandbox.cli import add_arguments, run
+from tests.present import present
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -52,7 +53,9 @@ def test_module_entry_point_serves_drifted_until_interrupted(tmp_path: Path) -> 
         w = WorkspaceClient(config=Config(host=databricks.host, token=token, retry_timeout_seconds=10))
         assert w.current_user.me().user_name == "a0d1703e-0000-4000-8000-000000000001"
         permissions = w.warehouses.get_permissions("8a6f3d2c1b0e9f47").access_control_list or []
-        levels = {e.service_principal_name: e.all_permissions[0].permission_level.value for e in permissions}
+        levels = {
+            e.service_principal_name: present(present(e.all_permissions)[0].permission_level).value for e in permissions
+        }
         assert levels["5e9e0003-0000-4000-8000-000000000003"] == "CAN_VIEW"  # drifted, problem 2
     finally:
         process.send_signal(signal.SIGINT)

@@ -14,6 +14,7 @@ from databricks.sdk.errors import InternalError, TooManyRequests, Unauthenticate
 
 from auditor_sandbox import Sandbox
 from auditor_sandbox.faults import FAMILIES, Fault, FaultError, FaultInjector
+from tests.present import present
 from tests.sandbox.clients import NOW, WAREHOUSE, pat_client
 
 
@@ -90,7 +91,7 @@ def test_latency_delays_but_answers(fresh: Sandbox) -> None:
     w = pat_client(fresh)
     fresh.set_fault("secrets", "latency", seconds=0.2)
     sp_id = next(sp.id for sp in w.service_principals.list() if sp.application_id == fresh.auditor_client_id)
-    assert [s.status for s in w.service_principal_secrets_proxy.list(sp_id)] == ["ACTIVE"]
+    assert [s.status for s in w.service_principal_secrets_proxy.list(present(sp_id))] == ["ACTIVE"]
 
 
 def test_expired_credentials_refuse_one_family_only(fresh: Sandbox) -> None:
@@ -134,7 +135,7 @@ def test_every_family_is_counted(fresh: Sandbox) -> None:
     list(w.token_management.list())
     w.workspace_conf.get_status(keys="enableTokensConfig")
     sp_id = w.current_user.me().id
-    list(w.service_principal_secrets_proxy.list(sp_id))
+    list(w.service_principal_secrets_proxy.list(present(sp_id)))
     counts = fresh.request_counts()
     assert counts["metadata"] == 1
     for family in ("unity-catalog", "warehouses", "permissions", "tokens", "workspace-conf", "secrets"):

@@ -17,7 +17,8 @@ PRINCIPALS = [
 
 def _external_ids(sb: Sandbox) -> list[str]:
     document = sb.iam_client().get_role(RoleName=ROLE)["Role"]["AssumeRolePolicyDocument"]
-    return document["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
+    external_ids: list[str] = document["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
+    return external_ids
 
 
 def test_healthy_role_has_the_documented_trust_policy(healthy: Sandbox) -> None:

@@ -9,6 +9,7 @@ from databricks.sdk.errors import BadRequest, InvalidParameterValue
 
 from auditor_sandbox import Sandbox
 from auditor_sandbox.control import Limits
+from tests.present import present
 from tests.sandbox.clients import NOW, pat_client
 
 SMALL = {
@@ -45,7 +46,7 @@ def test_grants_page_with_max_results_and_tokens(generated: Sandbox) -> None:
     pages = 0
     while True:
         page = w.grants.get("catalog", "gen_catalog_0", max_results=0, page_token=token)
-        paged += [a.principal for a in page.privilege_assignments or []]
+        paged += [present(a.principal) for a in page.privilege_assignments or []]
         pages += 1
         token = page.next_page_token
         if not token:
@@ -108,7 +109,7 @@ def test_scim_lists_page_by_start_index(generated: Sandbox) -> None:
 def test_nested_generated_groups(generated: Sandbox) -> None:
     w = pat_client(generated)
     by_name = {g.display_name: g for g in w.groups.list()}
-    inner = w.groups.get(by_name["gen-group-2"].id)
+    inner = w.groups.get(present(by_name["gen-group-2"].id))
     assert {(p.display, p.type) for p in inner.groups or []} == {("gen-group-1", "direct")}
     assert generated.state.directory.groups_of("gen-group-2") == ["gen-group-1", "gen-group-0"]
 
@@ -118,5 +119,5 @@ def test_secrets_page(generated: Sandbox) -> None:
     generated.state.credentials.add_oauth_secret(generated.auditor_client_id, "dose-second")
     me = w.current_user.me()
     generated.reset_request_counts()
-    assert len(list(w.service_principal_secrets_proxy.list(me.id))) == 2
+    assert len(list(w.service_principal_secrets_proxy.list(present(me.id)))) == 2
     assert generated.request_counts()["secrets"] == 3

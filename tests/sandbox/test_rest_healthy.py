@@ -9,6 +9,7 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.service.catalog import CatalogType, Privilege, SecurableType
 
 from auditor_sandbox import Sandbox
+from tests.present import present
 from tests.sandbox.clients import (
     ACCOUNT,
     AUDITOR,
@@ -35,7 +36,7 @@ def w(request: pytest.FixtureRequest, healthy: Sandbox) -> WorkspaceClient:
 
 def _direct(w: WorkspaceClient, kind: str, name: str) -> dict[str, set[str]]:
     response = w.grants.get(kind, name)
-    return {a.principal: {p.value for p in a.privileges or []} for a in response.privilege_assignments or []}
+    return {present(a.principal): {p.value for p in a.privileges or []} for a in response.privilege_assignments or []}
 
 
 def test_identity_and_metastore(w: WorkspaceClient) -> None:
@@ -65,7 +66,7 @@ def test_catalogs_schemas_tables(w: WorkspaceClient) -> None:
     assert catalogs["main"].catalog_type == CatalogType.MANAGED_CATALOG
     assert catalogs["segment_profiles"].storage_root == "s3://segment-profiles/"
     assert catalogs["segment_lake"].storage_root == "s3://segment-lake-bucket/lake"
-    assert catalogs["segment_events"].storage_location.startswith("s3://segment-events/")
+    assert present(catalogs["segment_events"].storage_location).startswith("s3://segment-events/")
     assert catalogs["crm"].storage_root is None
     assert w.catalogs.get("SEGMENT_LINKED_PROFILES_DB").metastore_id == METASTORE
     assert w.catalogs.get("segment_linked_profiles_db").name == "SEGMENT_LINKED_PROFILES_DB"
@@ -76,7 +77,7 @@ def test_catalogs_schemas_tables(w: WorkspaceClient) -> None:
     tables = list(w.tables.list("segment_profiles", "profiles"))
     assert [t.name for t in tables] == ["user_identifiers", "user_traits", "profile_traits"]
     orders = w.tables.get("main.analytics.orders")
-    assert (orders.catalog_name, orders.schema_name, orders.table_type.value) == (
+    assert (orders.catalog_name, orders.schema_name, present(orders.table_type).value) == (
         "main",
         "analytics",
         "MANAGED",
@@ -121,7 +122,7 @@ def test_effective_grants_report_inheritance(w: WorkspaceClient) -> None:
     }
     schema = w.grants.get_effective("schema", "main.analytics")
     rows = {
-        (a.principal, p.privilege.value, p.inherited_from_type.value if p.inherited_from_type else None)
+        (a.principal, present(p.privilege).value, p.inherited_from_type.value if p.inherited_from_type else None)
         for a in schema.privilege_assignments or []
         for p in a.privileges or []
     }
@@ -154,20 +155,20 @@ def test_storage_credential_and_external_location(w: WorkspaceClient) -> None:
 def test_warehouse_and_its_acl(w: WorkspaceClient) -> None:
     warehouse = w.warehouses.get(WAREHOUSE)
     assert warehouse.name == "segment-warehouse"
-    assert (warehouse.cluster_size, warehouse.warehouse_type.value, warehouse.enable_serverless_compute) == (
+    assert (warehouse.cluster_size, present(warehouse.warehouse_type).value, warehouse.enable_serverless_compute) == (
         "Small",
         "PRO",
         True,
     )
     assert (warehouse.min_num_clusters, warehouse.max_num_clusters, warehouse.auto_stop_mins) == (2, 6, 10)
-    assert warehouse.state.value == "RUNNING"
+    assert present(warehouse.state).value == "RUNNING"
     assert warehouse.odbc_params is not None and warehouse.odbc_params.path == f"/sql/1.0/warehouses/{WAREHOUSE}"
     assert [x.id for x in w.warehouses.list()] == [WAREHOUSE]
     permissions = w.warehouses.get_permissions(WAREHOUSE)
     assert permissions.object_id == f"/sql/warehouses/{WAREHOUSE}"
     acl = {
         (e.group_name or e.user_name or e.service_principal_name): [
-            p.permission_level.value for p in e.all_permissions or []
+            present(p.permission_level).value for p in e.all_permissions or []
         ]
         for e in permissions.access_control_list or []
     }
@@ -205,13 +206,13 @@ def test_scim_principals_groups_and_entitlements(w: WorkspaceClient) -> None:
     }
     found = list(w.service_principals.list(filter=f'applicationId eq "{DATA_GRAPH}"'))
     assert [sp.display_name for sp in found] == ["segment-data-graph"]
-    assert w.service_principals.get(sps[RETL].id).application_id == RETL
+    assert w.service_principals.get(present(sps[RETL].id)).application_id == RETL
 
     groups = {g.display_name: g for g in w.groups.list()}
     assert set(groups) == {"admins", "data-engineers", "segment-integrations", "segment-readers"}
-    integrations = w.groups.get(groups["segment-integrations"].id)
+    integrations = w.groups.get(present(groups["segment-integrations"].id))
     assert _entitlements(integrations) == {"databricks-sql-access"}
-    assert {(m.display, m.ref.split("/")[0]) for m in integrations.members or []} == {
+    assert {(m.display, present(m.ref).split("/")[0]) for m in integrations.members or []} == {
         ("segment-readers", "Groups"),
         ("segment-delta-lake", "ServicePrincipals"),
     }
@@ -221,7 +222,7 @@ def test_scim_principals_groups_and_entitlements(w: WorkspaceClient) -> None:
     users = {u.user_name: u for u in w.users.list()}
     assert set(users) == {"admin@example.com", "analyst@example.com"}
     assert {g.display for g in users["analyst@example.com"].groups or []} == {"data-engineers"}
-    assert w.users.get(users["admin@example.com"].id).display_name == "Workspace Admin"
+    assert w.users.get(present(users["admin@example.com"].id)).display_name == "Workspace Admin"
     assert [u.user_name for u in w.users.list(filter='userName sw "ANALYST"')] == ["analyst@example.com"]
 
 
@@ -234,7 +235,8 @@ def test_tokens_token_permissions_and_workspace_conf(w: WorkspaceClient) -> None
     assert tokens[DELTA_LAKE_AWS].creation_time == NOW_MS
     only_retl = list(w.token_management.list(created_by_username=RETL))
     assert [t.comment for t in only_retl] == ["Segment Reverse ETL"]
-    assert w.token_management.get(tokens[RETL].token_id).token_info.owner_id == tokens[RETL].created_by_id
+    info = present(w.token_management.get(present(tokens[RETL].token_id)).token_info)
+    assert info.owner_id == tokens[RETL].created_by_id
 
     raw = w.api_client.do("GET", "/api/2.0/permissions/authorization/tokens")
     assert raw["object_id"] == "/authorization/tokens"
@@ -256,10 +258,10 @@ def test_tokens_token_permissions_and_workspace_conf(w: WorkspaceClient) -> None
 def test_service_principal_oauth_secrets(w: WorkspaceClient) -> None:
     scim_ids = {sp.application_id: sp.id for sp in w.service_principals.list()}
     for app_id in (DATA_GRAPH, DELTA_LAKE, PROFILES_SYNC, AUDITOR):
-        secrets = list(w.service_principal_secrets_proxy.list(scim_ids[app_id]))
+        secrets = list(w.service_principal_secrets_proxy.list(present(scim_ids[app_id])))
         assert [s.status for s in secrets] == ["ACTIVE"], app_id
         assert secrets[0].expire_time == "2026-03-28T12:00:00Z"  # 300 days after NOW
         assert secrets[0].create_time == "2025-06-01T12:00:00Z"
         assert "dose" not in (secrets[0].secret_hash or "")
     for app_id in (RETL, DELTA_LAKE_AWS):
-        assert list(w.service_principal_secrets_proxy.list(scim_ids[app_id])) == []
+        assert list(w.service_principal_secrets_proxy.list(present(scim_ids[app_id]))) == []
