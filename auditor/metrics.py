@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -48,6 +48,7 @@ its collection deadline (published partial results, or nothing); ``error``: it c
 _TIMEOUT_REASONS = frozenset({"timeout", "deadline", "deadline_exceeded"})
 
 CREDENTIAL_KINDS: tuple[str, ...] = ("pat", "oauth_secret")
+NO_ACTIVE_CREDENTIAL = datetime.fromtimestamp(0, UTC)  # exported expiry when no active credential is listed
 
 OTHER_API = "other"  # where request/error counts of an unknown API family are folded
 
@@ -100,7 +101,8 @@ def credential_expiries(report: Report) -> tuple[dict[tuple[str, str], datetime]
     whose credentials could not be read (their findings are ``error``).
 
     The credential kinds choose which expiry matters (`Finding.expires_at`); kinds whose credentials
-    never expire, or that the principal does not have, are absent.
+    never expire are absent. A failing finding without an expiry means no active credential at all (the
+    listing may leave expired secrets out): it is exported as expired at the epoch, so the expiry alert pages.
     """
     known: dict[tuple[str, str], datetime] = {}
     unread: set[tuple[str, str]] = set()
@@ -113,6 +115,8 @@ def credential_expiries(report: Report) -> tuple[dict[tuple[str, str], datetime]
             unread.add(key)
         elif finding.expires_at is not None:
             known[key] = min(finding.expires_at, known.get(key, finding.expires_at))
+        elif finding.status is Status.FAIL:
+            known[key] = NO_ACTIVE_CREDENTIAL
     return known, frozenset(unread)
 
 
@@ -328,7 +332,8 @@ class AuditMetrics:
             ),
             "credential_expiry": GaugeMetricFamily(
                 f"{PREFIX}credential_expiry_timestamp_seconds",
-                "Unix time the bound principal's credential of this kind expires (absent: never expires).",
+                "Unix time the bound principal's active credential of this kind expires (0: no active credential; "
+                "absent: never expires).",
                 labels=["target", "pack", "credential"],
             ),
         }

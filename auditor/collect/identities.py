@@ -1,5 +1,8 @@
 """Principals through SCIM: who they are, their direct entitlements, and every group they are in.
 
+Every user and service principal is a member of the built-in ``users`` group, listed in SCIM or not: the
+collector adds that membership itself, so its entitlements count.
+
 Principals are named the way grants name them: a service principal by application id, a user by user
 name (e-mail), a group by display name. Group memberships are expanded upwards through nested groups
 (each group's own ``groups``) with a visited set and at most `MAX_GROUP_NESTING` levels, and every group
@@ -17,7 +20,7 @@ from auditor.collect.clients import RestClient
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed
 from auditor.collect.runner import Memo
 from auditor.model.facts import Membership, Principal, PrincipalKind
-from auditor.privileges.names import SCIM_NAME_ATTRIBUTES, SCIM_RESOURCES, principal_kind_of
+from auditor.privileges.names import SCIM_NAME_ATTRIBUTES, SCIM_RESOURCES, USERS_GROUP, principal_kind_of
 
 SCIM = "/api/2.0/preview/scim/v2"
 MAX_GROUP_NESTING = 10
@@ -111,8 +114,21 @@ class ScimDirectory:
             return None
         kind = principal_kind_of(name)
         principal = principal_from(resource, kind, grant_name(resource, kind))
+        if kind is not PrincipalKind.GROUP:
+            resource = self._with_implicit_users(resource)
         groups, memberships = self.expand_groups(principal.name, resource)
         return ResolvedPrincipal(principal, tuple(groups), tuple(memberships))
+
+    def _with_implicit_users(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """The resource with its membership of the built-in ``users`` group, which SCIM need not list."""
+        listed = [ref for ref in resource.get("groups") or () if isinstance(ref, dict)]
+        if any(str(ref.get("display") or "").lower() == USERS_GROUP for ref in listed):
+            return resource
+        users = self.find(USERS_GROUP)
+        if users is None or users.get("id") is None:
+            return resource
+        implicit = {"value": str(users["id"]), "display": USERS_GROUP, "type": "direct"}
+        return {**resource, "groups": [*listed, implicit]}
 
     def expand_groups(self, member: str, resource: dict[str, Any]) -> tuple[list[Principal], list[Membership]]:
         """Every group ``member`` is in, transitively, with one direct edge per membership."""

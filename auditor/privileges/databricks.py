@@ -25,7 +25,15 @@ from auditor.model.facts import (
     Snapshot,
     StorageCredential,
 )
-from auditor.privileges.names import LEGACY_PRIVILEGES, is_hive, lineage, normalize_privilege, sql_spelling
+from auditor.privileges.names import (
+    ADMINS_GROUP,
+    LEGACY_PRIVILEGES,
+    WORKSPACE_ENTITLEMENTS,
+    is_hive,
+    lineage,
+    normalize_privilege,
+    sql_spelling,
+)
 
 # ALL PRIVILEGES expands at check time to every applicable privilege except these.
 NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
@@ -75,6 +83,20 @@ def implies(granted: str, granted_on: SecurableType, required: str, *, hive: boo
     if granted == "ALL_PRIVILEGES":
         return required not in NOT_IMPLIED_BY_ALL_PRIVILEGES
     return required in canonical(granted, granted_on, hive=hive)
+
+
+def entitlements_through(group: str, listed: Iterable[str]) -> tuple[str, ...]:
+    """The entitlements a member holds through ``group``: those SCIM lists on it, and all of them for ``admins``.
+
+    Entitlements are the union of the principal's own and those of every group it is in (the built-in ``users``
+    group included). In the legacy model ``users`` carries workspace and Databricks SQL access; after the
+    workspace entitlement migration it carries none and "the admins group has all workspace entitlements"
+    (docs.databricks.com/aws/en/security/auth/system-group-entitlements-migration), which SCIM may not list;
+    before it too, "the admins group always retains its default permissions"
+    (learn.microsoft.com/azure/databricks/security/auth/default-permissions)."""
+    if group.lower() == ADMINS_GROUP:
+        return tuple(dict.fromkeys((*listed, *WORKSPACE_ENTITLEMENTS)))
+    return tuple(listed)
 
 
 @dataclass(frozen=True)

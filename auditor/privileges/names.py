@@ -353,6 +353,22 @@ SCIM_NAME_ATTRIBUTES: Final[MappingProxyType[PrincipalKind, str]] = MappingProxy
 )
 """The SCIM attribute holding the name grants use for each kind of principal."""
 
+USERS_GROUP: Final = "users"
+"""The built-in workspace group every workspace user and service principal belongs to, whether or not SCIM
+lists it in their ``groups`` (docs.databricks.com/gcp/en/security/auth/entitlements)."""
+
+ADMINS_GROUP: Final = "admins"
+"""The built-in workspace group of workspace admins; it holds every workspace entitlement."""
+
+WORKSPACE_ENTITLEMENTS: Final = (
+    "allow-cluster-create",
+    "allow-instance-pool-create",
+    "databricks-sql-access",
+    "workspace-access",
+    "workspace-consume",
+)
+"""Every workspace entitlement, as SCIM spells it."""
+
 
 def principal_kind_of(name: str) -> PrincipalKind:
     """How a grant names a principal: a UUID is a service principal's application id, an ``@`` a user's

@@ -209,7 +209,7 @@ def test_scim_principals_groups_and_entitlements(w: WorkspaceClient) -> None:
     assert w.service_principals.get(present(sps[RETL].id)).application_id == RETL
 
     groups = {g.display_name: g for g in w.groups.list()}
-    assert set(groups) == {"admins", "data-engineers", "segment-integrations", "segment-readers"}
+    assert set(groups) == {"admins", "data-engineers", "segment-integrations", "segment-readers", "users"}
     integrations = w.groups.get(present(groups["segment-integrations"].id))
     assert _entitlements(integrations) == {"databricks-sql-access"}
     assert {(m.display, present(m.ref).split("/")[0]) for m in integrations.members or []} == {

@@ -51,7 +51,7 @@ def _facts(state: WorkspaceState, spec: ScenarioSpec) -> set[tuple[str, ...]]:
     for principal in [u.user_name for u in state.directory.list_users()] + [
         s.application_id for s in state.directory.list_service_principals()
     ]:
-        facts |= {("member", principal, g) for g in state.directory.groups_of(principal)}
+        facts |= {("member", principal, g) for g in state.directory.groups_of(principal) if g != "users"}  # implicit
         facts |= {("entitlement", principal, e) for e in state.directory.effective_entitlements(principal)}
     facts |= {("trust", r.name, yaml.safe_dump(r.trust_policy)) for r in spec.iam.roles}
     facts |= {("conf", k, v) for k, v in state.workspace_conf.items()}
@@ -81,9 +81,9 @@ def test_healthy_fixed_identities() -> None:
         DELTA_LAKE_AWS: "segment-delta-lake-aws",
     }
     assert state.directory.is_admin("admin@example.com") and not state.directory.is_admin("analyst@example.com")
-    assert state.directory.groups_of("analyst@example.com") == ["data-engineers"]
+    assert state.directory.groups_of("analyst@example.com") == ["data-engineers", "users"]  # `users` implicitly
     assert "databricks-sql-access" in state.directory.effective_entitlements(PROFILES_SYNC)
-    assert state.directory.groups_of(DELTA_LAKE) == ["segment-integrations"]
+    assert state.directory.groups_of(DELTA_LAKE) == ["segment-integrations", "users"]
     warehouse = state.compute.warehouse(WAREHOUSE)
     assert warehouse is not None
     assert (warehouse.name, warehouse.min_num_clusters, warehouse.max_num_clusters) == (

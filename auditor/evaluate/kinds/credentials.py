@@ -45,7 +45,10 @@ def _when(moment: datetime | None) -> str:
 
 @register
 class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
-    """The principal has a usable credential of the kind; expired fails, expiring soon warns."""
+    """The principal has an active credential of the kind that does not expire within ``warn_days``.
+
+    No active credential fails whether or not expired ones are listed (the service-principal secrets API may
+    leave expired secrets out), every one expired fails, expiring soon warns."""
 
     name = "credential_expiry"
     Args = CredentialExpiryArgs
@@ -94,7 +97,7 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
                     Status.FAIL,
                     subject,
                     f"{args.principal} has no active {label}",
-                    expected=f"an active {label}",
+                    expected=f"an active {label} that does not expire within {args.warn_days} days",
                     found="none",
                     remediation=rotate,
                 )
@@ -107,7 +110,7 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
                     Status.FAIL,
                     subject,
                     f"every {label} of {args.principal} has expired",
-                    expected=f"an unexpired {label}",
+                    expected=f"an active {label} that does not expire within {args.warn_days} days",
                     found=f"{len(expiries)} expired",
                     evidence=evidence,
                     remediation=rotate,

@@ -14,7 +14,7 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import AclEntry, FactFamily, PrincipalKind
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan
-from auditor.privileges.databricks import Membership
+from auditor.privileges.databricks import Membership, entitlements_through
 
 # Warehouse and token permission levels, weakest first: a stronger level includes the weaker ones.
 PERMISSION_ORDER: tuple[str, ...] = ("CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER")
@@ -272,7 +272,8 @@ class EntitlementArgs(KindArgs):
 
 @register
 class Entitlement(CheckKind[EntitlementArgs]):
-    """The principal holds the workspace entitlements, directly or through any of its groups."""
+    """The principal holds the workspace entitlements, directly or through any of its groups (``users`` and
+    ``admins`` included: see `entitlements_through`)."""
 
     name = "entitlement"
     Args = EntitlementArgs
@@ -290,7 +291,7 @@ class Entitlement(CheckKind[EntitlementArgs]):
         # an entitlement held directly needs no group; one missing or held through a group rests on them
         groups = ctx.seen.groups_of(args.principal)
         for key, membership in groups.items():
-            for entitlement in ctx.seen.entitlements_of(key):
+            for entitlement in entitlements_through(membership.group, ctx.seen.entitlements_of(key)):
                 sources.setdefault(entitlement, membership.describe())
         missing = [e for e in args.entitlements if e not in sources]
         evidence = tuple(f"{e} {sources[e]}" for e in args.entitlements if e in sources)

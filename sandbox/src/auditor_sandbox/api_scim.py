@@ -30,7 +30,7 @@ def _groups_json(state: WorkspaceState, ref: MemberRef) -> list[dict[str, Any]]:
             "$ref": f"Groups/{g.id}",
             "type": "direct" if d else "indirect",
         }
-        for g, d in state.directory.all_groups(ref)
+        for g, d in state.directory.listed_groups(ref)
     ]
 
 

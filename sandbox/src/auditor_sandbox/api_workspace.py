@@ -282,7 +282,7 @@ def secrets_list(req: Request) -> Response:
     if sp is None:
         raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Service principal {req.params['sp_id']} not found.", 404)
     size = req.int_arg("page_size") or req.control.limits.secrets_page_size
-    items = [_secret_json(s) for s in req.state.credentials.oauth_secrets(sp.application_id)]
+    items = [_secret_json(s) for s in req.state.credentials.listed_oauth_secrets(sp.application_id)]
     chunk, token = page(items, decode_page_token(req.arg("page_token")), size)
     body: dict[str, Any] = {"secrets": chunk}
     if token:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -190,6 +190,10 @@ class ScenarioSpec(_Spec):
     users: list[UserSpec] = []
     service_principals: list[ServicePrincipalSpec] = []
     groups: list[GroupSpec] = []
+    # built-in groups: `migrated` (users: no entitlements; the platform's state since the 2026 system-group
+    # entitlement migration) or `legacy` (users: workspace-access and databricks-sql-access)
+    entitlement_model: Literal["legacy", "migrated"] = "migrated"
+    scim_lists_users_group: bool = False
     catalogs: list[CatalogSpec] = []
     storage_credentials: list[StorageCredentialSpec] = []
     external_locations: list[ExternalLocationSpec] = []
@@ -312,6 +316,8 @@ def _build_principals(state: WorkspaceState, spec: ScenarioSpec) -> None:
         for member in group.members:
             with _at(f"groups[{group.name}].members"):
                 state.directory.add_group_member(group.name, member)
+    state.directory.add_builtin_groups(spec.entitlement_model)
+    state.directory.lists_implicit_users_membership = spec.scim_lists_users_group
 
 
 def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:

@@ -184,6 +184,13 @@ class Credentials:
         with self.lock:
             return [s for s in self._oauth_secrets.values() if _key(s.application_id) == _key(application_id)]
 
+    def listed_oauth_secrets(self, application_id: str) -> list[OAuthSecret]:
+        """The secrets the listing API returns: expired ones left out. Terraform provider
+        `tokens/resource_service_principal_secret.go:124`: "in practice API just doesn't return expired tokens"."""
+        with self.lock:
+            now = self._clock.now()
+            return [s for s in self.oauth_secrets(application_id) if s.expire_time is None or s.expire_time > now]
+
     def issue_access_token(
         self, client_id: str, client_secret: str, *, issuer: str = "sandbox", scope: str = "all-apis"
     ) -> tuple[str, int]:

@@ -11,6 +11,15 @@ from auditor_sandbox.state.clock import Clock
 from auditor_sandbox.state.clock import name_key as _key
 
 _ADMINS_GROUP = "admins"
+# Built-in workspace groups. "All workspace users and service principals are members of this group"
+# (docs.databricks.com/gcp/en/security/auth/entitlements); whether SCIM lists `users` in a principal's
+# `groups` is undocumented (only third-party mocks show it), so listing it is an option, off by default.
+_USERS_GROUP = "users"
+# Legacy model: "The users group is granted the Workspace access and Databricks SQL access entitlements by
+# default" (same page). After "Migrate workspace entitlement control"
+# (docs.databricks.com/aws/en/security/auth/system-group-entitlements-migration): "The users group has no
+# entitlements, and the admins group has all workspace entitlements. Neither can be changed."
+LEGACY_USERS_ENTITLEMENTS = ("workspace-access", "databricks-sql-access")
 
 
 class Directory:
@@ -27,6 +36,7 @@ class Directory:
         self._groups_by_name: dict[str, str] = {}
         self._members: dict[str, dict[MemberRef, None]] = {}  # group id -> direct members
         self._member_of: dict[MemberRef, dict[str, None]] = {}  # member -> group ids
+        self.lists_implicit_users_membership = False  # SCIM `groups` shows the implicit `users` membership
 
     def add_user(
         self,
@@ -111,6 +121,15 @@ class Directory:
                 raise SandboxError.not_found(f"Principal {member} does not exist.")
             self._members[group.id][ref] = None
             self._member_of.setdefault(ref, {})[group.id] = None
+
+    def add_builtin_groups(self, model: str) -> None:
+        """The workspace-local `users` and `admins` groups, unless already there (model: legacy or migrated)."""
+        with self.lock:
+            if self.group_by_name(_USERS_GROUP) is None:
+                legacy = model == "legacy"
+                self.add_group(_USERS_GROUP, entitlements=LEGACY_USERS_ENTITLEMENTS if legacy else (), account=False)
+            if self.group_by_name(_ADMINS_GROUP) is None:
+                self.add_group(_ADMINS_GROUP, account=False)
 
     def set_entitlements(self, principal: str, entitlements: Iterable[str]) -> None:
         """Replace a user's, service principal's or group's direct entitlements."""
@@ -213,11 +232,16 @@ class Directory:
         with self.lock:
             return [self._group_view(g) for g in self._member_of.get(ref, {})]
 
-    def _ancestors(self, ref: MemberRef) -> list[tuple[str, bool]]:
-        """Ids of every group `ref` belongs to, directly or through nesting, nearest first; cycles end."""
+    def _ancestors(self, ref: MemberRef, *, implicit: bool = True) -> list[tuple[str, bool]]:
+        """Ids of every group `ref` belongs to, directly or through nesting, nearest first; cycles end.
+
+        A user or service principal is implicitly a direct member of the built-in `users` group."""
         result: list[tuple[str, bool]] = []
         seen: set[str] = set()
         frontier = [(gid, True) for gid in self._member_of.get(ref, {})]
+        users_id = self._groups_by_name.get(_USERS_GROUP)
+        if implicit and users_id and ref.kind != "group" and users_id not in self._member_of.get(ref, {}):
+            frontier.append((users_id, True))
         while frontier:
             next_frontier: list[tuple[str, bool]] = []
             for gid, direct in frontier:
@@ -233,6 +257,12 @@ class Directory:
         """Every group `ref` belongs to, directly or through nesting: (group, is_direct), nearest first."""
         with self.lock:
             return [(self._group_view(gid), direct) for gid, direct in self._ancestors(ref)]
+
+    def listed_groups(self, ref: MemberRef) -> list[tuple[Group, bool]]:
+        """The groups SCIM lists for `ref`: the implicit `users` membership only if that option is on."""
+        with self.lock:
+            ancestors = self._ancestors(ref, implicit=self.lists_implicit_users_membership)
+            return [(self._group_view(gid), direct) for gid, direct in ancestors]
 
     def groups_of(self, principal: str, *, transitive: bool = True) -> list[str]:
         """Names of the groups a principal is in (through nested groups too, unless `transitive` is False)."""
