@@ -45,10 +45,14 @@ def run_daemon(
             threading.Thread(target=_log_preflight, args=(daemon.settings,), name="preflight", daemon=True).start()
             if on_started is not None:
                 on_started(daemon)
+            reloading: threading.Thread | None = None
             while not stop.wait(0.2):
-                if reload_requested.is_set():
+                # A reload runs beside the loop, so SIGTERM is heard whatever the new config holds;
+                # a SIGHUP during a reload is served by the next one.
+                if reload_requested.is_set() and (reloading is None or not reloading.is_alive()):
                     reload_requested.clear()
-                    daemon.reload()
+                    reloading = threading.Thread(target=daemon.reload, name="config-reload", daemon=True)
+                    reloading.start()
         finally:
             daemon.stop()
     return 0

@@ -25,7 +25,7 @@ from auditor.daemon.schedule import CycleScheduler, run_all_once, validate_sched
 from auditor.drift.cycle import CommitResult, record_cycle
 from auditor.drift.diff import diff
 from auditor.drift.store import StateStore, StoreError, state_path
-from auditor.errors import InputError
+from auditor.errors import InputError, clip
 from auditor.metrics import AuditMetrics
 from auditor.model.facts import ReadState, Snapshot
 from auditor.model.findings import Report
@@ -39,6 +39,7 @@ log = structlog.get_logger("auditor.daemon")
 DEFAULT_GRACE_SECONDS = 30.0
 RECENT_DRIFT_EVENTS = 20  # drift events shown per target on /findings
 RETENTION_EVERY_SECONDS = 3600.0
+_MAX_RELOAD_ERROR = 500  # characters of a config_reload_failed reason
 
 
 class CycleOutput(Protocol):
@@ -89,6 +90,18 @@ def _redactor(settings: Settings) -> Callable[[str], str]:
     return redact
 
 
+@dataclass(frozen=True)
+class _Reload:
+    """A new config, complete and checked, not yet applied."""
+
+    settings: Settings
+    packs: PackSet
+    needs_restart: tuple[str, ...]
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    changed: tuple[str, ...]
+
+
 @dataclass
 class _Running:
     """Cycles in flight, per target, under one condition (for shutdown and for tests)."""
@@ -129,6 +142,7 @@ class Daemon:
         self._running = _Running()
         self._stopping = threading.Event()
         self._abandon = threading.Event()
+        self._reload_lock = threading.Lock()
         self._last_retention = 0.0
         self._scheduler: CycleScheduler | None = None
         self._web: WebServer | None = None
@@ -217,7 +231,8 @@ class Daemon:
         grace = self.grace_seconds if grace_seconds is None else grace_seconds
         if self._stopping.is_set() and self._scheduler is None and self._web is None:
             return True
-        self._stopping.set()
+        with self._reload_lock:
+            self._stopping.set()
         if self._scheduler is not None:
             self._scheduler.shutdown()
             self._scheduler = None
@@ -242,14 +257,45 @@ class Daemon:
     # ---- reload ----------------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Re-read the config file; keep the running config when the new one is invalid."""
+        """Re-read the config file and apply it whole, or keep the running config and log why not.
+
+        All-or-nothing: the new settings, packs and triggers are built completely before anything is
+        swapped, and any failure on the way (decoding, limits, validation, packs, cron) is one
+        ``config_reload_failed`` event. Safe to run on a worker thread: a stop that begins while the
+        new config is being built wins, and the half-built config is dropped.
+        """
+        log.info("config_reload_started", file=str(self.config_path))
         try:
-            new = load_settings(self.config_path)
-            validate_schedules(new, self.config_path)
-            packs = self._load_packs(new)
+            prepared = self._prepare_reload()
         except InputError as exc:
-            log.error("config_reload_failed", file=exc.path, line=exc.line, field=exc.field, error=exc.detail)
+            log.error(
+                "config_reload_failed",
+                file=clip(exc.path),
+                line=exc.line,
+                field=clip(exc.field) if exc.field else None,
+                error=clip(exc.detail, _MAX_RELOAD_ERROR),
+            )
             return False
+        except Exception as exc:  # the boundary: whatever the file held, the daemon keeps its config
+            log.error(
+                "config_reload_failed",
+                file=str(self.config_path),
+                line=None,
+                field=None,
+                # cut before redacting (its patterns are not linear on megabytes); a secret cut in two
+                # at the cut lies far beyond what the clip keeps
+                error=clip(
+                    self._redact(f"{type(exc).__name__}: {str(exc)[: _MAX_RELOAD_ERROR * 8]}"), _MAX_RELOAD_ERROR
+                ),
+            )
+            return False
+        return self._apply_reload(prepared)
+
+    def _prepare_reload(self) -> _Reload:
+        """The complete new config (settings, packs), checked; nothing of the running daemon is touched."""
+        new = load_settings(self.config_path)
+        validate_schedules(new, self.config_path)
+        packs = self._load_packs(new)
         old = self._settings
         needs_restart = [
             name
@@ -261,7 +307,6 @@ class Daemon:
             if before != after
         ]
         if needs_restart:
-            log.warning("config_reload_needs_restart", settings=needs_restart, kept="the running values")
             new = new.model_copy(
                 update={
                     "server": old.server,
@@ -271,21 +316,40 @@ class Daemon:
             )
         before = {t.name: t for t in old.targets}
         after = {t.name: t for t in new.targets}
-        removed = sorted(set(before) - set(after))
-        added = sorted(set(after) - set(before))
-        changed = sorted(n for n in set(before) & set(after) if before[n] != after[n])
-        self._redact = _redactor(new)
-        self._packs = packs
-        for name in added:
-            self._target_locks.setdefault(name, threading.Lock())
-        self._settings = new
-        self.published.retarget(new, packs)
-        if self._scheduler is not None:
-            for name in removed:
-                self._scheduler.unschedule(name)
-            for name in (*added, *changed):
-                self._scheduler.schedule(after[name])
-        log.info("config_reloaded", added=added, removed=removed, changed=changed)
+        return _Reload(
+            settings=new,
+            packs=packs,
+            needs_restart=tuple(needs_restart),
+            added=tuple(sorted(set(after) - set(before))),
+            removed=tuple(sorted(set(before) - set(after))),
+            changed=tuple(sorted(n for n in set(before) & set(after) if before[n] != after[n])),
+        )
+
+    def _apply_reload(self, reload: _Reload) -> bool:
+        with self._reload_lock:  # stop() takes it too: a reload is applied whole before a stop, or not at all
+            if self._stopping.is_set():
+                log.info("config_reload_dropped", reason="stopping")
+                return False
+            if reload.needs_restart:
+                log.warning(
+                    "config_reload_needs_restart", settings=list(reload.needs_restart), kept="the running values"
+                )
+            new = reload.settings
+            after = {t.name: t for t in new.targets}
+            self._redact = _redactor(new)
+            self._packs = reload.packs
+            for name in reload.added:
+                self._target_locks.setdefault(name, threading.Lock())
+            self._settings = new
+            self.published.retarget(new, reload.packs)
+            if self._scheduler is not None:
+                for name in reload.removed:
+                    self._scheduler.unschedule(name)
+                for name in (*reload.added, *reload.changed):
+                    self._scheduler.schedule(after[name])
+        log.info(
+            "config_reloaded", added=list(reload.added), removed=list(reload.removed), changed=list(reload.changed)
+        )
         return True
 
     # ---- cycles ----------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
+import structlog.testing
 import yaml
 
 from auditor.daemon import Daemon, build_trigger
@@ -353,6 +355,58 @@ def test_settings_that_need_a_restart_are_kept_on_reload(tmp_path: Path, daemons
     config.write_text(yaml.safe_dump(moved))
     assert daemon.reload() is True
     assert daemon.settings.server.port == 0
+
+
+def test_any_failure_while_reloading_keeps_the_running_config_and_logs_one_bounded_reason(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    from auditor.cycle import load_packs_for
+
+    calls: list[int] = []
+
+    def packs_then_fail(settings: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("boom\n" + "x" * 1_000_000)
+        return load_packs_for(settings)
+
+    config = write_config(tmp_path, target_dict("a", interval=30))
+    daemon = make(daemons, config, lambda target, packs: result_for(target), load_packs=packs_then_fail)
+    write_config(tmp_path, target_dict("b", interval=30))
+    with structlog.testing.capture_logs() as logs:
+        assert daemon.reload() is False
+    assert [t.name for t in daemon.settings.targets] == ["a"]
+    (failed,) = [e for e in logs if e["event"] == "config_reload_failed"]
+    assert failed["error"].startswith("RuntimeError: boom\\n") and len(failed["error"]) < 600
+    assert failed["file"] == str(config)
+
+
+def test_a_reload_still_being_built_when_the_daemon_stops_is_dropped(tmp_path: Path, daemons: list[Daemon]) -> None:
+    from auditor.cycle import load_packs_for
+
+    building, release = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def slow_packs(settings: Any) -> Any:
+        calls.append(1)
+        if len(calls) > 1:
+            building.set()
+            release.wait(WAIT)
+        return load_packs_for(settings)
+
+    config = write_config(tmp_path, target_dict("a", interval=30))
+    daemon = make(daemons, config, lambda target, packs: result_for(target), load_packs=slow_packs)
+    daemon.start(serve_http=False)
+    write_config(tmp_path, target_dict("b", interval=30))
+    outcome: list[bool] = []
+    reloading = threading.Thread(target=lambda: outcome.append(daemon.reload()))
+    reloading.start()
+    assert building.wait(WAIT)
+    assert daemon.stop(grace_seconds=1) is True  # not held up by the reload
+    release.set()
+    reloading.join(WAIT)
+    assert outcome == [False]
+    assert [t.name for t in daemon.settings.targets] == ["a"]
 
 
 def test_triggers_from_the_schedule() -> None:
