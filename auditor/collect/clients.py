@@ -12,7 +12,6 @@ Errors become `ReadFailure`s with reasons that name the HTTP status, never a tok
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +30,16 @@ from databricks.sdk.errors.platform import (
 )
 
 from auditor.collect.budget import CostMeter, Deadline
-from auditor.collect.http import DeadlineExceeded, RetryPolicy, api_family, budgeted_session, mount_budget
+from auditor.collect.http import (
+    BudgetedAdapter,
+    DeadlineExceeded,
+    HostBreaker,
+    HostUnreachable,
+    RetryPolicy,
+    api_family,
+    budgeted_session,
+    mount_budget,
+)
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure, as_read_failure
 from auditor.collect.oauth import OAuthM2MTokenSource
 from auditor.settings import OAuthM2MAuth, PatAuth, TargetSettings
@@ -39,6 +47,8 @@ from auditor.settings import OAuthM2MAuth, PatAuth, TargetSettings
 _MAX_PAGES = 10_000
 _SCIM_PAGE_SIZE = 1000
 _REASON_LIMIT = 200
+# The host-metadata probe is one small GET: a workspace that does not answer it this fast is treated as unreachable.
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 class _SdkRetryDeclined(Exception):
@@ -181,6 +191,8 @@ def describe_transport_error(exc: BaseException) -> str:
     """A short, secret-free description of a transport-level failure."""
     if isinstance(exc, DeadlineExceeded):
         return "deadline exceeded"
+    if isinstance(exc, HostUnreachable):
+        return str(exc)
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out waiting for a response"
     if isinstance(exc, requests.ConnectionError):
@@ -205,9 +217,12 @@ class Connections:
             max_delay_seconds=settings.max_retry_delay_seconds,
             request_timeout_seconds=settings.request_timeout_seconds,
         )
+        self.breaker = HostBreaker()  # shared by every client of this cycle: one dead host stops them all
         self.token_source: OAuthM2MTokenSource | None = None
         if isinstance(settings.auth, OAuthM2MAuth):
-            session = budgeted_session(self.policy, deadline, meter, family="metadata")
+            session = budgeted_session(
+                self.policy, deadline, meter, family="metadata", breaker=self.breaker, label="workspace"
+            )
             self.token_source = OAuthM2MTokenSource(
                 settings.host, settings.auth.client_id, settings.auth.client_secret, session
             )
@@ -233,20 +248,31 @@ class Connections:
     def _build_rest(self) -> RestClient:
         """A `RestClient` whose every request is counted, timed out and retried within the budget.
 
-        ``Config()`` probes ``/.well-known/databricks-config`` on a private session the SDK gives no hook
-        into; that probe is counted here as one ``metadata`` request, and bounded by the same timeouts.
+        The workspace is first probed at ``/.well-known/databricks-config`` through the budgeted session,
+        briefly: a host that refuses, does not resolve, fails TLS or does not answer opens the cycle's
+        circuit, and every read needing it fails at once with that reason. ``Config()`` then repeats
+        the probe on its own session, through the same adapter (``http_adapter``), so it too is bounded.
         """
         settings = self.target.databricks
-        budget = max(1, math.ceil(self.deadline.bound(settings.request_timeout_seconds)))
-        common: dict[str, Any] = {
-            "host": settings.host,
-            "retry_timeout_seconds": budget,
-            "http_timeout_seconds": self.deadline.bound(settings.request_timeout_seconds) or 1.0,
-            "clock": _DeclineSdkRetries(),
-        }
         if self.deadline.expired():
             raise ReadFailed("deadline exceeded before the workspace client was built")
-        self.meter.request("metadata")
+        self._probe_workspace()
+        adapter = BudgetedAdapter(
+            policy=self.policy,
+            deadline=self.deadline,
+            meter=self.meter,
+            family="metadata",
+            breaker=self.breaker,
+            label="workspace",
+        )
+        common: dict[str, Any] = {
+            "host": settings.host,
+            # the SDK's own retry loops sleep on `_DeclineSdkRetries`, except its host-metadata probe's: keep it short
+            "retry_timeout_seconds": 1,
+            "http_timeout_seconds": self.deadline.bound(settings.request_timeout_seconds) or 1.0,
+            "clock": _DeclineSdkRetries(),
+            "http_adapter": adapter,
+        }
         auth = settings.auth
         try:
             if isinstance(auth, PatAuth):
@@ -256,11 +282,43 @@ class Connections:
                 config = Config(credentials_strategy=self.token_source.sdk_strategy(), **common)
         except ValueError:
             # the message of a config error may describe the configuration: say only what failed
-            raise ReadFailed("the Databricks client could not be configured (check host and auth)") from None
+            reason = self.breaker.reason(settings.host)
+            raise ReadFailed(reason or "the Databricks client could not be configured (check host and auth)") from None
         workspace = WorkspaceClient(config=config)
         session = _sdk_session(workspace)
-        mount_budget(session, self.policy, self.deadline, self.meter, pool_maxsize=settings.max_concurrency + 2)
+        mount_budget(
+            session,
+            self.policy,
+            self.deadline,
+            self.meter,
+            pool_maxsize=settings.max_concurrency + 2,
+            breaker=self.breaker,
+            label="workspace",
+        )
         return RestClient(workspace, token_source=self.token_source)
+
+    def _probe_workspace(self) -> None:
+        """One short GET of the workspace's metadata; any HTTP answer will do. Unreachable: `ReadFailed`."""
+        host = self.target.databricks.host
+        policy = RetryPolicy(
+            max_retries=0,
+            max_delay_seconds=self.policy.max_delay_seconds,
+            request_timeout_seconds=min(PROBE_TIMEOUT_SECONDS, self.policy.request_timeout_seconds),
+        )
+        session = budgeted_session(
+            policy, self.deadline, self.meter, family="metadata", breaker=self.breaker, label="workspace"
+        )
+        url = f"{host_base(host)}/.well-known/databricks-config"
+        try:
+            session.get(url, allow_redirects=False).close()
+        except requests.Timeout as exc:
+            if not isinstance(exc, DeadlineExceeded):
+                raise ReadFailed(self.breaker.trip(url, "workspace", exc)) from None
+            raise ReadFailed("deadline exceeded before the workspace answered") from None
+        except requests.RequestException as exc:
+            raise ReadFailed(self.breaker.reason(url) or describe_transport_error(exc)) from None
+        finally:
+            session.close()
 
     def sql_credentials(self) -> dict[str, Any]:
         """Connector keyword arguments for the configured auth (a PAT, or the shared OAuth source)."""
@@ -273,6 +331,12 @@ class Connections:
             return source.headers  # the connector asks once for a header factory, then calls it
 
         return {"credentials_provider": provider}
+
+
+def host_base(host: str) -> str:
+    """The workspace URL without a trailing slash, ``https://`` assumed when no scheme is given."""
+    base = host.rstrip("/")
+    return base if "://" in base else f"https://{base}"
 
 
 def _sdk_session(workspace: WorkspaceClient) -> requests.Session:
