@@ -97,7 +97,13 @@ def host_key(url: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
-_RESOLUTION_HINTS = ("name or service not known", "nodename nor servname", "failed to resolve", "getaddrinfo", "resolution")
+_RESOLUTION_HINTS = (
+    "name or service not known",
+    "nodename nor servname",
+    "failed to resolve",
+    "getaddrinfo",
+    "resolution",
+)
 
 
 def connection_failure(cause: BaseException) -> str:
