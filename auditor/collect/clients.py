@@ -15,8 +15,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.clock import Clock, RealClock
 from databricks.sdk.core import Config
@@ -38,6 +40,7 @@ from auditor.collect.http import (
     RetryPolicy,
     api_family,
     budgeted_session,
+    host_key,
     mount_budget,
 )
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure, as_read_failure
@@ -48,7 +51,7 @@ _MAX_PAGES = 10_000
 _SCIM_PAGE_SIZE = 1000
 _REASON_LIMIT = 200
 # The host-metadata probe is one small GET: a workspace that does not answer it this fast is treated as unreachable.
-PROBE_TIMEOUT_SECONDS = 5.0
+PROBE_TIMEOUT_SECONDS = 3.0
 
 
 class _SdkRetryDeclined(Exception):
@@ -251,13 +254,14 @@ class Connections:
         The workspace is first probed at ``/.well-known/databricks-config`` through the budgeted session,
         briefly: a host that refuses, does not resolve, fails TLS or does not answer opens the cycle's
         circuit, and every read needing it fails at once with that reason. ``Config()`` then repeats
-        the probe on its own session, through the same adapter (``http_adapter``), so it too is bounded.
+        the probe on its own session, through the same adapter (``http_adapter``), which hands it the
+        answer already read rather than asking twice.
         """
         settings = self.target.databricks
         if self.deadline.expired():
             raise ReadFailed("deadline exceeded before the workspace client was built")
-        self._probe_workspace()
-        adapter = BudgetedAdapter(
+        probe_url, probe_answer = self._probe_workspace()
+        budgeted = BudgetedAdapter(
             policy=self.policy,
             deadline=self.deadline,
             meter=self.meter,
@@ -271,7 +275,7 @@ class Connections:
             "retry_timeout_seconds": 1,
             "http_timeout_seconds": self.deadline.bound(settings.request_timeout_seconds) or 1.0,
             "clock": _DeclineSdkRetries(),
-            "http_adapter": adapter,
+            "http_adapter": _ReplayProbe(budgeted, probe_url, probe_answer),
         }
         auth = settings.auth
         try:
@@ -297,7 +301,7 @@ class Connections:
         )
         return RestClient(workspace, token_source=self.token_source)
 
-    def _probe_workspace(self) -> None:
+    def _probe_workspace(self) -> tuple[str, requests.Response]:
         """One short GET of the workspace's metadata; any HTTP answer will do. Unreachable: `ReadFailed`."""
         host = self.target.databricks.host
         policy = RetryPolicy(
@@ -310,11 +314,11 @@ class Connections:
         )
         url = f"{host_base(host)}/.well-known/databricks-config"
         try:
-            session.get(url, allow_redirects=False).close()
+            answer = session.get(url, allow_redirects=False)
+            answer.close()  # the body is read already
+            return url, answer
         except requests.Timeout as exc:
-            if not isinstance(exc, DeadlineExceeded):
-                raise ReadFailed(self.breaker.trip(url, "workspace", exc)) from None
-            raise ReadFailed("deadline exceeded before the workspace answered") from None
+            raise ReadFailed(self.breaker.trip(url, "workspace", exc)) from None
         except requests.RequestException as exc:
             raise ReadFailed(self.breaker.reason(url) or describe_transport_error(exc)) from None
         finally:
@@ -331,6 +335,30 @@ class Connections:
             return source.headers  # the connector asks once for a header factory, then calls it
 
         return {"credentials_provider": provider}
+
+
+class _ReplayProbe(requests.adapters.BaseAdapter):
+    """Answers the SDK's host-metadata GET with the probe's response, once; everything else goes to ``inner``."""
+
+    def __init__(self, inner: requests.adapters.BaseAdapter, url: str, answer: requests.Response) -> None:
+        super().__init__()
+        self._inner = inner
+        self._target = (host_key(url), urlsplit(url).path)
+        self._answer: requests.Response | None = answer
+        self._lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        url = request.url or ""
+        with self._lock:
+            answer = self._answer
+            if answer is not None and request.method == "GET" and (host_key(url), urlsplit(url).path) == self._target:
+                self._answer = None
+                answer.request = request
+                return answer
+        return self._inner.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def host_base(host: str) -> str:
