@@ -236,6 +236,12 @@ class Connections:
         auth = self.target.databricks.auth
         return auth.client_id if isinstance(auth, OAuthM2MAuth) else "the auditor's token"
 
+    @property
+    def oauth_client_id(self) -> str | None:
+        """The OAuth client id the auditor authenticates as, or None with a PAT."""
+        auth = self.target.databricks.auth
+        return auth.client_id if isinstance(auth, OAuthM2MAuth) else None
+
     def rest(self) -> RestClient:
         """The cycle's one `RestClient`; a failure to build it fails every read that needs it."""
         with self._rest_lock:
