@@ -12,12 +12,13 @@ Errors become `ReadFailure`s with reasons that name the HTTP status, never a tok
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 from databricks.sdk import WorkspaceClient
 from databricks.sdk.clock import Clock, RealClock
 from databricks.sdk.core import Config
@@ -31,7 +32,17 @@ from databricks.sdk.errors.platform import (
 )
 
 from auditor.collect.budget import CostMeter, Deadline
-from auditor.collect.http import DeadlineExceeded, RetryPolicy, api_family, budgeted_session, mount_budget
+from auditor.collect.http import (
+    BudgetedAdapter,
+    DeadlineExceeded,
+    HostBreaker,
+    HostUnreachable,
+    RetryPolicy,
+    api_family,
+    budgeted_session,
+    host_key,
+    mount_budget,
+)
 from auditor.collect.interface import NotVisible, ObjectNotFound, ReadFailed, ReadFailure, as_read_failure
 from auditor.collect.oauth import OAuthM2MTokenSource
 from auditor.settings import OAuthM2MAuth, PatAuth, TargetSettings
@@ -39,6 +50,8 @@ from auditor.settings import OAuthM2MAuth, PatAuth, TargetSettings
 _MAX_PAGES = 10_000
 _SCIM_PAGE_SIZE = 1000
 _REASON_LIMIT = 200
+# The host-metadata probe is one small GET: a workspace that does not answer it this fast is treated as unreachable.
+PROBE_TIMEOUT_SECONDS = 3.0
 
 
 class _SdkRetryDeclined(Exception):
@@ -181,6 +194,8 @@ def describe_transport_error(exc: BaseException) -> str:
     """A short, secret-free description of a transport-level failure."""
     if isinstance(exc, DeadlineExceeded):
         return "deadline exceeded"
+    if isinstance(exc, HostUnreachable):
+        return str(exc)
     if isinstance(exc, requests.Timeout | TimeoutError):
         return "timed out waiting for a response"
     if isinstance(exc, requests.ConnectionError):
@@ -205,9 +220,12 @@ class Connections:
             max_delay_seconds=settings.max_retry_delay_seconds,
             request_timeout_seconds=settings.request_timeout_seconds,
         )
+        self.breaker = HostBreaker()  # shared by every client of this cycle: one dead host stops them all
         self.token_source: OAuthM2MTokenSource | None = None
         if isinstance(settings.auth, OAuthM2MAuth):
-            session = budgeted_session(self.policy, deadline, meter, family="metadata")
+            session = budgeted_session(
+                self.policy, deadline, meter, family="metadata", breaker=self.breaker, label="workspace"
+            )
             self.token_source = OAuthM2MTokenSource(
                 settings.host, settings.auth.client_id, settings.auth.client_secret, session
             )
@@ -217,6 +235,12 @@ class Connections:
         """Who the auditor is until SCIM ``Me`` answers: the OAuth client id, or "the auditor's token"."""
         auth = self.target.databricks.auth
         return auth.client_id if isinstance(auth, OAuthM2MAuth) else "the auditor's token"
+
+    @property
+    def oauth_client_id(self) -> str | None:
+        """The OAuth client id the auditor authenticates as, or None with a PAT."""
+        auth = self.target.databricks.auth
+        return auth.client_id if isinstance(auth, OAuthM2MAuth) else None
 
     def rest(self) -> RestClient:
         """The cycle's one `RestClient`; a failure to build it fails every read that needs it."""
@@ -233,20 +257,32 @@ class Connections:
     def _build_rest(self) -> RestClient:
         """A `RestClient` whose every request is counted, timed out and retried within the budget.
 
-        ``Config()`` probes ``/.well-known/databricks-config`` on a private session the SDK gives no hook
-        into; that probe is counted here as one ``metadata`` request, and bounded by the same timeouts.
+        The workspace is first probed at ``/.well-known/databricks-config`` through the budgeted session,
+        briefly: a host that refuses, does not resolve, fails TLS or does not answer opens the cycle's
+        circuit, and every read needing it fails at once with that reason. ``Config()`` then repeats
+        the probe on its own session, through the same adapter (``http_adapter``), which hands it the
+        answer already read rather than asking twice.
         """
         settings = self.target.databricks
-        budget = max(1, math.ceil(self.deadline.bound(settings.request_timeout_seconds)))
-        common: dict[str, Any] = {
-            "host": settings.host,
-            "retry_timeout_seconds": budget,
-            "http_timeout_seconds": self.deadline.bound(settings.request_timeout_seconds) or 1.0,
-            "clock": _DeclineSdkRetries(),
-        }
         if self.deadline.expired():
             raise ReadFailed("deadline exceeded before the workspace client was built")
-        self.meter.request("metadata")
+        probe_url, probe_answer = self._probe_workspace()
+        budgeted = BudgetedAdapter(
+            policy=self.policy,
+            deadline=self.deadline,
+            meter=self.meter,
+            family="metadata",
+            breaker=self.breaker,
+            label="workspace",
+        )
+        common: dict[str, Any] = {
+            "host": settings.host,
+            # the SDK's own retry loops sleep on `_DeclineSdkRetries`, except its host-metadata probe's: keep it short
+            "retry_timeout_seconds": 1,
+            "http_timeout_seconds": self.deadline.bound(settings.request_timeout_seconds) or 1.0,
+            "clock": _DeclineSdkRetries(),
+            "http_adapter": _ReplayProbe(budgeted, probe_url, probe_answer),
+        }
         auth = settings.auth
         try:
             if isinstance(auth, PatAuth):
@@ -256,11 +292,43 @@ class Connections:
                 config = Config(credentials_strategy=self.token_source.sdk_strategy(), **common)
         except ValueError:
             # the message of a config error may describe the configuration: say only what failed
-            raise ReadFailed("the Databricks client could not be configured (check host and auth)") from None
+            reason = self.breaker.reason(settings.host)
+            raise ReadFailed(reason or "the Databricks client could not be configured (check host and auth)") from None
         workspace = WorkspaceClient(config=config)
         session = _sdk_session(workspace)
-        mount_budget(session, self.policy, self.deadline, self.meter, pool_maxsize=settings.max_concurrency + 2)
+        mount_budget(
+            session,
+            self.policy,
+            self.deadline,
+            self.meter,
+            pool_maxsize=settings.max_concurrency + 2,
+            breaker=self.breaker,
+            label="workspace",
+        )
         return RestClient(workspace, token_source=self.token_source)
+
+    def _probe_workspace(self) -> tuple[str, requests.Response]:
+        """One short GET of the workspace's metadata; any HTTP answer will do. Unreachable: `ReadFailed`."""
+        host = self.target.databricks.host
+        policy = RetryPolicy(
+            max_retries=0,
+            max_delay_seconds=self.policy.max_delay_seconds,
+            request_timeout_seconds=min(PROBE_TIMEOUT_SECONDS, self.policy.request_timeout_seconds),
+        )
+        session = budgeted_session(
+            policy, self.deadline, self.meter, family="metadata", breaker=self.breaker, label="workspace"
+        )
+        url = f"{host_base(host)}/.well-known/databricks-config"
+        try:
+            answer = session.get(url, allow_redirects=False)
+            answer.close()  # the body is read already
+            return url, answer
+        except requests.Timeout as exc:
+            raise ReadFailed(self.breaker.trip(url, "workspace", exc)) from None
+        except requests.RequestException as exc:
+            raise ReadFailed(self.breaker.reason(url) or describe_transport_error(exc)) from None
+        finally:
+            session.close()
 
     def sql_credentials(self) -> dict[str, Any]:
         """Connector keyword arguments for the configured auth (a PAT, or the shared OAuth source)."""
@@ -273,6 +341,36 @@ class Connections:
             return source.headers  # the connector asks once for a header factory, then calls it
 
         return {"credentials_provider": provider}
+
+
+class _ReplayProbe(requests.adapters.BaseAdapter):
+    """Answers the SDK's host-metadata GET with the probe's response, once; everything else goes to ``inner``."""
+
+    def __init__(self, inner: requests.adapters.BaseAdapter, url: str, answer: requests.Response) -> None:
+        super().__init__()
+        self._inner = inner
+        self._target = (host_key(url), urlsplit(url).path)
+        self._answer: requests.Response | None = answer
+        self._lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        url = request.url or ""
+        with self._lock:
+            answer = self._answer
+            if answer is not None and request.method == "GET" and (host_key(url), urlsplit(url).path) == self._target:
+                self._answer = None
+                answer.request = request
+                return answer
+        return self._inner.send(request, *args, **kwargs)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def host_base(host: str) -> str:
+    """The workspace URL without a trailing slash, ``https://`` assumed when no scheme is given."""
+    base = host.rstrip("/")
+    return base if "://" in base else f"https://{base}"
 
 
 def _sdk_session(workspace: WorkspaceClient) -> requests.Session:

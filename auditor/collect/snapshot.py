@@ -134,6 +134,10 @@ class _Cycle:
         for family, failed in self.sink.failures():
             self.meter.error(failed.api_family or API_FAMILY_OF[family])
         fields = self.sink.snapshot_fields(self.identity or self.connections.configured_identity)
+        if fields["auditor_identity"] is None:
+            # an OAuth client is its own name (SCIM `Me` answers its application id): findings about the
+            # auditor keep their subject when SCIM cannot be read. A PAT's owner is known only through SCIM.
+            fields["auditor_identity"] = self.connections.oauth_client_id
         snapshot = Snapshot(
             target=self.target.name,
             collected_at=collected_at,

@@ -19,6 +19,7 @@ from databricks import sql as dbsql
 from databricks.sql import exc as sql_exc
 
 from auditor.collect.clients import Connections
+from auditor.collect.http import connection_failure
 from auditor.collect.interface import CollectError, NotVisible, ObjectNotFound, ReadFailed
 
 # The connector clamps its maximum retry delay to at least 5 s (reference §7.3): the smallest allowed.
@@ -95,6 +96,11 @@ def open_sql_session(connections: Connections, http_path: str, *, retry_budget: 
     if deadline.expired():
         raise ReadFailed("deadline exceeded before the SQL session could open", api_family="sql")
     parsed = urlparse(target.host)
+    sql_url = f"{parsed.scheme or 'https'}://{parsed.netloc or target.host}"
+    # the warehouse host has its own circuit, opened by its first connection-level failure this cycle
+    known_dead = connections.breaker.reason(sql_url)
+    if known_dead is not None:
+        raise ReadFailed(known_dead, api_family="sql")
     kwargs: dict[str, Any] = {
         "server_hostname": parsed.netloc,
         "http_path": http_path,
@@ -113,11 +119,16 @@ def open_sql_session(connections: Connections, http_path: str, *, retry_budget: 
         connection = dbsql.connect(**kwargs)
     except Exception as exc:
         connections.meter.request("sql")
+        if connection_failure(exc) in _UNREACHABLE:
+            raise ReadFailed(connections.breaker.trip(sql_url, "SQL warehouse", exc), api_family="sql") from None
         failure = translate_sql_error(exc)
         if isinstance(failure, ObjectNotFound):
             failure = ReadFailed(f"SQL warehouse not reachable at {http_path}", api_family="sql")
         raise failure from None
     return SqlSession(connection, connections)
+
+
+_UNREACHABLE = frozenset({"connection refused", "host name does not resolve", "TLS handshake failed"})
 
 
 def translate_sql_error(exc: BaseException) -> CollectError:

@@ -39,7 +39,8 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         )
 
     def evaluate(self, args: TrustPolicyArgs, ctx: EvalContext) -> list[Outcome]:
-        subject = f"storage_credential:{args.storage_credential}"
+        # a configured role names the subject up front, so a credential that cannot be read leaves it in place
+        subject = f"role:{args.role_arn}" if args.role_arn else f"storage_credential:{args.storage_credential}"
         credential = ctx.facts.storage_credential(args.storage_credential)
         if credential is None:
             return [Outcome(Status.FAIL, subject, f"storage credential {args.storage_credential} does not exist")]
