@@ -58,8 +58,10 @@ class BulkVisibility:
         try:
             owner = rest().get(f"{UC}/metastore_summary").get("owner")
             self._metastore_owner = owner if isinstance(owner, str) and owner else None
-        except (ReadFailure, ObjectNotFound) as failure:
-            self._lookup_reason = getattr(failure, "reason", "no metastore")
+        except ReadFailure as failure:
+            self._lookup_reason = failure.reason
+        except ObjectNotFound:
+            pass  # no metastore: nobody is its admin
 
     @property
     def metastore_admin(self) -> bool:
@@ -72,18 +74,18 @@ class BulkVisibility:
             return False
         return isinstance(owner, str) and owner.lower() in self._names
 
-    def gap(self, catalog: str | None) -> NotVisible | None:
+    def gap(self, catalog: str | None) -> ReadFailure | None:
         """None when every row of ``catalog`` (None: the whole metastore) is visible; else why it may not be."""
         if self.metastore_admin or (catalog is not None and self._owns_catalog(catalog)):
             return None
         what = f"owner of {catalog}" if catalog is not None else "owner of every catalog"
-        detail = (
-            f"information_schema shows only what {self._identity} may see; "
-            f"the auditor is not a metastore admin or {what}"
-        )
-        if self._lookup_reason:
-            detail += f" (metastore summary not read: {self._lookup_reason})"
-        return NotVisible(detail, identity=self._identity, api_family="sql")
+        detail = f"information_schema shows only what {self._identity} may see"
+        if self._lookup_reason is not None:
+            return ReadFailed(
+                f"{detail}, and whether it is a metastore admin could not be read: {self._lookup_reason}",
+                api_family="unity-catalog",
+            )
+        return NotVisible(f"{detail}; the auditor is not a metastore admin or {what}", identity=self._identity)
 
 
 class CycleContext(Protocol):
@@ -242,9 +244,9 @@ class GrantReader:
                 else:
                     self._record_bulk(principal_scope(principal), theirs, gap)
 
-    def _record_bulk(self, scope: str, grants: list[Grant], gap: NotVisible | None) -> None:
+    def _record_bulk(self, scope: str, grants: list[Grant], gap: ReadFailure | None) -> None:
         """A bulk read is READ only when the auditor provably sees every row; otherwise its grants were seen
-        (and still count as excess or exposure) but the scope is NOT_VISIBLE."""
+        (and still count as excess or exposure) but the scope is not READ."""
         if gap is None:
             self._sink.commit(F.GRANTS, scope, grants=grants)
             return
