@@ -48,7 +48,6 @@ SECURABLE_KEYWORDS: Final[MappingProxyType[SecurableType, str]] = MappingProxyTy
         SecurableType.FUNCTION: "FUNCTION",
         SecurableType.EXTERNAL_LOCATION: "EXTERNAL LOCATION",
         SecurableType.STORAGE_CREDENTIAL: "STORAGE CREDENTIAL",
-        SecurableType.CONNECTION: "CONNECTION",
         SecurableType.ANY_FILE: "ANY FILE",
     }
 )
@@ -61,7 +60,6 @@ NAME_PART_COUNTS: Final[MappingProxyType[SecurableType, int]] = MappingProxyType
         SecurableType.CATALOG: 1,
         SecurableType.EXTERNAL_LOCATION: 1,
         SecurableType.STORAGE_CREDENTIAL: 1,
-        SecurableType.CONNECTION: 1,
         SecurableType.SCHEMA: 2,
         SecurableType.TABLE: 3,
         SecurableType.VIEW: 3,
