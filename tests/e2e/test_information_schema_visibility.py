@@ -74,3 +74,29 @@ def test_making_the_auditor_a_metastore_admin_makes_the_bulk_reads_complete(nona
 def test_create_catalog_on_the_metastore_is_excess_even_without_storage_credential_privileges() -> None:
     with Sandbox.start("metastore-excess", now=NOW) as sandbox:
         assert _non_pass(_findings(sandbox)) == non_pass(METASTORE_EXCESS)
+
+
+@pytest.mark.parametrize(
+    ("dropped", "unread"),
+    [
+        ({"storage_credential_privileges"}, set()),  # credential_privileges replaces it from DBR 15.4
+        ({"credential_privileges"}, set()),  # before DBR 15.4
+        ({"credential_privileges", "storage_credential_privileges"}, {"credential_privileges"}),
+        ({"volume_privileges"}, {"volume_privileges"}),
+    ],
+)
+def test_a_missing_privilege_view_leaves_only_its_part_unread(dropped: set[str], unread: set[str]) -> None:
+    with Sandbox.start("metastore-excess", now=NOW) as sandbox:
+        sandbox.state.catalog.dropped_privilege_views = frozenset(dropped)
+        target = Settings.model_validate(sandbox.config_dict(auth="pat")).targets[0]
+        result = run_cycle(target, PACKS, now=NOW)
+        status = result.snapshot.read_status(FactFamily.GRANTS, f"principal:{RETL}")
+        findings = {(f.rule_id, f.subject): f.status for f in result.report.findings}
+        if not unread:
+            assert status.state is ReadState.READ
+            assert findings[("X-1", f"principal:{RETL}")] is Status.FAIL
+        else:
+            assert status.state is ReadState.FAILED
+            assert all(view in (status.reason or "") for view in unread)
+            # the CREATE CATALOG seen in metastore_privileges still counts as excess
+            assert findings[("X-1", f"principal:{RETL}")] is Status.FAIL
