@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 
 from auditor.model.findings import Status
-from tests.rules.documented import AWS, PS, ROLE_ARN, WAREHOUSE
+from tests.rules.documented import AWS, DG, DL, PS, RETL, ROLE_ARN, WAREHOUSE
 
 Broken = tuple[str, str, Status]
 """One finding a problem breaks: (rule ID, subject, the status it then has)."""
@@ -69,6 +69,29 @@ DRIFTED: tuple[Problem, ...] = (
         (("X-2", "CATALOG:segment_profiles", Status.FAIL),),
     ),
 )
+
+_NOT_METASTORE_ADMIN = Status.ERROR
+NONADMIN_AUDITOR: tuple[Problem, ...] = (
+    *(p for p in DRIFTED if not p.what.startswith("a new user")),
+    Problem(
+        "the auditor is not a metastore admin and does not own segment_profiles: information_schema hides the "
+        "contractor's SELECT on a table there, and the watch and the principal sweep cannot be complete",
+        (
+            ("X-2", "CATALOG:segment_profiles", _NOT_METASTORE_ADMIN),
+            ("DG-6", "CATALOG:segment_profiles", _NOT_METASTORE_ADMIN),
+            *(("X-1", f"principal:{p}", _NOT_METASTORE_ADMIN) for p in (RETL, DG, DL, AWS)),
+            # X-3 (the auditor's own access) names every scope it could not see
+            ("X-3", "auditor:a0d1703e-0000-4000-8000-000000000001", Status.FAIL),
+        ),
+    ),
+)
+"""`nonadmin-auditor`: drifted's problems 1-5 (the Profiles Sync SP's excess grant on main is still SEEN, so X-1
+fails for it) and the exposure moved out of the auditor's sight."""
+
+METASTORE_EXCESS: tuple[Problem, ...] = (
+    Problem("the Reverse ETL SP holds CREATE CATALOG on the metastore", (("X-1", f"principal:{RETL}", Status.FAIL),)),
+)
+"""`metastore-excess` (on a runtime without storage_credential_privileges)."""
 
 _PLANTED_IN_SCENARIO = re.compile(
     r"^#\s+(?P<n>\d+)\. .*\((?P<rules>[A-Z0-9\- ,and]+?) (?:fails?|warns?)\)$", re.MULTILINE

@@ -16,13 +16,14 @@ from typing import Any, Protocol
 from auditor.collect.clients import RestClient
 from auditor.collect.interface import (
     FactSink,
+    NotVisible,
     ObjectNotFound,
     ReadFailed,
     ReadFailure,
     principal_scope,
     watch_scope,
 )
-from auditor.collect.rest_grants import read_grants, read_watched_catalog
+from auditor.collect.rest_grants import UC, read_grants, read_watched_catalog, segment
 from auditor.collect.scopes import ReadPlan, Scope, needs_sql
 from auditor.collect.sql_grants import (
     parse_show_grants,
@@ -31,11 +32,60 @@ from auditor.collect.sql_grants import (
     show_grants_statement,
 )
 from auditor.collect.sqlconn import SqlSession
-from auditor.model.facts import FactFamily, Securable, SecurableType, securable_key
+from auditor.model.facts import FactFamily, Grant, Securable, SecurableType, securable_key
 from auditor.privileges.names import catalog_of, is_hive
 from auditor.settings import TargetSettings
 
 F = FactFamily
+
+
+class BulkVisibility:
+    """Whether the auditor provably sees every row of information_schema.
+
+    information_schema rows are filtered, without any error, to "only the objects you have Unity Catalog
+    privileges to access" (docs: sql-ref-information-schema), and holders of MANAGE see only their own grants
+    there. Only a metastore admin (the metastore's owner, or a member of the owning group) or the owner of a
+    catalog, who holds every privilege on it and may read all its grants, is taken to see every row; any other
+    auditor's bulk read is partial.
+    """
+
+    def __init__(self, rest: Callable[[], RestClient], identity: str | None, names: frozenset[str]) -> None:
+        self._rest = rest
+        self._identity = identity or "the auditor"
+        self._names = frozenset(n.lower() for n in names)
+        self._metastore_owner: str | None = None
+        self._lookup_reason: str | None = None
+        try:
+            owner = rest().get(f"{UC}/metastore_summary").get("owner")
+            self._metastore_owner = owner if isinstance(owner, str) and owner else None
+        except ReadFailure as failure:
+            self._lookup_reason = failure.reason
+        except ObjectNotFound:
+            pass  # no metastore: nobody is its admin
+
+    @property
+    def metastore_admin(self) -> bool:
+        return self._metastore_owner is not None and self._metastore_owner.lower() in self._names
+
+    def _owns_catalog(self, catalog: str) -> bool:
+        try:
+            owner = self._rest().get(f"{UC}/catalogs/{segment(catalog)}").get("owner")
+        except (ReadFailure, ObjectNotFound):
+            return False
+        return isinstance(owner, str) and owner.lower() in self._names
+
+    def gap(self, catalog: str | None) -> ReadFailure | None:
+        """None when every row of ``catalog`` (None: the whole metastore) is visible; else why it may not be."""
+        if self.metastore_admin or (catalog is not None and self._owns_catalog(catalog)):
+            return None
+        what = f"owner of {catalog}" if catalog is not None else "owner of every catalog"
+        detail = f"information_schema shows only what {self._identity} may see"
+        if self._lookup_reason is not None:
+            return ReadFailed(
+                f"{detail}, and whether it is a metastore admin could not be read: {self._lookup_reason}",
+                api_family="unity-catalog",
+            )
+        return NotVisible(f"{detail}; the auditor is not a metastore admin or {what}", identity=self._identity)
 
 
 class CycleContext(Protocol):
@@ -46,6 +96,8 @@ class CycleContext(Protocol):
     sink: FactSink
     metastore_id: str | None
     sql_reason: str | None
+    identity: str | None
+    identity_names: frozenset[str]
 
     def rest(self) -> RestClient: ...
 
@@ -87,8 +139,11 @@ class GrantReader:
         hive = needs_sql(securable_type, name) and securable_type is not SecurableType.ANY_FILE
         return scopes + ([(F.SECURABLES, key)] if hive and self._reads.wants(F.SECURABLES) else [])
 
-    def read(self, sql_future: Future[Any] | None, metastore_future: Future[Any] | None) -> None:
+    def read(
+        self, sql_future: Future[Any] | None, metastore_future: Future[Any] | None, identity_future: Future[Any] | None
+    ) -> None:
         """Wait for the SQL decision, then read every grant scope one way or the other."""
+        self._identity_future = identity_future
         try:
             session: SqlSession | None = self._cycle.await_result(sql_future)
         except ReadFailure as failure:
@@ -159,6 +214,10 @@ class GrantReader:
             if is_hive(catalog):
                 reason = "hive_metastore cannot be watched in bulk: information_schema does not cover it"
                 self._sink.fail(F.GRANTS, watch_scope(catalog), ReadFailed(reason))
+        principals = self._reads.swept_principals
+        if not catalogs and not principals:
+            return
+        visibility = self._bulk_visibility()
         if catalogs:
             grants = read_watched_catalogs(session, catalogs)
             for catalog in catalogs:
@@ -167,13 +226,37 @@ class GrantReader:
                     for g in grants
                     if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
                 ]
-                self._sink.commit(F.GRANTS, watch_scope(catalog), grants=mine)
-        principals = self._reads.swept_principals
+                self._record_bulk(watch_scope(catalog), mine, visibility.gap(catalog))
         if principals:
-            swept = read_principal_grants(session, principals)
+            sweep = read_principal_grants(session, principals)
+            gap = visibility.gap(None)
+            unread = sweep.unread_views
             for principal in principals:
-                theirs = [g for g in swept if g.principal.lower() == principal.lower()]
-                self._sink.commit(F.GRANTS, principal_scope(principal), grants=theirs)
+                theirs = [g for g in sweep.grants if g.principal.lower() == principal.lower()]
+                if unread and gap is None:
+                    views = ", ".join(f"information_schema.{v}" for v in unread)
+                    self._sink.add_facts(grants=theirs)
+                    self._sink.fail(
+                        F.GRANTS,
+                        principal_scope(principal),
+                        ReadFailed(f"{views} does not exist on this warehouse: grants on those securables not read"),
+                    )
+                else:
+                    self._record_bulk(principal_scope(principal), theirs, gap)
+
+    def _record_bulk(self, scope: str, grants: list[Grant], gap: ReadFailure | None) -> None:
+        """A bulk read is READ only when the auditor provably sees every row; otherwise its grants were seen
+        (and still count as excess or exposure) but the scope is not READ."""
+        if gap is None:
+            self._sink.commit(F.GRANTS, scope, grants=grants)
+            return
+        self._sink.add_facts(grants=grants)
+        self._sink.fail(F.GRANTS, scope, gap)
+
+    def _bulk_visibility(self) -> BulkVisibility:
+        with contextlib.suppress(ReadFailure):
+            self._cycle.await_result(self._identity_future)
+        return BulkVisibility(self._cycle.rest, self._cycle.identity, self._cycle.identity_names)
 
     def _show_grants(self, session: SqlSession, securable_type: SecurableType, name: str) -> None:
         scopes = self._families(securable_type, name)

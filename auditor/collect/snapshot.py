@@ -101,6 +101,7 @@ class _Cycle:
         self.connections = Connections(target, self.deadline, self.meter)
         self.iam = IamReader(target.aws, self.connections.policy, self.deadline, self.meter) if target.aws else None
         self.identity: str | None = None
+        self.identity_names: frozenset[str] = frozenset()
         self.metastore_id: str | None = None
         self.sql: SqlSession | None = None
         self.sql_reason: str | None = None
@@ -173,7 +174,7 @@ class _Cycle:
         self._submit_storage()
         self._submit_securables()
         grants = GrantReader(self)
-        self.task(grants.scopes(), grants.read, sql, metastore)
+        self.task(grants.scopes(), grants.read, sql, metastore, identity)
         if self.reads.wants(F.TOKENS):
             self.task([(F.TOKENS, GLOBAL_SCOPE)], self._read_tokens, [identity, *principals])
 
@@ -249,6 +250,7 @@ class _Cycle:
     def _read_identity(self) -> None:
         me = read_me(self.rest(), self.directory())
         self.identity = me.name
+        self.identity_names = frozenset(p.name for p in (me.resolved.principal, *me.resolved.groups))
         self.directory().remember(me.resolved.principal)
         self.sink.commit_identity(me.name, [me.resolved.principal, *me.resolved.groups], me.resolved.memberships)
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.collect.interface import ObjectNotFound
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import Grant, SecurableType
 from auditor.privileges.names import (
@@ -165,7 +166,7 @@ class PrivilegeView:
                     principal=grantee,
                     privilege=normalize_privilege(privilege),
                     securable_type=self.securable_type,
-                    securable_name=".".join(str(n) for n in names),
+                    securable_name="" if self.securable_type in NAMELESS else ".".join(str(n) for n in names),
                     source="information_schema",
                 )
             )
@@ -192,17 +193,56 @@ def read_watched_catalogs(session: SqlSession, catalogs: Iterable[str]) -> list[
 
 SWEEP_VIEWS: tuple[PrivilegeView, ...] = (
     *PRIVILEGE_VIEWS,
+    PrivilegeView("volume_privileges", SecurableType.VOLUME, ("volume_catalog", "volume_schema", "volume_name")),
+    # the specific_* columns: the docs spell the routine schema column `ROUTNE_SCHEMA`
+    PrivilegeView(
+        "routine_privileges", SecurableType.FUNCTION, ("specific_catalog", "specific_schema", "specific_name")
+    ),
+    PrivilegeView("metastore_privileges", SecurableType.METASTORE, ("metastore_id",)),
     PrivilegeView("external_location_privileges", SecurableType.EXTERNAL_LOCATION, ("external_location_name",)),
+    # credential_privileges lists storage (and service) credentials under the same names as the view it replaces
+    PrivilegeView("credential_privileges", SecurableType.STORAGE_CREDENTIAL, ("credential_name",)),
     PrivilegeView("storage_credential_privileges", SecurableType.STORAGE_CREDENTIAL, ("storage_credential_name",)),
 )
+"""Every information_schema privilege view (docs: information-schema/*_privileges) but connection_privileges:
+the facts model has no CONNECTION securable yet."""
+
+SWEEP_ALTERNATIVES: dict[str, str] = {
+    # "Starting with Databricks Runtime 15.4, this relation is deprecated. Use
+    # INFORMATION_SCHEMA.CREDENTIAL_PRIVILEGES instead." (docs: storage_credential_privileges); credential_privileges
+    # applies to DBR 15.4 and above only. Either one covers storage credentials.
+    "storage_credential_privileges": "credential_privileges",
+    "credential_privileges": "storage_credential_privileges",
+}
 
 
-def read_principal_grants(session: SqlSession, principals: Iterable[str]) -> list[Grant]:
-    """Every direct grant to the principals anywhere in the metastore: one statement per view, whatever its size."""
+@dataclass
+class PrincipalSweep:
+    """What the principal sweep saw, and the privilege views it could not read (absent on this warehouse)."""
+
+    grants: list[Grant] = field(default_factory=list)
+    missing_views: list[str] = field(default_factory=list)
+
+    @property
+    def unread_views(self) -> list[str]:
+        """Missing views no other view stands in for: the sweep is not complete without them."""
+        return [v for v in self.missing_views if SWEEP_ALTERNATIVES.get(v, v) in self.missing_views]
+
+
+def read_principal_grants(session: SqlSession, principals: Iterable[str]) -> PrincipalSweep:
+    """Every direct grant to the principals anywhere in the metastore: one statement per view, whatever its size.
+
+    A view the warehouse does not have (``TABLE_OR_VIEW_NOT_FOUND``) leaves only that view's part unread.
+    """
     names = list(principals)
-    grants: list[Grant] = []
+    sweep = PrincipalSweep()
     if not names:
-        return grants
+        return sweep
     for view in SWEEP_VIEWS:
-        grants.extend(view.grants(session.query(view.grantee_statement(names))))
-    return grants
+        try:
+            rows = session.query(view.grantee_statement(names))
+        except ObjectNotFound:
+            sweep.missing_views.append(view.view)
+            continue
+        sweep.grants.extend(g for g in view.grants(rows) if g not in sweep.grants)
+    return sweep

@@ -73,10 +73,15 @@ def test_a_429_storm_leaves_unity_catalog_unread_and_the_rest_read(fresh: Sandbo
         FactFamily.SECURABLES,
         FactFamily.STORAGE_CREDENTIALS,
         FactFamily.EXTERNAL_LOCATIONS,
+        # the bulk information_schema reads: whether the auditor is a metastore admin (and so sees every row)
+        # is read from Unity Catalog, so they cannot be proven complete
+        FactFamily.GRANTS,
     }
     assert all(s.state is ReadState.FAILED and "429" in (s.reason or "") for s in failed.values())
-    # grants went through SQL, identities through SCIM, ACLs through the Permissions API: all read
-    assert result.snapshot.read_status(FactFamily.GRANTS, "watch:segment_profiles").state is ReadState.READ
+    bulk = {scope for family, scope in failed if family is FactFamily.GRANTS}
+    assert "watch:segment_profiles" in bulk
+    assert all(scope.startswith(("watch:", "principal:")) for scope in bulk)
+    # identities went through SCIM, ACLs through the Permissions API: all read
     assert result.snapshot.read_status(FactFamily.PRINCIPALS, PROFILES_SYNC).state is ReadState.READ
     assert result.stats.requests["unity-catalog"] == fresh.request_counts()["unity-catalog"]
     assert result.stats.errors["unity-catalog"] == len(failed)

@@ -50,6 +50,7 @@ class MetastoreSpec(_Spec):
     storage_root: str | None = None
     default_catalog_name: str | None = None
     grants: Grants = {}
+    missing_privilege_views: list[str] = []  # information_schema views this runtime lacks (TABLE_OR_VIEW_NOT_FOUND)
 
 
 class UserSpec(_Spec):
@@ -461,6 +462,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
     _build_storage(state, spec)
     if spec.metastore is not None:
         _grant_all(state, "METASTORE", spec.metastore.metastore_id, spec.metastore.grants, "metastore")
+        state.catalog.dropped_privilege_views = frozenset(v.lower() for v in spec.metastore.missing_privilege_views)
     _build_workspace(state, spec, now)
     _check_auditor(spec)
     if spec.generate is not None:

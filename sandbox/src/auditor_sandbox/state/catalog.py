@@ -43,6 +43,7 @@ class Catalog:
         self._directory = directory
         self._credentials = credentials
         self.metastore: Metastore | None = None
+        self.dropped_privilege_views: frozenset[str] = frozenset()  # information_schema views this runtime lacks
         self._catalogs: dict[str, Securable] = {}
         self._schemas: dict[str, Securable] = {}
         self._tables: dict[str, Securable] = {}
