@@ -226,6 +226,7 @@ def test_quick_sigkill_mid_cycle_keeps_the_store_sound_and_each_change_one_event
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the suite's 300 s per-test timeout would cut the drill short
 def test_long_sigkills_changes_faults_and_a_flat_soak(sandbox: Sandbox, tmp_path: Path) -> None:
     kills = int(os.environ.get("DRILL_KILLS", "20"))
     min_cycles = int(os.environ.get("DRILL_CYCLES", "200"))
