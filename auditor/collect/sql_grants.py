@@ -124,6 +124,12 @@ def _row_securable(
 # ---- watched catalogs: information_schema ------------------------------------------------------
 
 
+DIRECT_ONLY = "coalesce(inherited_from, 'NONE') = 'NONE'"
+"""Direct grants only. INHERITED_FROM is documented nullable in most privilege views (catalog, schema, volume,
+routine, external location, storage credential, credential; information_schema reference pages), so a NULL row
+is kept as direct rather than dropped by ``inherited_from = 'NONE'``."""
+
+
 @dataclass(frozen=True)
 class PrivilegeView:
     """One ``system.information_schema`` privilege view and the columns naming its securable."""
@@ -137,7 +143,7 @@ class PrivilegeView:
         columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
-            f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND inherited_from = 'NONE'"
+            f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND {DIRECT_ONLY}"
         )
 
     def grantee_statement(self, principals: Iterable[str]) -> str:
@@ -146,7 +152,7 @@ class PrivilegeView:
         columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
-            f"WHERE lower(grantee) IN ({listed}) AND inherited_from = 'NONE'"
+            f"WHERE lower(grantee) IN ({listed}) AND {DIRECT_ONLY}"
         )
 
     def grants(self, rows: Iterable[dict[str, Any]]) -> list[Grant]:
