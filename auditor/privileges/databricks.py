@@ -25,7 +25,14 @@ from auditor.model.facts import (
     Snapshot,
     StorageCredential,
 )
-from auditor.privileges.names import LEGACY_PRIVILEGES, is_hive, lineage, normalize_privilege, sql_spelling
+from auditor.privileges.names import (
+    LEGACY_PRIVILEGES,
+    grant_lookup_key,
+    is_hive,
+    lineage,
+    normalize_privilege,
+    sql_spelling,
+)
 
 # ALL PRIVILEGES expands at check time to every applicable privilege except these.
 NOT_IMPLIED_BY_ALL_PRIVILEGES: frozenset[str] = frozenset({"MANAGE", "EXTERNAL_USE_SCHEMA", "EXTERNAL_USE_LOCATION"})
@@ -129,7 +136,7 @@ class PrivilegeModel:
     def __post_init__(self) -> None:
         by_securable: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
         for grant in self.snapshot.grants:
-            by_securable[(grant.securable_type, grant.securable_name.lower())].append(grant)
+            by_securable[grant_lookup_key(grant.securable_type, grant.securable_name)].append(grant)
         self._grants_by_securable = dict(by_securable)
         groups: dict[str, set[str]] = defaultdict(set)
         for edge in self.snapshot.memberships:
@@ -159,7 +166,7 @@ class PrivilegeModel:
         return found
 
     def grants_on(self, securable_type: SecurableType, full_name: str) -> list[Grant]:
-        return self._grants_by_securable.get((securable_type, full_name.lower()), [])
+        return self._grants_by_securable.get(grant_lookup_key(securable_type, full_name), [])
 
     def explain(
         self, principal: str, privilege: str, securable_type: SecurableType, full_name: str
