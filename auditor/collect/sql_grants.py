@@ -56,6 +56,11 @@ def show_grants_statement(securable_type: SecurableType, full_name: str) -> str:
     return f"SHOW GRANTS ON {keyword} {name}"
 
 
+DENIED_PREFIX = "DENIED_"
+"""hive_metastore SHOW GRANTS reports ``DENY <privilege>`` as ActionType ``DENIED_<privilege>`` (UCX issue #1803:
+DENIED_SELECT, DENIED_USAGE, DENIED_READ_METADATA, DENIED_MODIFY, DENIED_CREATE, DENIED_CREATE_NAMED_FUNCTION)."""
+
+
 @dataclass
 class ShowGrantsResult:
     """What one ``SHOW GRANTS`` said: grants (on the securable and its parents) and owners (``OWN`` rows)."""
@@ -82,13 +87,15 @@ def parse_show_grants(
         if privilege == "OWN":
             result.owners[target] = principal
             continue
+        denied = privilege.startswith(DENIED_PREFIX)
         result.grants.append(
             Grant(
                 principal=principal,
-                privilege=privilege,
+                privilege=privilege.removeprefix(DENIED_PREFIX) if denied else privilege,
                 securable_type=target[0],
                 securable_name=target[1],
                 source="sql",
+                denied=denied,
             )
         )
     return result
