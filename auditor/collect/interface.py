@@ -279,10 +279,12 @@ def _sort_key(name: str, value: Any) -> tuple[str, ...]:
     return (identity,) if isinstance(identity, str) else (str(identity),)
 
 
-def grant_key(grant: Grant) -> tuple[str, str, str]:
-    """Grants are the same grant whatever surface reported them (SQL, REST, information_schema)."""
+def grant_key(grant: Grant) -> tuple[str, str, str, bool]:
+    """Grants are the same grant whatever surface reported them (SQL, REST, information_schema); a DENY of
+    the same privilege is a different fact."""
     return (
         securable_key(grant.securable_type, grant.securable_name).lower(),
         grant.principal,
         grant.privilege,
+        grant.denied,
     )

@@ -57,6 +57,11 @@ def show_grants_statement(securable_type: SecurableType, full_name: str) -> str:
     return f"SHOW GRANTS ON {keyword} {name}"
 
 
+DENIED_PREFIX = "DENIED_"
+"""hive_metastore SHOW GRANTS reports ``DENY <privilege>`` as ActionType ``DENIED_<privilege>`` (UCX issue #1803:
+DENIED_SELECT, DENIED_USAGE, DENIED_READ_METADATA, DENIED_MODIFY, DENIED_CREATE, DENIED_CREATE_NAMED_FUNCTION)."""
+
+
 @dataclass
 class ShowGrantsResult:
     """What one ``SHOW GRANTS`` said: grants (on the securable and its parents) and owners (``OWN`` rows)."""
@@ -83,13 +88,15 @@ def parse_show_grants(
         if privilege == "OWN":
             result.owners[target] = principal
             continue
+        denied = privilege.startswith(DENIED_PREFIX)
         result.grants.append(
             Grant(
                 principal=principal,
-                privilege=privilege,
+                privilege=privilege.removeprefix(DENIED_PREFIX) if denied else privilege,
                 securable_type=target[0],
                 securable_name=target[1],
                 source="sql",
+                denied=denied,
             )
         )
     return result
@@ -125,6 +132,12 @@ def _row_securable(
 # ---- watched catalogs: information_schema ------------------------------------------------------
 
 
+DIRECT_ONLY = "coalesce(inherited_from, 'NONE') = 'NONE'"
+"""Direct grants only. INHERITED_FROM is documented nullable in most privilege views (catalog, schema, volume,
+routine, external location, storage credential, credential; information_schema reference pages), so a NULL row
+is kept as direct rather than dropped by ``inherited_from = 'NONE'``."""
+
+
 @dataclass(frozen=True)
 class PrivilegeView:
     """One ``system.information_schema`` privilege view and the columns naming its securable."""
@@ -138,7 +151,7 @@ class PrivilegeView:
         columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
-            f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND inherited_from = 'NONE'"
+            f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND {DIRECT_ONLY}"
         )
 
     def grantee_statement(self, principals: Iterable[str]) -> str:
@@ -147,7 +160,7 @@ class PrivilegeView:
         columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
-            f"WHERE lower(grantee) IN ({listed}) AND inherited_from = 'NONE'"
+            f"WHERE lower(grantee) IN ({listed}) AND {DIRECT_ONLY}"
         )
 
     def grants(self, rows: Iterable[dict[str, Any]]) -> list[Grant]:

@@ -230,7 +230,7 @@ def _grant_facts(
             category=FactCategory.GRANT,
             subject=key,
             principal=grant.principal,
-            value=grant.privilege,
+            value=f"DENY {grant.privilege}" if grant.denied else grant.privilege,
             family=FactFamily.GRANTS,
             scopes=_grant_scopes(
                 grant.securable_type,

@@ -116,13 +116,20 @@ class FactReader:
             self.read(FactFamily.PRINCIPALS, principal)
         return missing, held
 
+    def denials(
+        self, principal: str, privileges: Sequence[str], securable_type: SecurableType, full_name: str
+    ) -> list[Grant]:
+        """The hive_metastore DENYs refusing the principal any of the privileges (read by `missing` already)."""
+        found = (self.privileges.denial(principal, p, securable_type, full_name) for p in privileges)
+        return list(dict.fromkeys(d for d in found if d is not None))
+
     def grants_in_catalog(self, catalog: str) -> list[Grant]:
         """Every grant on the catalog or inside it (the sweep of a watched catalog)."""
         self.read(FactFamily.GRANTS, f"watch:{catalog}")
         return [
             g
             for g in self.snapshot.grants
-            if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
+            if not g.denied and (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
         ]
 
     def grants_to(self, principal: str) -> list[Grant]:

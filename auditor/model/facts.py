@@ -25,7 +25,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from auditor.model.versions import SNAPSHOTS
 
@@ -107,13 +107,26 @@ class Securable(_Frozen):
 
 
 class Grant(_Frozen):
-    """``principal`` holds ``privilege`` directly on the securable."""
+    """``principal`` holds ``privilege`` directly on the securable, or, when ``denied``, is refused it.
+
+    A deny exists on hive_metastore only (legacy table ACLs: ``DENY``, reported by SHOW GRANTS as
+    ``ActionType`` ``DENIED_<privilege>``); it overrides any grant on the object and on its children.
+    """
 
     principal: str
     privilege: str  # normalised: upper case, underscores
     securable_type: SecurableType
     securable_name: str  # full name; empty for METASTORE / ANY_FILE
     source: Literal["sql", "rest", "information_schema", "snapshot"] = "snapshot"
+    denied: bool = False
+
+    @model_serializer(mode="wrap")
+    def _omit_not_denied(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A plain grant serialises as before denies existed (snapshot format v1 unchanged)."""
+        data: dict[str, Any] = handler(self)
+        if not self.denied:
+            data.pop("denied", None)
+        return data
 
     @property
     def securable_key(self) -> str:

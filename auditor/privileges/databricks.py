@@ -29,6 +29,7 @@ from auditor.privileges.names import (
     ADMINS_GROUP,
     LEGACY_PRIVILEGES,
     WORKSPACE_ENTITLEMENTS,
+    grant_lookup_key,
     is_hive,
     lineage,
     normalize_privilege,
@@ -146,13 +147,18 @@ class PrivilegeModel:
 
     snapshot: Snapshot
     _grants_by_securable: dict[tuple[SecurableType, str], list[Grant]] = field(init=False)
+    _denies_by_securable: dict[tuple[SecurableType, str], list[Grant]] = field(init=False)
     _groups_of_member: dict[str, set[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         by_securable: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
+        denies: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
         for grant in self.snapshot.grants:
-            by_securable[(grant.securable_type, grant.securable_name.lower())].append(grant)
+            (denies if grant.denied else by_securable)[
+                grant_lookup_key(grant.securable_type, grant.securable_name)
+            ].append(grant)
         self._grants_by_securable = dict(by_securable)
+        self._denies_by_securable = dict(denies)
         groups: dict[str, set[str]] = defaultdict(set)
         for edge in self.snapshot.memberships:
             groups[edge.member.lower()].add(edge.group)
@@ -181,7 +187,28 @@ class PrivilegeModel:
         return found
 
     def grants_on(self, securable_type: SecurableType, full_name: str) -> list[Grant]:
-        return self._grants_by_securable.get((securable_type, full_name.lower()), [])
+        """Grants on the securable itself (denies excluded)."""
+        return self._grants_by_securable.get(grant_lookup_key(securable_type, full_name), [])
+
+    def denial(self, principal: str, privilege: str, securable_type: SecurableType, full_name: str) -> Grant | None:
+        """The hive_metastore DENY that refuses ``principal`` the privilege on the securable, if any.
+
+        Docs, "DENY" (sql/language-manual/security-deny): "Denying a privilege takes precedent over any explicit
+        or implicit grant"; a deny on a schema (catalog) implicitly denies the privilege on every object in it.
+        A deny to a group applies to its members, as grants do.
+        """
+        if not self._denies_by_securable or not is_hive(full_name):
+            return None
+        securable_type = SecurableType(securable_type)
+        wanted = canonical(privilege, securable_type, hive=True)
+        holders = self._holders(principal, hive=True)
+        for on_type, on_name in lineage(securable_type, full_name):
+            for deny in self._denies_by_securable.get(grant_lookup_key(on_type, on_name), []):
+                if deny.principal.lower() in holders and any(
+                    implies(deny.privilege, on_type, required, hive=True) for required in wanted
+                ):
+                    return deny
+        return None
 
     def explain(
         self, principal: str, privilege: str, securable_type: SecurableType, full_name: str
@@ -194,6 +221,8 @@ class PrivilegeModel:
         Unity Catalog ignores workspace-local groups.
         """
         securable_type = SecurableType(securable_type)
+        if self.denial(principal, privilege, securable_type, full_name) is not None:
+            return None
         hive = is_hive(full_name)
         wanted = canonical(privilege, securable_type, hive=hive)
         holders = self._holders(principal, hive=hive)
@@ -265,7 +294,13 @@ class PrivilegeModel:
     def grants_to(self, principal: str) -> list[Grant]:
         """Grants made to the principal itself (not through groups)."""
         wanted = principal.lower()
-        return [g for g in self.snapshot.grants if g.principal.lower() == wanted]
+        return [g for g in self.snapshot.grants if g.principal.lower() == wanted and not g.denied]
+
+
+def describe_denial(deny: Grant) -> str:
+    """``denied by DENY SELECT on SCHEMA hive_metastore.sales to interns``."""
+    on = f"{deny.securable_type.value} {deny.securable_name}".rstrip()
+    return f"denied by DENY {sql_spelling(deny.privilege)} on {on} to {deny.principal}"
 
 
 def _rank(explanation: Explanation) -> tuple[int, int, int]:

@@ -102,7 +102,8 @@ def test_privilege_views_filter_direct_grants_of_the_watched_catalogs() -> None:
     assert statement == (
         "SELECT grantee, table_catalog, table_schema, table_name, privilege_type "
         "FROM system.information_schema.table_privileges "
-        "WHERE lower(table_catalog) IN ('crm', 'it\\'s', 'segment_profiles') AND inherited_from = 'NONE'"
+        "WHERE lower(table_catalog) IN ('crm', 'it\\'s', 'segment_profiles') "
+        "AND coalesce(inherited_from, 'NONE') = 'NONE'"
     )
     rows = [{"grantee": "g", "catalog_name": "c", "schema_name": "s", "privilege_type": "USE_SCHEMA"}]
     assert grants(schemas.grants(rows)) == {("SCHEMA", "c.s", "g", "USE_SCHEMA")}

@@ -345,7 +345,8 @@ def test_filters_upper_case_columns_and_catalog_scope(healthy_sandbox: Sandbox) 
 
 
 def test_location_and_credential_privilege_views(healthy_sandbox: Sandbox) -> None:
-    expected = [(AWS_SP, p, "NO", "NONE") for p in ("CREATE_EXTERNAL_TABLE", "READ_FILES", "WRITE_FILES")]
+    # nullable INHERITED_FROM (see sql_infoschema._named_securable_rows): a direct row may say NULL
+    expected = [(AWS_SP, p, "NO", None) for p in ("CREATE_EXTERNAL_TABLE", "READ_FILES", "WRITE_FILES")]
     locations = rows(
         healthy_sandbox,
         "SELECT grantee, privilege_type, is_grantable, inherited_from "
@@ -401,3 +402,19 @@ def test_non_admin_sees_and_changes_only_what_it_may(healthy_sandbox: Sandbox) -
     assert "[INSUFFICIENT_PERMISSIONS]" in error_of(
         healthy_sandbox, f"GRANT SELECT ON CATALOG main TO `{RETL}`", token=RETL_TOKEN
     )
+
+
+def test_hive_deny_is_listed_as_denied_action_type_and_revoke_lifts_it() -> None:
+    """Docs "DENY" (sql/language-manual/security-deny): hive_metastore only, undone by REVOKE of the same
+    privilege; SHOW GRANTS reports it as ActionType ``DENIED_<privilege>`` (UCX issue #1803)."""
+    with Sandbox.start(scenario="legacy", port=0) as sandbox:
+        show = "SHOW GRANTS ON SCHEMA hive_metastore.sales"
+        denied = ("`analyst@example.com`", "DENIED_SELECT", "DATABASE", "sales")
+        after = rows(sandbox, "DENY SELECT ON SCHEMA hive_metastore.sales TO `analyst@example.com`", show)
+        assert (denied[0].strip("`"), *denied[1:]) in after
+        lifted = rows(sandbox, "REVOKE SELECT ON SCHEMA hive_metastore.sales FROM `analyst@example.com`", show)
+        assert all(row[1] != "DENIED_SELECT" for row in lifted)
+
+
+def test_deny_outside_hive_metastore_is_refused(healthy_sandbox: Sandbox) -> None:
+    assert "UNSUPPORTED_FEATURE" in error_of(healthy_sandbox, "DENY SELECT ON CATALOG main TO `admins`")

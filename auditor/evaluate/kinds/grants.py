@@ -11,11 +11,12 @@ from auditor.evaluate.context import EvalContext
 from auditor.evaluate.context import RequiredGrant as Required
 from auditor.evaluate.kinds._common import GrantableType, Names, NonEmpty, Privileges, subject_of
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
-from auditor.model.facts import FactFamily, SecurableType
+from auditor.model.facts import FactFamily, Grant, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan, SecurableRef
+from auditor.privileges.databricks import describe_denial
 from auditor.privileges.names import is_hive, split_full_name, sql_spelling
-from auditor.remediate.sql import grant_statement
+from auditor.remediate.sql import grant_statement, revoke_statement
 
 
 def grant_fix(privileges: Sequence[str], securable_type: SecurableType, full_name: str, principal: str) -> Remediation:
@@ -88,14 +89,35 @@ def _grant(
         )
     lacking = ", ".join(sql_spelling(m) for m in missing)
     holding = ", ".join(sql_spelling(p) for p in privileges if p not in missing)
+    denials = ctx.facts.denials(principal, missing, securable_type, full_name)
+    remediation = grant_fix(missing, securable_type, full_name, principal)
+    if denials:
+        remediation = undeny_fix(denials, remediation)
     return Outcome(
         Status.FAIL,
         subject,
         f"{principal} lacks {lacking} on {securable_type.value} {full_name}",
         expected=expected,
         found=holding or "nothing",
-        evidence=evidence,
-        remediation=grant_fix(missing, securable_type, full_name, principal),
+        evidence=evidence + tuple(describe_denial(d) for d in denials),
+        remediation=remediation,
+    )
+
+
+def undeny_fix(denials: Sequence[Grant], remediation: Remediation) -> Remediation:
+    """Lift each DENY first: "To undo a DENY you REVOKE the same privilege" (docs, sql/language-manual/security-deny).
+
+    ``REVOKE <privilege> ON <securable> FROM <principal>`` undoes a DENY; a GRANT alone stays overridden.
+    """
+    revokes = tuple(
+        revoke_statement([d.privilege], d.securable_type, split_full_name(d.securable_name), d.principal)
+        for d in denials
+    )
+    return remediation.model_copy(
+        update={
+            "summary": "lift the DENY (REVOKE the same privilege), then " + remediation.summary,
+            "grant_sql": revokes + remediation.grant_sql,
+        }
     )
 
 

@@ -62,6 +62,9 @@ HIVE_PRIVILEGES = _names(
 )
 """hive_metastore table-ACL privileges (the same set on catalog, schema and table)."""
 
+DENIED_PREFIX = "DENIED_"
+"""How hive_metastore SHOW GRANTS spells a deny's ActionType (``DENIED_SELECT``; UCX issue #1803)."""
+
 _HIVE_OBJECT_TYPES = {"CATALOG": "CATALOG$", "SCHEMA": "DATABASE", "TABLE": "TABLE", "VIEW": "TABLE"}
 
 
@@ -109,9 +112,19 @@ def change_grants(
                 )
         principal = _require_principal(state, statement.principal, hive=securable.is_hive)
         require_manage(state, identity, securable)
-        change = state.catalog.grant if statement.action == "GRANT" else state.catalog.revoke
+        privileges = list(statement.privileges)
+        if statement.action == "DENY":
+            # Docs "DENY" (sql/language-manual/security-deny): "This statement applies only to the hive_metastore
+            # catalog"; SHOW GRANTS then lists the deny as ActionType DENIED_<privilege> (UCX issue #1803).
+            if not securable.is_hive:
+                raise SqlError.unsupported("DENY outside hive_metastore")
+            privileges = [DENIED_PREFIX + p for p in privileges]
+        elif statement.action == "REVOKE" and securable.is_hive:
+            # "To undo a DENY you REVOKE the same privilege" (same page): REVOKE lifts the grant and the deny.
+            privileges += [DENIED_PREFIX + p for p in privileges]
+        change = state.catalog.revoke if statement.action == "REVOKE" else state.catalog.grant
         try:
-            change(securable.grant_type, securable.full_name, principal, list(statement.privileges))
+            change(securable.grant_type, securable.full_name, principal, privileges)
         except SandboxError as error:
             raise SqlError(error.error_code, error.message, "42000") from None
     return NO_RESULT

@@ -232,7 +232,13 @@ def _named_securable_rows(
     listing: Callable[[Credentials], Sequence[Any]],
     lookup: Callable[[Credentials, str], Any],
 ) -> Callable[[WorkspaceState, str | None, ViewQuery, Visibility], Iterator[Row]]:
-    """The rows of a privilege view over securables with a plain name (external locations, credentials)."""
+    """The rows of a privilege view over securables with a plain name (external locations, credentials).
+
+    A direct grant's INHERITED_FROM is NULL here: EXTERNAL_LOCATION_PRIVILEGES and STORAGE_CREDENTIAL_PRIVILEGES
+    document the column as nullable (docs.databricks.com/sql/language-manual/information-schema/
+    external_location_privileges.html, .../storage_credential_privileges.html), and nothing says when; the
+    sandbox takes the case a reader must survive. A filter ``inherited_from = 'NONE'`` drops these rows.
+    """
 
     def rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
         wanted = query.candidates(2)
@@ -246,7 +252,7 @@ def _named_securable_rows(
         for securable in securables:
             for grantee, privilege in state.catalog.direct_grants(kind, securable.name):
                 if visible((securable.owner,), grantee):
-                    yield (securable.owner, grantee, securable.name, privilege, "NO", "NONE")
+                    yield (securable.owner, grantee, securable.name, privilege, "NO", None)
 
     return rows
 

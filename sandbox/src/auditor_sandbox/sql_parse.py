@@ -83,9 +83,10 @@ class ShowGrants:
 
 @dataclass(frozen=True, slots=True)
 class ChangeGrants:
-    """``GRANT ... TO`` or ``REVOKE ... FROM``; privileges upper-cased with underscores (``USE_CATALOG``)."""
+    """``GRANT ... TO``, ``DENY ... TO`` (hive_metastore only) or ``REVOKE ... FROM``; privileges upper-cased
+    with underscores (``USE_CATALOG``)."""
 
-    action: Literal["GRANT", "REVOKE"]
+    action: Literal["GRANT", "DENY", "REVOKE"]
     privileges: tuple[str, ...]
     securable: SecurableRef
     principal: str
@@ -146,6 +147,8 @@ def parse_statement(sql: str) -> Statement:
         return parser.change_grants("GRANT")
     if first == "REVOKE":
         return parser.change_grants("REVOKE")
+    if first == "DENY":
+        return parser.change_grants("DENY")
     if first == "USE":
         return parser.use_namespace()
     raise SqlError.unsupported(f"{tokens[0].text.upper()} statements")
@@ -215,11 +218,11 @@ class _TokenParser:
         self._expect_end()
         return ShowGrants(principal, securable)
 
-    def change_grants(self, action: Literal["GRANT", "REVOKE"]) -> ChangeGrants:
+    def change_grants(self, action: Literal["GRANT", "DENY", "REVOKE"]) -> ChangeGrants:
         self._expect_keyword(action)
         privileges = self._privileges()
         self._expect_keyword("ON")
-        terminator = "TO" if action == "GRANT" else "FROM"
+        terminator = "FROM" if action == "REVOKE" else "TO"
         securable = self._securable(terminator=terminator)
         self._expect_keyword(terminator)
         principal = self._principal()

@@ -2,7 +2,8 @@
 
 Supported: ``SELECT [DISTINCT] * | col [AS alias], ... FROM <one table> [alias] [WHERE ...] [ORDER BY ...]
 [LIMIT n]``, where WHERE is AND-ed ``col = 'x'``, ``col <> 'x'`` (``!=``), ``col [NOT] IN ('a', ...)``,
-with ``lower(col)``/``upper(col)`` allowed in place of ``col``. Column references are case-insensitive.
+with ``lower(col)``/``upper(col)`` and ``coalesce(col, 'x')`` allowed in place of ``col``. Column references are
+case-insensitive.
 Everything else raises `SqlError` UNSUPPORTED_FEATURE rather than being answered approximately.
 """
 
@@ -18,7 +19,9 @@ from auditor_sandbox.sql_errors import SqlError
 from auditor_sandbox.sql_result import ResultSet, Row
 
 _SELECT_CLAUSES = frozenset({"expressions", "from_", "where", "order", "limit", "distinct"})
-_WHERE_HELP = "WHERE conditions other than AND-ed col = 'x', col <> 'x', col [NOT] IN ('x', ...)"
+_WHERE_HELP = (
+    "WHERE conditions other than AND-ed col = 'x', col <> 'x', col [NOT] IN ('x', ...), coalesce(col, 'y') = 'x'"
+)
 
 Fold = Literal["lower", "upper"] | None
 
@@ -39,10 +42,13 @@ class Condition:
     values: frozenset[str]
     negated: bool = False
     fold: Fold = None
+    if_null: str | None = None
 
     def matches(self, row: Row) -> bool:
-        """SQL semantics: a NULL value satisfies neither ``=`` nor ``<>``."""
+        """SQL semantics: a NULL value satisfies neither ``=`` nor ``<>`` (unless coalesced to `if_null`)."""
         value = row[self.column]
+        if value is None:
+            value = self.if_null
         if value is None:
             return False
         if self.fold == "lower":
@@ -207,6 +213,10 @@ def _conditions(node: exp.Expression, resolver: _ColumnResolver) -> list[Conditi
         left, right = node.this, node.expression
         if isinstance(left, exp.Literal | exp.Concat):
             left, right = right, left
+        if isinstance(left, exp.Coalesce) and len(left.expressions) == 1:
+            column, fold = _operand(left.this, resolver)
+            if_null = _string(left.expressions[0])
+            return [Condition(column, frozenset({_string(right)}), isinstance(node, exp.NEQ), fold, if_null)]
         column, fold = _operand(left, resolver)
         return [Condition(column, frozenset({_string(right)}), isinstance(node, exp.NEQ), fold)]
     negated = isinstance(node, exp.Not)
