@@ -45,6 +45,12 @@ def trust_policy_fact(role_arn: str, document: Any) -> TrustPolicy:
         return TrustPolicy(role_arn=role_arn, raw=raw, decode_error=str(exc))
 
 
+def _partition_account(arn: str) -> tuple[str, str]:
+    """``arn:aws:iam::123:role/x`` -> ``("aws", "123")``."""
+    parts = arn.split(":", 5)
+    return (parts[1], parts[4]) if len(parts) == 6 else ("?", "?")
+
+
 @dataclass
 class IamReader:
     """Reads trust policies with one boto3 IAM client (built lazily, once)."""
@@ -54,6 +60,8 @@ class IamReader:
     deadline: Deadline
     meter: CostMeter
     _client: Any = None
+    _sts: Any = None
+    _caller_arn: str | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -64,16 +72,44 @@ class IamReader:
         )
 
     def read(self, role_arn: str) -> TrustPolicy | None:
-        """The role's trust policy; None if the role does not exist."""
+        """The role's trust policy; None if the role does not exist in the account its ARN names.
+
+        ``GetRole`` takes a bare name and answers from the credentials' own account, so the returned ``Arn`` is
+        compared with the configured one: a same-named role in another account is never evaluated, and "no such
+        role" only means absent when the credentials are for the role's account.
+        """
         name = role_name(role_arn)
         try:
             role = self.client().get_role(RoleName=name)["Role"]
         except Exception as exc:
             failure = self.translate(exc)
             if isinstance(failure, ObjectNotFound):
+                self._require_same_account(role_arn, self.caller_arn())
                 return None
             raise failure from None
+        self._require_same_account(role_arn, str(role.get("Arn", "")))
         return trust_policy_fact(role_arn, role.get("AssumeRolePolicyDocument"))
+
+    def caller_arn(self) -> str:
+        """Who the IAM client reads as (``sts:GetCallerIdentity``), read once."""
+        self.client()  # builds the STS client of the same session
+        with self._lock:
+            if self._caller_arn is None:
+                try:
+                    self._caller_arn = str(self._sts.get_caller_identity()["Arn"])
+                except Exception as exc:
+                    raise self.translate(exc) from None
+            return self._caller_arn
+
+    @staticmethod
+    def _require_same_account(role_arn: str, read_arn: str) -> None:
+        wanted, got = _partition_account(role_arn), _partition_account(read_arn)
+        if wanted != got:
+            raise ReadFailed(
+                f"role is in account {wanted[1]} ({wanted[0]}), credentials are for account {got[1]} ({got[0]}); "
+                "configure aws.assume_role_arn to a role in the role's account",
+                api_family="iam",
+            )
 
     def client(self) -> Any:
         """The IAM client (assuming the configured role first, if any)."""
@@ -110,9 +146,11 @@ class IamReader:
                     region_name=self.aws.region,
                 )
             client = session.client("iam", endpoint_url=self.aws.endpoint_url, config=config)
+            self._sts = session.client("sts", endpoint_url=self.aws.endpoint_url, config=config)
         except Exception as exc:
             raise self.translate(exc) from None
         self._observe(client)
+        self._observe(self._sts)
         return client
 
     def _observe(self, client: Any) -> None:

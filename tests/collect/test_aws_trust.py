@@ -30,8 +30,8 @@ def test_reads_and_decodes_the_trust_policy(healthy: Sandbox) -> None:
     assert policy.document is not None and policy.decode_error is None
     principals = policy.document["Statement"][0]["Principal"]["AWS"]
     assert "arn:aws:iam::595280932656:role/segment-storage-destinations-production-access" in principals
-    assert iam.read("arn:aws:iam::123456789012:role/not-there") is None  # read, and absent
-    assert iam.meter.requests("iam") == 2
+    assert iam.read("arn:aws:iam::123456789012:role/not-there") is None  # read, and absent (in the caller's account)
+    assert iam.meter.requests("iam") == 3  # two GetRole, one GetCallerIdentity
 
 
 def test_assumes_the_configured_role_first(healthy: Sandbox) -> None:
@@ -56,3 +56,24 @@ def test_an_unreachable_endpoint_is_a_failed_read() -> None:
 def test_not_a_role_arn_is_a_failed_read() -> None:
     with pytest.raises(ReadFailed, match="not an IAM role ARN"):
         reader(AwsSettings()).read("arn:aws:iam::1:user/alice")
+
+
+OTHER_ACCOUNT_ROLE = ROLE.replace(":123456789012:", ":999999999999:")
+
+
+def test_a_same_named_role_in_the_credentials_account_is_not_evaluated(healthy: Sandbox) -> None:
+    # GetRole takes a bare name and answers from the caller's account (issue 9 item 3): the sandbox holds a role
+    # named like ROLE in account 123456789012, while the configured ARN names account 999999999999.
+    aws = target_for(healthy).aws
+    assert aws is not None and OTHER_ACCOUNT_ROLE != ROLE
+
+    with pytest.raises(ReadFailed, match=r"role is in account 999999999999 .*credentials are for account 123456789012"):
+        reader(aws).read(OTHER_ACCOUNT_ROLE)
+
+
+def test_a_role_missing_from_the_credentials_account_is_not_called_absent(healthy: Sandbox) -> None:
+    aws = target_for(healthy).aws
+    assert aws is not None
+
+    with pytest.raises(ReadFailed, match="role is in account 999999999999"):
+        reader(aws).read("arn:aws:iam::999999999999:role/not-there")
