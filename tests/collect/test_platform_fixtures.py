@@ -2,8 +2,12 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from auditor.collect.rest_grants import parse_privilege_assignments
+from auditor.model.facts import SecurableType
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "platform"
 
@@ -13,3 +17,18 @@ def test_every_platform_fixture_names_its_provenance(path: Path) -> None:
     body = json.loads(path.read_text(encoding="utf-8"))
     provenance = body["_provenance"]
     assert provenance["repository"] and provenance["path"]
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
+    return body
+
+
+def test_uc_grants_get_privilege_assignments_parse_as_direct_grants() -> None:
+    body = _fixture("uc_grants_get")["response"]
+    result = parse_privilege_assignments(body["privilege_assignments"], SecurableType.TABLE, "foo.bar.baz")
+    assert {(g.principal, g.privilege, g.securable_name) for g in result} == {
+        ("me", "SELECT", "foo.bar.baz"),
+        ("someone-else", "MODIFY", "foo.bar.baz"),
+        ("someone-else", "SELECT", "foo.bar.baz"),
+    }
