@@ -32,3 +32,13 @@ def test_uc_grants_get_privilege_assignments_parse_as_direct_grants() -> None:
         ("someone-else", "MODIFY", "foo.bar.baz"),
         ("someone-else", "SELECT", "foo.bar.baz"),
     }
+
+
+def test_uc_effective_permissions_land_on_the_catalog_they_are_inherited_from() -> None:
+    body = _fixture("uc_effective_permissions")["response"]
+    result = parse_privilege_assignments(body["privilege_assignments"], SecurableType.FUNCTION, "andre.s.model")
+    assert {(g.principal, g.securable_type, g.securable_name) for g in result} == {
+        ("account users", SecurableType.CATALOG, "andre"),
+        ("global_read_test", SecurableType.CATALOG, "andre"),
+    }
+    assert "EXECUTE" in {g.privilege for g in result}
