@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from auditor.collect.rest_grants import parse_privilege_assignments
+from auditor.collect.warehouses import parse_acl
 from auditor.model.facts import SecurableType
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "platform"
@@ -42,3 +43,11 @@ def test_uc_effective_permissions_land_on_the_catalog_they_are_inherited_from() 
         ("global_read_test", SecurableType.CATALOG, "andre"),
     }
     assert "EXECUTE" in {g.privilege for g in result}
+
+
+def test_warehouse_permissions_keep_direct_and_inherited_entries() -> None:
+    entries = parse_acl(_fixture("warehouse_permissions")["response"])
+    assert {(e.principal, e.permission_level, e.inherited) for e in entries} == {
+        ("user@domain.com", "CAN_MANAGE", False),
+        ("admins", "CAN_MANAGE", True),
+    }
