@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from auditor.collect.rest_grants import parse_privilege_assignments
+from auditor.collect.sql_grants import parse_show_grants
 from auditor.collect.warehouses import parse_acl
 from auditor.model.facts import SecurableType
 
@@ -51,3 +52,10 @@ def test_warehouse_permissions_keep_direct_and_inherited_entries() -> None:
         ("user@domain.com", "CAN_MANAGE", False),
         ("admins", "CAN_MANAGE", True),
     }
+
+
+def test_documented_show_grants_row_reads_with_lower_cased_columns() -> None:
+    documented = _fixture("uc_show_grants_rows")["example_rows"]
+    rows = [{key.lower(): value for key, value in row.items()} for row in documented]
+    result = parse_show_grants(rows, SecurableType.SCHEMA, "main.my_schema")
+    assert [g.principal for g in result.grants] == ["alf@melmak.et"]
