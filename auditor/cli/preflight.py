@@ -53,5 +53,6 @@ def _as_text(result: PreflightResult) -> str:
     lines = [f"{result.target}: the auditor is {result.identity or '(unknown)'}{groups}"]
     for status in result.families:
         reason = f": {status.reason}" if status.reason else ""
-        lines.append(f"  {status.state.value:12} {status.family.value}{reason}")
+        link = "" if status.state.value == "read" else f" (see docs/permissions.md#{status.family.value})"
+        lines.append(f"  {status.state.value:12} {status.family.value}{reason}{link}")
     return "\n".join(lines)
