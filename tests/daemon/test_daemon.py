@@ -320,7 +320,7 @@ def test_drift_is_debounced_logged_counted_and_compared_with_the_baseline(
     granted = {"value": True}
     daemon = make(daemons, config, lambda target, packs: result_for(target, granted=granted["value"]))
     daemon.start(serve_http=False)
-    assert daemon.wait_for_cycles("prod", 1, WAIT)
+    assert daemon.wait_for_cycles("prod", 2, WAIT)  # the first 2 reads establish the drift baseline
     daemon.store.approve_baseline(
         "prod", present(daemon.store.latest_snapshot("prod")), approved_by="test", source="latest"
     )
