@@ -128,12 +128,12 @@ class Redactor:
 
     def walk(self, value: Any, key: str = "", context: str = "") -> Any:
         lowered = key.lower()
-        if any(word in lowered for word in _SECRET_WORDS) or (lowered and is_sensitive_key(lowered)):
-            return REMOVED
         if isinstance(value, dict):
             return {k: self.walk(v, str(k), lowered or context) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.walk(item, key, context) for item in value]
+        if any(word in lowered for word in _SECRET_WORDS) or (lowered and is_sensitive_key(lowered)):
+            return REMOVED
         if value is None or isinstance(value, bool):
             return value
         if lowered in KEPT_KEYS or (lowered == "value" and context in _KEPT_UNDER):
