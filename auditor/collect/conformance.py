@@ -179,36 +179,42 @@ class _Probe:
         )
 
     def _secrets(self, rest: RestClient, directory: ScimDirectory) -> None:
+        """The secrets of the auditor (if a service principal) and of the plan's service principals, together:
+        the more listings, the better the chance to see whether an expired secret is listed."""
         candidates = [self.identity] if self.identity_kind is PrincipalKind.SERVICE_PRINCIPAL else []
         candidates += sorted(ReadPlan(self.plan).service_principals) if self.plan else []
-        listed_any = False
+        listed: list[tuple[str, dict[str, Any]]] = []
+        principals = 0
         for application_id in dict.fromkeys(c for c in candidates if c):
             resource = directory.find(application_id)
             if resource is None or resource.get("id") is None:
                 continue
-            path = oauth_secrets_path(str(resource["id"]))
             try:
-                items = rest.uc_pages(path, "secrets", page_size_param=None)
+                items = rest.uc_pages(oauth_secrets_path(str(resource["id"])), "secrets", page_size_param=None)
             except ObjectNotFound:
                 continue
-            listed_any = True
-            if items:
-                self._judge_secrets(application_id, items)
-                return
-        observed = "no secret listed" if listed_any else "no service principal to list secrets of"
-        self.check(
-            "OAuth secret listing: id, status, create_time, expire_time (RFC 3339)", observed, Verdict.NOT_APPLICABLE
-        )
+            principals += 1
+            listed += [(application_id, item) for item in items]
+        if not listed:
+            observed = f"no secret listed for {principals} service principal(s)"
+            self.check(
+                "OAuth secret listing: id, status, create_time, expire_time (RFC 3339)",
+                observed,
+                Verdict.NOT_APPLICABLE,
+            )
+            return
+        self._judge_secrets(listed, principals)
 
-    def _judge_secrets(self, application_id: str, items: list[dict[str, Any]]) -> None:
+    def _judge_secrets(self, listed: list[tuple[str, dict[str, Any]]], principals: int) -> None:
+        items = [item for _, item in listed]
         self.shape(
             "sp_secrets_list", f"GET {oauth_secrets_path('{service_principal_id}')}", response={"secrets": items}
         )
-        parsed = parse_oauth_secrets(items, application_id)
+        parsed = [secret for app, item in listed for secret in parse_oauth_secrets([item], app)]
         readable = len(parsed) == len(items) and all(
             s.status != "UNKNOWN"
             and s.create_time is not None
-            and (s.expire_time is not None or "expire_time" not in i)
+            and (s.expire_time is not None or not i.get("expire_time"))
             for s, i in zip(parsed, items, strict=True)
         )
         keys = _listing(k for item in items for k in item)
@@ -217,7 +223,8 @@ class _Probe:
         expired = sum(1 for s in parsed if s.expire_time is not None and s.expire_time <= now)
         self.check(
             "expired OAuth secrets listed or not (either way: rules ask for an active, unexpiring secret)",
-            f"{expired} of {len(parsed)} listed expired; statuses {_listing(s.status for s in parsed)}",
+            f"{expired} of {len(parsed)} listed expired ({principals} service principals); "
+            f"statuses {_listing(s.status for s in parsed)}",
             Verdict.CONSISTENT,
         )
 

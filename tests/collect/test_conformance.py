@@ -22,7 +22,7 @@ from auditor.cli.app import main
 from auditor.cli.conformance import render_table
 from auditor.cli.exit_codes import ExitCode
 from auditor.collect.conformance import Check, ConformanceResult, Verdict, probe_conformance
-from auditor.collect.conformance_shapes import PLATFORM_NAMES
+from auditor.collect.conformance_shapes import PLATFORM_NAMES, write_shapes
 from auditor.cycle import load_packs_for, plan_target
 from auditor.settings import Settings, load_settings
 from auditor_sandbox import Sandbox
@@ -54,9 +54,12 @@ def _failing(result: ConformanceResult) -> list[Check]:
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_every_sandbox_scenario_answers_as_the_collectors_assume(scenario: str, tmp_path: Path) -> None:
     with Sandbox.start(_scenario(scenario), now=NOW) as sandbox:
-        result, _ = _probe(sandbox, tmp_path)
+        result, settings = _probe(sandbox, tmp_path)
+        names = _real_names(sandbox)
     assert not _failing(result), render_table(_failing(result))
     assert sum(c.verdict is Verdict.CONSISTENT for c in result.checks) >= 8
+    files = write_shapes(result, tmp_path / "out", settings.targets[0])
+    assert not {n for n in names if _mentions(_observed_text(files), n)}
 
 
 @pytest.fixture
@@ -156,6 +159,18 @@ def test_an_unreadable_family_is_unread_and_exits_3(
 OWN_WORDS = ("_provenance", "request")
 
 
+def _observed_text(files: list[Path]) -> str:
+    """What the platform answered, without the probe's own words (the command's name, request templates)."""
+    return "\n".join(
+        json.dumps({k: v for k, v in json.loads(f.read_text(encoding="utf-8")).items() if k not in OWN_WORDS})
+        for f in files
+    )
+
+
+def _mentions(text: str, name: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
 def _real_names(sandbox: Sandbox) -> set[str]:
     """Every customer name of the scenario: catalogs, schemas, tables, principals, warehouses."""
     spec = sandbox.spec.model_dump(mode="python")
@@ -167,10 +182,11 @@ def _real_names(sandbox: Sandbox) -> set[str]:
             names.update(t["name"] for t in schema.get("tables") or ())
     names.update(u["user_name"] for u in spec["users"])
     names.update(sp["application_id"] for sp in spec["service_principals"])
-    names.update(sp["display_name"] for sp in spec["service_principals"])
+    names.update(sp["display_name"] for sp in spec["service_principals"] if sp["display_name"])
     names.update(g["name"] for g in spec["groups"])
     names.update(w["id"] for w in spec["warehouses"])
-    names.add(spec["metastore"]["metastore_id"])
+    if spec["metastore"]:
+        names.add(spec["metastore"]["metastore_id"])
     return {n for n in names if n.lower() not in PLATFORM_NAMES}
 
 
@@ -197,13 +213,8 @@ def test_out_writes_fixtures_without_secrets_or_real_names(
     text = "\n".join(f.read_text(encoding="utf-8") for f in files)
     for secret in (PAT, CLIENT_SECRET, *(t.value.get_secret_value() for t in sandbox.spec.tokens)):
         assert secret not in text
-    # what the platform answered, without the probe's own words (the command's name, request templates)
-    observed = "\n".join(
-        json.dumps({k: v for k, v in json.loads(f.read_text(encoding="utf-8")).items() if k not in OWN_WORDS})
-        for f in files
-    )
-    leaked = {n for n in _real_names(sandbox) if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", observed)}
-    assert not leaked
+    observed = _observed_text(files)
+    assert not {n for n in _real_names(sandbox) if _mentions(observed, n)}
     for path in files:
         body = json.loads(path.read_text(encoding="utf-8"))
         assert body["_provenance"]["repository"] and body["_provenance"]["path"]
