@@ -48,6 +48,7 @@ from auditor.privileges.names import (
     HIVE_METASTORE,
     KNOWN_PRIVILEGES,
     SCIM_NAME_ATTRIBUTES,
+    SCIM_RESOURCES,
     USERS_GROUP,
     is_hive,
     normalize_privilege,
@@ -157,16 +158,19 @@ class _Probe:
         directory = ScimDirectory(rest)
         identity = read_me(rest, directory)
         self.identity, self.identity_kind = identity.name, identity.resolved.principal.kind
-        listed = any(
-            isinstance(g, dict) and str(g.get("display") or "").lower() == USERS_GROUP for g in me.get("groups") or ()
-        )
-        self.check(
-            f"`{USERS_GROUP}` in the auditor's SCIM groups (either way: the collector adds the membership)",
-            "listed" if listed else "not listed",
-            Verdict.CONSISTENT,
-        )
+        self._users_listed("the auditor's SCIM groups (Me)", me)
         self.attempt(f"built-in group `{USERS_GROUP}` found by SCIM filter", lambda: self._users_group(directory))
         self.attempt("OAuth secret listing", lambda: self._secrets(rest, directory))
+
+    def _users_listed(self, whose: str, resource: dict[str, Any]) -> None:
+        """Whether SCIM lists `users` (and a post-migration ``users-clone-*`` group) in a principal's groups."""
+        names = [str(g.get("display") or "").lower() for g in resource.get("groups") or () if isinstance(g, dict)]
+        observed = "listed" if USERS_GROUP in names else "not listed"
+        if any(n.startswith(f"{USERS_GROUP}-clone") for n in names):
+            observed += f"; a {USERS_GROUP}-clone-* group listed"
+        self.check(
+            f"`{USERS_GROUP}` in {whose} (either way: the collector adds the membership)", observed, Verdict.CONSISTENT
+        )
 
     def _users_group(self, directory: ScimDirectory) -> None:
         group = directory.find(USERS_GROUP)
@@ -189,6 +193,10 @@ class _Probe:
             resource = directory.find(application_id)
             if resource is None or resource.get("id") is None:
                 continue
+            if "scim_service_principal" not in self.result.shapes and application_id != self.identity:
+                kind = SCIM_RESOURCES[PrincipalKind.SERVICE_PRINCIPAL]
+                self.shape("scim_service_principal", f"GET {SCIM}/{kind}/{{id}}", response=resource)
+                self._users_listed("a service principal's SCIM groups", resource)
             try:
                 items = rest.uc_pages(oauth_secrets_path(str(resource["id"])), "secrets", page_size_param=None)
             except ObjectNotFound:
