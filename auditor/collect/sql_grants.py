@@ -159,13 +159,18 @@ class PrivilegeView:
     name_columns: tuple[str, ...]
 
     @property
+    def selected(self) -> tuple[str, ...]:
+        """The columns the statements read."""
+        return ("grantee", *self.name_columns, "privilege_type")
+
+    @property
     def columns(self) -> tuple[str, ...]:
         """Every column the statements read or filter on."""
-        return ("grantee", *self.name_columns, "privilege_type", "inherited_from")
+        return (*self.selected, "inherited_from")
 
     def statement(self, catalogs: Iterable[str]) -> str:
         listed = ", ".join(quote_literal(c.lower()) for c in sorted(set(catalogs), key=str.lower))
-        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        columns = ", ".join(self.selected)
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
             f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND {DIRECT_ONLY}"
@@ -174,7 +179,7 @@ class PrivilegeView:
     def grantee_statement(self, principals: Iterable[str]) -> str:
         """Every direct grant to the principals, in every catalog the auditor can see."""
         listed = ", ".join(quote_literal(p.lower()) for p in sorted(set(principals), key=str.lower))
-        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        columns = ", ".join(self.selected)
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
             f"WHERE lower(grantee) IN ({listed}) AND {DIRECT_ONLY}"
