@@ -228,3 +228,38 @@ def test_a_non_admin_that_cannot_read_groups_keeps_the_memberships_me_lists() ->
         ("admin_2", "admins"),
         ("admin_2", USERS_GROUP),
     }
+
+
+def test_a_service_principal_record_is_named_by_its_application_id_and_is_in_users() -> None:
+    # docs.databricks.com/api/scim/v1/get-service-principal (documented attributes, example displayName) and the
+    # UCX `users` group (scim_user_groups.json): SCIM does not list `users` here, the collector adds it
+    record = fixture("scim_service_principal")["response"]
+    users = fixture("scim_user_groups")["users_group"]
+    group = {"id": "3", "displayName": "data-engineers", "meta": {"resourceType": "Group"}}
+    rest = replay_client(
+        {
+            f"{SCIM}/ServicePrincipals": (200, {"totalResults": 1, "Resources": [record]}),
+            f"{SCIM}/Groups": (200, {"totalResults": 1, "Resources": [users]}),
+            f"{SCIM}/Groups/2": (200, users),
+            f"{SCIM}/Groups/3": (200, group),
+        }
+    )
+
+    resolved = ScimDirectory(rest).resolve(record["applicationId"])
+
+    assert resolved is not None
+    principal = resolved.principal
+    assert (principal.name, principal.kind) == (record["applicationId"], PrincipalKind.SERVICE_PRINCIPAL)
+    assert (principal.scim_id, principal.display_name, principal.active) == (record["id"], "etl-service", True)
+    assert principal.entitlements == ("databricks-sql-access",)
+    assert {(m.member, m.group) for m in resolved.memberships} == {
+        (record["applicationId"], "data-engineers"),
+        (record["applicationId"], USERS_GROUP),
+    }
+
+
+def test_the_service_principal_fixture_holds_every_documented_attribute_the_collector_reads() -> None:
+    body = fixture("scim_service_principal")
+    read = {"applicationId", "displayName", "active", "entitlements", "groups", "id"}  # principal_from, grant_name
+    assert read <= set(body["documented_attributes"]) and read <= set(body["response"])
+    assert {"display", "type", "value"} <= set(body["documented_complex_value_attributes"])
