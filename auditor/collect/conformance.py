@@ -41,6 +41,7 @@ from auditor.collect.sql_grants import (
     show_grants_statement,
 )
 from auditor.collect.sqlconn import SqlSession, open_sql_session
+from auditor.collect.strategy import sql_warehouse_id
 from auditor.collect.warehouses import WAREHOUSES
 from auditor.model.facts import PrincipalKind, SecurableType
 from auditor.model.plan import CollectionPlan
@@ -274,6 +275,10 @@ class _Probe:
     # ---- SQL -------------------------------------------------------------------------------------
 
     def _sql(self) -> None:
+        if self.target.databricks.sql_http_path is None or self.target.collection == "api":
+            observed = "the auditor reads through REST only (no SQL warehouse configured, or collection: api)"
+            self.check("SQL checks (SHOW GRANTS, information_schema)", observed, Verdict.NOT_APPLICABLE)
+            return
         session: SqlSession | None = None
         try:
             session = self._open_sql()
@@ -293,17 +298,16 @@ class _Probe:
             session.close()
 
     def _open_sql(self) -> SqlSession:
-        databricks = self.target.databricks
-        http_path = databricks.sql_http_path
-        if http_path is None:
-            raise ReadFailed("no SQL warehouse configured (databricks.warehouse_id or http_path)")
-        warehouse_id = databricks.warehouse_id or http_path.rstrip("/").rsplit("/", 1)[-1]
+        http_path = self.target.databricks.sql_http_path
+        warehouse_id = sql_warehouse_id(self.target)
+        assert http_path is not None
         try:
-            state = self.rest().get(f"{WAREHOUSES}/{segment(warehouse_id)}").get("state")
+            state = self.rest().get(f"{WAREHOUSES}/{segment(warehouse_id or '')}").get("state")
         except ObjectNotFound:
-            state = None
-        if state is not None and state != "RUNNING":
-            raise ReadFailed(f"the SQL warehouse is {state}: the probe never starts it")
+            state = "not found"
+        if state != "RUNNING":
+            # opening a session on a stopped warehouse starts it, and the probe starts nothing
+            raise ReadFailed(f"the SQL warehouse is {state or 'in an unknown state'}: the probe never starts it")
         return open_sql_session(self.connections, http_path)
 
     def _objects(self) -> list[tuple[SecurableType, str]]:

@@ -153,6 +153,29 @@ def test_an_unreadable_family_is_unread_and_exits_3(
     assert "| unread" in capsys.readouterr().out
 
 
+def test_a_stopped_warehouse_is_never_started(tmp_path: Path) -> None:
+    with Sandbox.start("healthy", now=NOW) as sandbox:
+        assert sandbox.warehouse_id is not None
+        sandbox.state.compute.set_warehouse_state(sandbox.warehouse_id, "STOPPED", auto_start=True)
+        result, _ = _probe(sandbox, tmp_path)
+        warehouse = sandbox.state.compute.warehouse(sandbox.warehouse_id)
+        assert warehouse is not None and warehouse.state == "STOPPED"
+        assert sandbox.request_counts()["sql"] == 0
+    [sql] = [c for c in result.checks if c.assumption.startswith("SQL checks")]
+    assert sql.verdict is Verdict.UNREAD and "STOPPED" in sql.observed
+
+
+def test_without_a_warehouse_the_sql_assumptions_do_not_apply(tmp_path: Path) -> None:
+    with Sandbox.start("healthy", now=NOW) as sandbox:
+        config = sandbox.config_dict()
+        for key in ("warehouse_id", "http_path"):
+            config["targets"][0]["databricks"].pop(key)
+        target = Settings.model_validate(config).targets[0]
+        result = probe_conformance(target)
+    assert not _failing(result), render_table(_failing(result))
+    assert [c.verdict for c in result.checks if c.assumption.startswith("SQL checks")] == [Verdict.NOT_APPLICABLE]
+
+
 # ---- --out -----------------------------------------------------------------------------------------------------
 
 
