@@ -9,8 +9,8 @@ live where the collectors keep them and nowhere else. What was observed is also 
 
 Verdicts: ``yes`` the collectors read what the platform answered; ``no`` they would misread or drop it;
 ``unread`` the probe could not read it (permission, no running warehouse, ...); ``n/a`` nothing to check it on
-(no view in the workspace, no service principal with secrets, ...). The printed table never names an object
-or a principal: observed values are column names, spellings, key sets and counts.
+(no view in the workspace, no service principal with secrets, ...). Observed values are column names,
+spellings, key sets and counts, never an object or a principal (an ``unread`` reason may name the auditor).
 """
 
 from __future__ import annotations
@@ -57,7 +57,10 @@ from auditor.privileges.names import (
 from auditor.settings import TargetSettings
 
 PROBE_BUDGET_SECONDS = 300.0
-"""The probe runs some forty statements and requests: it takes at least this long before giving up."""
+"""The probe's deadline (or the target's cycle deadline, if longer): it runs some forty statements and requests."""
+
+_SHOW_GRANTS_ROWS = 20
+"""Sample rows kept per SHOW GRANTS statement."""
 
 _DISCOVERY_LISTS = 25
 """Most list calls spent looking for a table and a view to run SHOW GRANTS on."""
@@ -89,6 +92,7 @@ class ConformanceResult:
 
     target: str
     probed_at: datetime
+    identity: str | None = None  # who the auditor turned out to be (SCIM Me)
     checks: list[Check] = field(default_factory=list)
     shapes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -159,6 +163,7 @@ class _Probe:
         directory = ScimDirectory(rest)
         identity = read_me(rest, directory)
         self.identity, self.identity_kind = identity.name, identity.resolved.principal.kind
+        self.result.identity = identity.name
         self._users_listed("the auditor's SCIM groups (Me)", me)
         self.attempt(f"built-in group `{USERS_GROUP}` found by SCIM filter", lambda: self._users_group(directory))
         self.attempt("OAuth secret listing", lambda: self._secrets(rest, directory))
@@ -384,7 +389,7 @@ class _Probe:
                 "securable_type": kind.value,
                 "hive_metastore": is_hive(name),
                 "columns": columns,
-                "rows": [dict(zip(columns, row.values(), strict=False)) for row in rows[:20]],
+                "rows": [dict(zip(columns, row.values(), strict=False)) for row in rows[:_SHOW_GRANTS_ROWS]],
             }
         )
         seen = {c.lower() for c in columns}

@@ -104,27 +104,35 @@ class Redactor:
 
     def __init__(self) -> None:
         self._placeholders: dict[tuple[str, str], str] = {}
+        self._replaced: dict[str, str] = {}  # every name met, as written -> its placeholder
 
     def _placeholder(self, kind: str, value: str) -> str:
-        key = (kind, value)
+        key = (kind, value.lower())
         if key not in self._placeholders:
             number = sum(1 for k, _ in self._placeholders if k == kind) + 1
             self._placeholders[key] = _PATTERNS[kind].format(n=number)
+        self._replaced[value] = self._placeholders[key]
         return self._placeholders[key]
+
+    def text(self, value: str) -> str:
+        """Free text (a reason) with every name met so far replaced by its placeholder."""
+        for name in sorted(self._replaced, key=len, reverse=True):
+            value = re.sub(rf"(?<![\w-]){re.escape(name)}(?![\w-])", self._replaced[name], value)
+        return value
 
     def principal(self, value: str) -> str:
         if value.lower() in PLATFORM_NAMES:
             return value
         kind = principal_kind_of(value)
         label = {PrincipalKind.USER: "user", PrincipalKind.SERVICE_PRINCIPAL: "sp"}.get(kind, "group")
-        return self._placeholder(label, value.lower())
+        return self._placeholder(label, value)
 
     def name(self, value: str) -> str:
         """Each part of a dotted or back-quoted name replaced, the dots and back-quotes kept."""
         return _NAME_PART.sub(lambda m: self._part(m.group()), value)
 
     def _part(self, part: str) -> str:
-        return part if part.lower() in PLATFORM_NAMES or not part.strip() else self._placeholder("name", part.lower())
+        return part if part.lower() in PLATFORM_NAMES or not part.strip() else self._placeholder("name", part)
 
     def walk(self, value: Any, key: str = "", context: str = "") -> Any:
         lowered = key.lower()
@@ -163,9 +171,17 @@ def write_shapes(result: ConformanceResult, directory: Path, target: TargetSetti
     day = result.probed_at.astimezone(UTC).date().isoformat()
     written: list[Path] = []
     bodies: dict[str, dict[str, Any]] = {name: redactor.walk(shape) for name, shape in sorted(result.shapes.items())}
+    # reasons may name the auditor, the workspace host or the warehouse: those become placeholders too
+    if result.identity:
+        redactor.principal(result.identity)
+    redactor.name(target.databricks.host)
+    for known in (target.databricks.warehouse_id, target.databricks.sql_http_path):
+        if known:
+            redactor.name(known)
     bodies["checks"] = {
         "checks": [
-            {"assumption": c.assumption, "observed": c.observed, "consistent": c.verdict.value} for c in result.checks
+            {"assumption": c.assumption, "observed": redactor.text(c.observed), "consistent": c.verdict.value}
+            for c in result.checks
         ]
     }
     for name, body in bodies.items():

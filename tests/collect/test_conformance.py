@@ -244,6 +244,25 @@ def test_out_writes_fixtures_without_secrets_or_real_names(
         assert body["_provenance"]["commit_or_note"].startswith("conformance probe, ")
 
 
+def test_a_non_admin_gets_unread_rows_whose_reasons_do_not_name_it_in_the_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    analyst, token = "analyst@example.com", "dapi-sandbox-analyst-0002"
+    with Sandbox.start("healthy", now=NOW) as sandbox:
+        sandbox.state.credentials.add_token(analyst, token)
+        config = sandbox.config_dict()
+        config["targets"][0]["databricks"]["auth"]["token"] = token
+        path = tmp_path / "config.yaml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        code = main(["conformance", "--config", str(path), "--out", str(tmp_path / "out")])
+    table = capsys.readouterr().out
+    assert code == ExitCode.CANNOT_EVALUATE
+    assert f"not visible to {analyst}" in table  # the terminal says who could not see
+    written = "\n".join(f.read_text(encoding="utf-8") for f in (tmp_path / "out").glob("*.json"))
+    assert analyst not in written and token not in written and sandbox.host not in written
+    assert "not visible to user_" in written
+
+
 def test_out_keeps_the_spellings_the_fixtures_are_for(healthy_config: tuple[Sandbox, Path], tmp_path: Path) -> None:
     _, config = healthy_config
     out = tmp_path / "out"
