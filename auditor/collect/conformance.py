@@ -158,8 +158,9 @@ class _Probe:
         rest = self.rest()
         me = rest.get(f"{SCIM}/Me")
         self.shape("scim_me", f"GET {SCIM}/Me", response=me)
-        named = [a for a in ("applicationId", "userName") if me.get(a)]
-        self.check("SCIM Me names the auditor (applicationId or userName)", _listing(named) + " present", bool(named))
+        attributes = [SCIM_NAME_ATTRIBUTES[k] for k in (PrincipalKind.SERVICE_PRINCIPAL, PrincipalKind.USER)]
+        named = [a for a in attributes if me.get(a)]
+        self.check(f"SCIM Me names the auditor ({' or '.join(attributes)})", _listing(named) + " present", bool(named))
         directory = ScimDirectory(rest)
         identity = read_me(rest, directory)
         self.identity, self.identity_kind = identity.name, identity.resolved.principal.kind
