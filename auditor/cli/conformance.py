@@ -7,6 +7,7 @@ nothing is inconsistent but something could not be read.
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,9 +69,24 @@ def exit_code(results: list[ConformanceResult]) -> ExitCode:
     return ExitCode.OK
 
 
+WRAP = 64
+"""Assumption and observed cells wrap at this width (continuation lines leave the other cells blank)."""
+
+
 def render_table(checks: list[Check]) -> str:
-    """A plain text table, columns aligned: assumption | observed | consistent."""
-    rows = [HEADERS, *((c.assumption, c.observed, c.verdict.value) for c in checks)]
+    """A plain text table, columns aligned: assumption | observed | consistent (one verdict per check)."""
+    rows: list[tuple[str, str, str]] = [HEADERS]
+    for check in checks:
+        assumption = textwrap.wrap(check.assumption, WRAP) or [""]
+        observed = textwrap.wrap(check.observed, WRAP, break_on_hyphens=False) or [""]
+        for index in range(max(len(assumption), len(observed))):
+            rows.append(
+                (
+                    assumption[index] if index < len(assumption) else "",
+                    observed[index] if index < len(observed) else "",
+                    check.verdict.value if index == 0 else "",
+                )
+            )
     widths = [max(len(row[i]) for row in rows) for i in range(len(HEADERS))]
     lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
