@@ -75,8 +75,9 @@ def test_the_command_prints_the_table_and_exits_0_on_healthy(
     assert main(["conformance", "--config", str(config)]) == ExitCode.OK
     out = capsys.readouterr().out
     header = next(line for line in out.splitlines() if line.startswith("assumption"))
+    assert max(len(line) for line in out.splitlines()) < 160  # long cells wrap
     assert re.fullmatch(r"assumption +\| observed +\| consistent", header)
-    assert "information_schema.table_privileges: privilege_type in underscore spelling" in out
+    assert "information_schema.table_privileges: privilege_type in" in out
     assert not [line for line in out.splitlines() if line.rstrip().endswith(("| no", "| unread"))]
 
 
