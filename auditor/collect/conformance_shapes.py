@@ -147,7 +147,8 @@ class Redactor:
         if lowered in KEPT_KEYS or (lowered == "value" and context in _KEPT_UNDER):
             return value
         if isinstance(value, int | float):
-            return self._placeholder("id", str(value)) if lowered.endswith("id") else value
+            # an id keeps its type: a number stands for a number
+            return int(self._placeholder("number", str(value))) if lowered.endswith("id") else value
         text = str(value)
         if lowered in PRINCIPAL_KEYS or (lowered == "value" and context in _PRINCIPALS_UNDER):
             return self.principal(text)
@@ -159,7 +160,7 @@ _PATTERNS = {
     "sp": "00000000-0000-4000-8000-{n:012d}",
     "group": "group_{n}",
     "name": "name_{n}",
-    "id": "id_{n}",
+    "number": "{n}00000000{n}",
 }
 
 

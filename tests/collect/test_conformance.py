@@ -22,7 +22,7 @@ from auditor.cli.app import main
 from auditor.cli.conformance import render_table
 from auditor.cli.exit_codes import ExitCode
 from auditor.collect.conformance import Check, ConformanceResult, Verdict, probe_conformance
-from auditor.collect.conformance_shapes import PLATFORM_NAMES, write_shapes
+from auditor.collect.conformance_shapes import PLATFORM_NAMES, REMOVED, Redactor, write_shapes
 from auditor.cycle import load_packs_for, plan_target
 from auditor.settings import Settings, load_settings
 from auditor_sandbox import Sandbox
@@ -278,6 +278,38 @@ def test_out_keeps_the_spellings_the_fixtures_are_for(healthy_config: tuple[Sand
     secrets = json.loads((out / "conformance_sp_secrets_list.json").read_text(encoding="utf-8"))
     assert {s["status"] for s in secrets["response"]["secrets"]} == {"ACTIVE"}
     assert all(s.get("secret_hash") in (None, "<removed>") for s in secrets["response"]["secrets"])
+
+
+def test_the_redactor_keeps_shapes_and_spellings_and_replaces_names() -> None:
+    redactor = Redactor()
+    row = {
+        "Principal": "jane@corp.example",
+        "ActionType": "DENIED_SELECT",
+        "ObjectType": "TABLE",
+        "ObjectKey": "`sales`.`orders`",
+        "grantee": "5e9e0001-0000-4000-8000-000000000001",
+        "grantor": "admins",
+        "created_by_id": 1234567890,
+        "secret_hash": "abc",
+        "inherited_from": None,
+        "catalog_name": "hive_metastore",
+    }
+    assert redactor.walk(row) == {
+        "Principal": "user_1@example.com",
+        "ActionType": "DENIED_SELECT",
+        "ObjectType": "TABLE",
+        "ObjectKey": "`name_1`.`name_2`",
+        "grantee": "00000000-0000-4000-8000-000000000001",
+        "grantor": "admins",
+        "created_by_id": 1000000001,
+        "secret_hash": REMOVED,
+        "inherited_from": None,
+        "catalog_name": "hive_metastore",
+    }
+    assert redactor.walk({"objectKey": "sales.orders"}) == {"objectKey": "name_1.name_2"}  # one name, one placeholder
+    assert (
+        redactor.text("not visible to jane@corp.example (HTTP 403)") == "not visible to user_1@example.com (HTTP 403)"
+    )
 
 
 # ---- a real workspace ------------------------------------------------------------------------------------------
