@@ -20,12 +20,14 @@ from typing import Protocol
 import structlog
 from prometheus_client import CollectorRegistry
 
+from auditor.cycle import suppressed
 from auditor.daemon.publish import Publisher, TargetView
 from auditor.daemon.schedule import CycleScheduler, run_all_once, validate_schedules
 from auditor.drift.cycle import CommitResult, record_cycle
 from auditor.drift.diff import diff
 from auditor.drift.store import StateStore, StoreError, state_path
 from auditor.errors import InputError, clip
+from auditor.evaluate.suppress import ApprovedBaseline
 from auditor.metrics import AuditMetrics
 from auditor.model.facts import ReadState, Snapshot
 from auditor.model.findings import Report
@@ -144,6 +146,7 @@ class Daemon:
         self._abandon = threading.Event()
         self._reload_lock = threading.Lock()
         self._last_retention = 0.0
+        self._baseline_reports: dict[str, tuple[object, ApprovedBaseline]] = {}
         self._scheduler: CycleScheduler | None = None
         self._web: WebServer | None = None
         self._restore_state()
@@ -383,10 +386,11 @@ class Daemon:
         try:
             result = self._run_cycle(target, packs)
             finished = datetime.now(UTC)
+            report = suppressed(result.report, settings, baseline=self._approved_baseline(target, packs))
             commit = record_cycle(
                 self.store,
                 snapshot=result.snapshot,
-                report=result.report,
+                report=report,
                 stats=result.stats,
                 started_at=started,
                 finished_at=finished,
@@ -401,7 +405,7 @@ class Daemon:
                 metrics.record_drift(target.name, event.change.kind.value)
             metrics.publish_cycle(
                 target.name,
-                result.report,
+                report,
                 result.stats,
                 finished_at=finished,
                 succeeded=cycle_succeeded(result.snapshot, result.stats),
@@ -409,10 +413,10 @@ class Daemon:
 
         self.published.publish(
             target.name,
-            self._view(target.name, commit.cycle_id, result.report, result.snapshot, finished),
+            self._view(target.name, commit.cycle_id, report, result.snapshot, finished),
             update_metrics,
         )
-        counts = result.report.counts()
+        counts = report.counts()
         log.info(
             "cycle_completed",
             target=target.name,
@@ -423,6 +427,22 @@ class Daemon:
         )
         self._apply_retention()
         return "completed"
+
+    def _approved_baseline(self, target: TargetSettings, packs: PackSet) -> ApprovedBaseline | None:
+        """The target's approved baseline evaluated with today's packs and bindings (once per baseline and packs)."""
+        baseline = self.store.baseline(target.name)
+        if baseline is None:
+            return None
+        key = (baseline.id, id(packs), target.integrations)
+        cached = self._baseline_reports.get(target.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from auditor.evaluate.engine import evaluate
+
+        report = evaluate(baseline.snapshot, packs, now=baseline.snapshot.collected_at, bindings=target.integrations)
+        approved = ApprovedBaseline(report=report, approved_at=baseline.approved_at, approved_by=baseline.approved_by)
+        self._baseline_reports[target.name] = (key, approved)
+        return approved
 
     def _failed(self, name: str, started: datetime, exc: Exception) -> str:
         if self._stopping.is_set() and isinstance(exc, StoreError):
