@@ -111,7 +111,7 @@ class AwsSettings(_Strict):
 
 
 class Schedule(_Strict):
-    interval_seconds: float | None = Field(300.0, gt=0)
+    interval_seconds: float | None = Field(60.0, gt=0)
     cron: str | None = Field(None, description="crontab expression; overrides interval_seconds")
     jitter_seconds: float = Field(0.0, ge=0)
     deadline_seconds: float = Field(120.0, gt=0, description="a cycle's collection deadline")

@@ -24,7 +24,9 @@ from auditor.cycle import suppressed
 from auditor.daemon.publish import Publisher, TargetView
 from auditor.daemon.schedule import CycleScheduler, run_all_once, validate_schedules
 from auditor.drift.cycle import CommitResult, record_cycle
-from auditor.drift.diff import diff
+from auditor.drift.debounce import open_changes
+from auditor.drift.diff import Change, diff
+from auditor.drift.facts import extract
 from auditor.drift.store import StateStore, StoreError, state_path
 from auditor.errors import InputError, clip
 from auditor.evaluate.suppress import ApprovedBaseline
@@ -396,6 +398,7 @@ class Daemon:
                 finished_at=finished,
                 debounce_cycles=settings.drift.debounce_cycles,
             )
+            drift_open = self._open_drift(target.name, report)
         except Exception as exc:
             return self._failed(target.name, started, exc)
         _log_drift(target.name, commit)
@@ -403,6 +406,7 @@ class Daemon:
         def update_metrics(metrics: AuditMetrics) -> None:
             for event in commit.events:
                 metrics.record_drift(target.name, event.change.kind.value)
+            metrics.publish_drift_open(target.name, drift_open)
             metrics.publish_cycle(
                 target.name,
                 report,
@@ -427,6 +431,14 @@ class Daemon:
         )
         self._apply_retention()
         return "completed"
+
+    def _open_drift(self, name: str, report: Report) -> list[Change]:
+        """The confirmed changes not undone since the approved baseline (or the first confirmed state)."""
+        checkpoint = self.store.drift_checkpoint(name)
+        if checkpoint is None:
+            return []
+        baseline = self.store.baseline(name)
+        return open_changes(checkpoint.state, extract(baseline.snapshot, report.audited) if baseline else None)
 
     def _approved_baseline(self, target: TargetSettings, packs: PackSet) -> ApprovedBaseline | None:
         """The target's approved baseline evaluated with today's packs and bindings (once per baseline and packs)."""

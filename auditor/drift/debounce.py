@@ -12,6 +12,11 @@ per pending difference from them. Each cycle:
 - facts under a scope that was never read before (the first cycle ever, a scope that failed until
   now, a newly planned securable) are adopted into the confirmed facts silently: a fact that could
   not be read is never the cause of a drift event.
+
+The state also keeps the *reference* facts: the first confirmed state (and every adopted fact). The
+changes still open are the differences between the confirmed facts and the reference, or the approved
+baseline when there is one (`open_changes`): a change that is undone (a revoked grant granted back)
+closes instead of opening a second change.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class DebounceState(_Frozen):
 
     confirmed: tuple[DriftFact, ...] = ()
     pending: tuple[PendingDifference, ...] = ()
+    reference: tuple[DriftFact, ...] | None = None  # the first confirmed state; None: stored before it was kept
     read_scopes: tuple[str, ...] = ()  # every family/scope ever read: facts under others are adopted
     watch_fingerprint: str = ""  # what was watched: a change re-confirms instead of reporting drift
     cycles: int = 0  # cycles folded in so far
@@ -76,6 +82,7 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
     if state is None or state.watch_fingerprint != view.watch_fingerprint:
         initial = DebounceState(
             confirmed=_sorted(readable.values()),
+            reference=_sorted(readable.values()),
             read_scopes=tuple(sorted(view.reads.read_scopes())),
             watch_fingerprint=view.watch_fingerprint,
             cycles=(state.cycles if state else 0) + 1,
@@ -84,9 +91,11 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
 
     ever_read = set(state.read_scopes)
     confirmed = {fact.key: fact for fact in state.confirmed}
+    reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
     for key, fact in readable.items():
         if key not in confirmed and not view.read_scope_ids(fact) & ever_read:
             confirmed[key] = fact  # first time this scope is readable: adopt, never drift
+            reference[key] = fact
 
     current: dict[str, tuple[DriftFact, bool]] = {}
     for key, fact in readable.items():
@@ -123,12 +132,39 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
 
     new_state = DebounceState(
         confirmed=_sorted(confirmed.values()),
+        reference=_sorted(reference.values()),
         pending=tuple(sorted(pending.values(), key=lambda p: p.key)),
         read_scopes=tuple(sorted(ever_read | view.reads.read_scopes())),
         watch_fingerprint=state.watch_fingerprint,
         cycles=state.cycles + 1,
     )
     return new_state, _events(view.target, due, now)
+
+
+def open_changes(state: DebounceState, baseline: FactView | None = None) -> list[Change]:
+    """The confirmed changes not undone: confirmed facts against the approved baseline's, or else the reference.
+
+    Against a baseline, only facts it could read count as gained, and only facts this daemon has read count
+    as lost: what either side could not read never opens a change.
+    """
+    confirmed = {fact.key: fact for fact in state.confirmed}
+    differences: list[tuple[DriftFact, bool]] = []
+    if baseline is None:
+        reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
+        differences += [(fact, True) for key, fact in confirmed.items() if key not in reference]
+        differences += [(fact, False) for key, fact in reference.items() if key not in confirmed]
+    else:
+        approved = baseline.readable()
+        ever_read = set(state.read_scopes)
+        differences += [
+            (fact, True) for key, fact in confirmed.items() if key not in approved and baseline.reads.is_read(fact)
+        ]
+        differences += [
+            (fact, False)
+            for key, fact in approved.items()
+            if key not in confirmed and baseline.read_scope_ids(fact) & ever_read
+        ]
+    return group_changes(differences)
 
 
 def _events(target: str, due: list[PendingDifference], now: datetime) -> list[DriftEvent]:
