@@ -267,7 +267,11 @@ def sql(report: Report) -> str:
     grants: list[str] = []
     revokes: list[str] = []
     seen: set[str] = set()
+    suppressed: list[str] = []
     for f in _sorted(report.findings):
+        if f.suppression is not None:  # an accepted exception: its fix is not proposed, but it is named
+            suppressed.append(_comment(f"{f.integration} {f.rule_id} {f.subject}: {suppression_note(f.suppression)}"))
+            continue
         for statements, out_list in ((f.remediation.grant_sql, grants), (f.remediation.revoke_sql, revokes)):
             fresh = [s for s in statements if s not in seen]  # two rules may need the same GRANT
             seen.update(fresh)
@@ -285,4 +289,6 @@ def sql(report: Report) -> str:
         "",
     ]
     out += revokes or ["-- nothing to revoke"]
+    if suppressed:
+        out += ["", "-- Suppressed findings (accepted exceptions): their fixes are left out.", "", *suppressed]
     return "\n".join(out) + "\n"
