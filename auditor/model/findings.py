@@ -80,7 +80,11 @@ class Finding(_Frozen):
     source: str = ""  # "document.md § section"
     remediation: Remediation = Remediation()
     expires_at: datetime | None = None  # credential findings: when the credential that matters expires
-    suppression: FindingSuppression | None = None  # set exactly when status is suppressed
+    suppression: FindingSuppression | None = Field(
+        None,
+        exclude_if=lambda value: value is None,  # a report without suppressions is written as before
+        description="set exactly when the status is suppressed",
+    )
 
     @model_validator(mode="after")
     def _suppressed_with_a_suppression(self) -> Finding:
