@@ -48,13 +48,17 @@ def apply_suppressions(
     warning_days: int = DEFAULT_WARNING_DAYS,
     baseline: ApprovedBaseline | None = None,
 ) -> Report:
-    """``report`` with matching findings suppressed and one `SUPPRESSION_RULE` finding per applicable suppression."""
+    """``report`` with matching findings suppressed and one `SUPPRESSION_RULE` finding per applicable suppression.
+
+    Idempotent: a report that was suppressed before (e.g. read back from the state store) is first restored to
+    what evaluation gave, so applying again, later or with other suppressions, judges afresh.
+    """
     now = report.evaluated_at
     mine = [s for s in suppressions if s.applies_to_target(report.target)]
     approved = _approved_fixes(baseline.report) if baseline else {}
     matched = [0] * len(mine)
     findings: list[Finding] = []
-    for finding in report.findings:
+    for finding in _as_evaluated(report.findings):
         if finding.status not in SUPPRESSIBLE:
             findings.append(finding)
             continue
@@ -72,6 +76,17 @@ def apply_suppressions(
             findings.append(finding)
     findings += [_audit(report, s, count, now, warning_days) for s, count in zip(mine, matched, strict=True)]
     return report.model_copy(update={"findings": tuple(findings)})
+
+
+def _as_evaluated(findings: Sequence[Finding]) -> list[Finding]:
+    """The findings as evaluation gave them: no `SUPPRESSION_RULE` findings, none suppressed."""
+    return [
+        finding.model_copy(update={"status": finding.suppression.status, "suppression": None})
+        if finding.suppression is not None
+        else finding
+        for finding in findings
+        if not (finding.rule_id == SUPPRESSION_RULE and finding.pack == SUPPRESSION_PACK)
+    ]
 
 
 def _suppressed(finding: Finding, suppression: Suppression) -> Finding:

@@ -9,6 +9,7 @@ from typing import Any
 from auditor.daemon import Daemon
 from auditor.model.findings import Status
 from auditor.settings import TargetSettings
+from auditor.web import findings_document
 from tests.daemon.test_daemon import Result, daemons, make, result_for, target_dict, write_config
 
 __all__ = ["daemons"]  # the fixture, shared with test_daemon.py
@@ -51,6 +52,8 @@ def test_a_suppressed_failure_is_exported_as_suppressed_and_never_as_failing(
     (dl3,) = [f for f in report.findings if f.rule_id == "DL-3"]
     assert dl3.status is Status.SUPPRESSED and dl3.suppression is not None and dl3.suppression.ticket == "SEC-9"
     assert [f.status for f in report.findings if f.rule_id == "S-1"] == [Status.PASS]
+    (served,) = [f for f in findings_document(daemon.views)["targets"]["prod"]["findings"] if f["rule"] == "DL-3"]
+    assert served["status"] == "suppressed" and served["suppression"]["reason"] == "migration in progress"
     assert daemon.store.report(daemon.store.latest_cycle("prod").id).findings == report.findings  # type: ignore[union-attr]
 
     failing = series(daemon, "grants_auditor_finding_status")

@@ -132,6 +132,14 @@ def test_no_suppressions_change_nothing(drifted: Report) -> None:
     assert apply_suppressions(drifted, []) == drifted
 
 
+def test_applying_again_judges_afresh(drifted: Report) -> None:
+    rules = [suppression(rule="X-2")]
+    once = apply_suppressions(drifted, rules)
+
+    assert apply_suppressions(once, rules) == once
+    assert apply_suppressions(once, []) == drifted
+
+
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_a_suppressed_finding_shows_as_suppressed_in_every_format(drifted: Report, fmt: str) -> None:
     report = apply_suppressions(drifted, [suppression(rule="X-2", ticket="SEC-1")])
