@@ -306,6 +306,16 @@ class AuditMetrics:
             raise ValueError("a drift event count cannot be negative")
         self._update(target, lambda state: replace(state, drift=_added(state.drift, {kind: count})))
 
+    def restore(self, target: str, report: Report, drift_open: Sequence[Change]) -> None:
+        """At start-up, export the stored last report's rule, finding and credential series and the open drift,
+        so alerts on them do not resolve and fire again across a restart. Counters and the last success stay
+        as they are (they describe this process)."""
+        rules, findings = rule_states(report), finding_states(report)
+        expiries, _ = credential_expiries(report)
+        credentials = MappingProxyType({key: expiry.timestamp() for key, expiry in expiries.items()})
+        self._update(target, lambda state: replace(state, rules=rules, findings=findings, credentials=credentials))
+        self.publish_drift_open(target, drift_open)
+
     def publish_drift_open(self, target: str, changes: Sequence[Change]) -> None:
         """Replace the target's open drift: the confirmed changes not undone since the reference state."""
         counts = {kind: sum(1 for c in changes if c.kind.value == kind) for kind in DRIFT_KINDS}

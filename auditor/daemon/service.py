@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -508,10 +509,11 @@ class Daemon:
             if cycle is None:
                 continue
             snapshot = self.store.snapshot(cycle.id) if self.store.baseline(target.name) else None
-            view = self._view(
-                target.name, cycle.id, self.store.report(cycle.id), snapshot, cycle.finished_at, restored=True
+            report = self.store.report(cycle.id)
+            view = self._view(target.name, cycle.id, report, snapshot, cycle.finished_at, restored=True)
+            self.published.publish(
+                target.name, view, partial(_restore_metrics, target.name, report, self._open_drift(target.name, report))
             )
-            self.published.publish(target.name, view)
 
     def _apply_retention(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_retention < RETENTION_EVERY_SECONDS:
@@ -523,6 +525,10 @@ class Daemon:
             return
         if removed.cycles or removed.finding_spans or removed.drift_events:
             log.info("retention_applied", **removed.__dict__)
+
+
+def _restore_metrics(target: str, report: Report, drift_open: list[Change], metrics: AuditMetrics) -> None:
+    metrics.restore(target, report, drift_open)
 
 
 def _log_drift(target: str, commit: CommitResult) -> None:

@@ -120,3 +120,27 @@ def test_with_an_approved_baseline_drift_is_measured_from_it(tmp_path: Path, dae
     granted["value"] = False  # back to the approved state
     assert daemon.run_target_cycle("prod") == "completed"
     assert series(daemon, "grants_auditor_drift_open") == []
+
+
+def test_a_restart_keeps_exporting_what_fails_and_what_drifted_until_its_first_cycle(
+    tmp_path: Path, daemons: list[Daemon]
+) -> None:
+    config = write_config(tmp_path, target_dict("prod", interval=3600), drift={"debounce_cycles": 1})
+    granted = {"value": True}
+
+    def runner(target: TargetSettings, packs: Any) -> Result:
+        return result_for(target, granted=granted["value"], status=Status.PASS if granted["value"] else Status.FAIL)
+
+    first = make(daemons, config, runner)
+    assert first.run_target_cycle("prod") == "completed"
+    granted["value"] = False
+    assert first.run_target_cycle("prod") == "completed"
+    before = (series(first, "grants_auditor_finding_status"), series(first, "grants_auditor_drift_open"))
+    first.stop(grace_seconds=0)
+
+    second = make(daemons, config, runner)  # not started: no cycle has run in this process
+
+    assert before[0] and before[1]
+    assert (series(second, "grants_auditor_finding_status"), series(second, "grants_auditor_drift_open")) == before
+    cycles = second.registry.get_sample_value("grants_auditor_cycles_total", {"target": "prod", "outcome": "success"})
+    assert cycles == 0.0
