@@ -4,9 +4,12 @@ The daemon calls `AuditMetrics.publish_cycle` after each cycle. Publishing build
 `_TargetState` and swaps it into a copy-on-write mapping under a short lock; `collect()` reads that
 mapping by reference, so a scrape never waits on a running cycle and never sees half a cycle.
 
-Cardinality is bounded by construction: labels carry only configured names (target, binding
-instance, rule id) and closed sets (state, severity, outcome, API family, drift kind, credential
-kind). Principals, e-mails, securables, reasons and secrets never become label values.
+Cardinality is bounded by construction: labels carry configured names (target, binding instance,
+rule id) and closed sets (state, severity, outcome, API family, drift kind, credential kind). Two
+series exist to let an alert say what happened, and only they name subjects and principals:
+`grants_auditor_finding_status` (one per finding that does not pass: at most rules x configured
+subjects, capped at `MAX_FINDING_SERIES`) and `grants_auditor_drift_open` (one per open drift change,
+capped at `MAX_DRIFT_SERIES`). Messages, reasons, credential ids and secrets never become label values.
 See docs/metrics.md for the exposed series.
 """
 
