@@ -44,6 +44,7 @@ def summary(problems: Iterable[Problem], healthy_total: int) -> dict[str, int]:
         "fail": counts[Status.FAIL],
         "warn": counts[Status.WARN],
         "error": counts[Status.ERROR],
+        "suppressed": counts[Status.SUPPRESSED],
     }
 
 

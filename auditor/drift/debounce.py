@@ -14,6 +14,11 @@ per pending difference from them. Each cycle:
   fact that could not be read is never the cause of a drift event. A scope's baseline is
   established once it has been read in N cycles: until then what it shows is adopted, so a change
   (or a blip) caught by the very first reads is part of the baseline, never an event when it ends.
+
+The state also keeps the *reference* facts: the first confirmed state, with every fact (or absence) adopted since. The
+changes still open are the differences between the confirmed facts and the reference, or the approved
+baseline when there is one (`open_changes`): a change that is undone (a revoked grant granted back)
+closes instead of opening a second change.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class DebounceState(_Frozen):
 
     confirmed: tuple[DriftFact, ...] = ()
     pending: tuple[PendingDifference, ...] = ()
+    reference: tuple[DriftFact, ...] | None = None  # the first confirmed state; None: stored before it was kept
     read_scopes: tuple[str, ...] = ()  # family/scopes with an established baseline: facts under others are adopted
     warming: dict[str, int] = {}  # family/scope -> cycles read so far, until it has been read in N cycles
     watch_fingerprint: str = ""  # what was watched: a change re-confirms instead of reporting drift
@@ -81,6 +87,7 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
         established, warming = _count_reads(frozenset(), {}, read_now, threshold)
         initial = DebounceState(
             confirmed=_sorted(readable.values()),
+            reference=_sorted(readable.values()),
             read_scopes=tuple(sorted(established)),
             warming=warming,
             watch_fingerprint=view.watch_fingerprint,
@@ -90,12 +97,15 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
 
     established = frozenset(state.read_scopes)
     confirmed = {fact.key: fact for fact in state.confirmed}
+    reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
     for key, fact in readable.items():
         if key not in confirmed and not view.read_scope_ids(fact) & established:
             confirmed[key] = fact  # no baseline for this scope yet: adopt, never drift
+            reference[key] = fact
     for key, fact in list(confirmed.items()):
         if key not in readable and view.reads.is_read(fact) and not view.read_scope_ids(fact) & established:
             del confirmed[key]  # gone while its scope's baseline is still forming: adopt the absence
+            reference.pop(key, None)
 
     current: dict[str, tuple[DriftFact, bool]] = {}
     for key, fact in readable.items():
@@ -133,6 +143,7 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
     established, warming = _count_reads(established, state.warming, read_now, threshold)
     new_state = DebounceState(
         confirmed=_sorted(confirmed.values()),
+        reference=_sorted(reference.values()),
         pending=tuple(sorted(pending.values(), key=lambda p: p.key)),
         read_scopes=tuple(sorted(established)),
         warming=warming,
@@ -140,6 +151,32 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
         cycles=state.cycles + 1,
     )
     return new_state, _events(view.target, due, now)
+
+
+def open_changes(state: DebounceState, baseline: FactView | None = None) -> list[Change]:
+    """The confirmed changes not undone: confirmed facts against the approved baseline's, or else the reference.
+
+    Against a baseline, only facts it could read count as gained, and only facts this daemon has read count
+    as lost: what either side could not read never opens a change.
+    """
+    confirmed = {fact.key: fact for fact in state.confirmed}
+    differences: list[tuple[DriftFact, bool]] = []
+    if baseline is None:
+        reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
+        differences += [(fact, True) for key, fact in confirmed.items() if key not in reference]
+        differences += [(fact, False) for key, fact in reference.items() if key not in confirmed]
+    else:
+        approved = baseline.readable()
+        ever_read = set(state.read_scopes) | set(state.warming)  # scopes this daemon has read
+        differences += [
+            (fact, True) for key, fact in confirmed.items() if key not in approved and baseline.reads.is_read(fact)
+        ]
+        differences += [
+            (fact, False)
+            for key, fact in approved.items()
+            if key not in confirmed and baseline.read_scope_ids(fact) & ever_read
+        ]
+    return group_changes(differences)
 
 
 def _count_reads(
