@@ -51,6 +51,7 @@ class PackInfo:
     version: int
     document_title: str | None = None
     url: str | None = None  # where Segment publishes the document (None: not published)
+    document: str | None = None  # the setup document's key; None: a cross-cutting pack (our own requirements)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def pack_infos(packs: Iterable[Any]) -> dict[str, PackInfo]:
     infos: dict[str, PackInfo] = {}
     for pack in packs:
         spec = pack.spec
-        infos[spec.pack] = PackInfo(spec.pack, spec.title, spec.version, spec.document_title, spec.url)
+        infos[spec.pack] = PackInfo(spec.pack, spec.title, spec.version, spec.document_title, spec.url, spec.document)
     return infos
 
 
@@ -129,6 +130,7 @@ class Item:
     commands: tuple[str, ...]
     policy_json: dict[str, Any] | None
     action: FixAction
+    own_requirement: bool  # the rule encodes a requirement of this project, not of a Segment document
     suppression: tuple[tuple[str, str], ...] = ()  # (label, value) of the finding's suppression, if any
 
 
@@ -199,7 +201,12 @@ def review(record: AuditRecord) -> Review:
         blind_spots=None if record.snapshot is None else _blind_spots(record.snapshot),
         baseline=record.baseline,
         drift=record.drift if record.drift_known else None,
-        passing=tuple(i for i in items if i.finding.status is Status.PASS),
+        passing=tuple(
+            sorted(
+                (i for i in items if i.finding.status is Status.PASS),
+                key=lambda i: (i.finding.integration, _requirement_key(i.finding.rule_id), i.finding.subject),
+            )
+        ),
     )
 
 
@@ -288,7 +295,8 @@ def _item(finding: Finding, packs: Mapping[str, PackInfo], names: DisplayNames) 
         expected=names.annotate(finding.expected) if finding.expected else finding.expected,
         found=names.annotate(finding.found) if finding.found else finding.found,
         evidence=tuple(names.annotate(e) for e in finding.evidence),
-        document=(pack.document_title if pack and pack.document_title else document) or finding.pack,
+        document=(pack.document_title if pack and pack.document_title else _own_document(pack, document))
+        or finding.pack,
         section=section,
         url=pack.url if pack else None,
         fix_summary=names.annotate(remediation.summary),
@@ -296,8 +304,14 @@ def _item(finding: Finding, packs: Mapping[str, PackInfo], names: DisplayNames) 
         commands=remediation.commands,
         policy_json=remediation.policy_json,
         action=remediation.action,
+        own_requirement=pack is not None and pack.document is None,
         suppression=_suppression(finding),
     )
+
+
+def _own_document(pack: PackInfo | None, document: str) -> str:
+    """A cross-cutting pack cites this project's own requirements document."""
+    return f"docs/{document}" if pack is not None and pack.document is None and document else document
 
 
 def _suppression(finding: Finding) -> tuple[tuple[str, str], ...]:
