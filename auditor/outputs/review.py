@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -200,7 +200,9 @@ def review(record: AuditRecord) -> Review:
         not_applicable=report.skipped,
         blind_spots=None if record.snapshot is None else _blind_spots(record.snapshot),
         baseline=record.baseline,
-        drift=record.drift if record.drift_known else None,
+        drift=tuple(replace(d, principal=names.label(d.principal)) for d in record.drift)
+        if record.drift_known
+        else None,
         passing=tuple(
             sorted(
                 (i for i in items if i.finding.status is Status.PASS),

@@ -165,7 +165,7 @@ def _drift(r: Review) -> list[str]:
         change = ", ".join([*(f"+{g}" for g in event.gained), *(f"-{lost}" for lost in event.lost)])
         out.append(
             f"- {event.confirmed_at.isoformat()} {md_text(event.kind)} {md_code(event.subject)} "
-            f"{md_code(event.principal)} {md_text(change)}"
+            f"{md_code(event.principal) if event.principal else '-'} {md_text(change)}"
         )
     return [*out, ""]
 
