@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from auditor.model.findings import Finding, FixAction, Status
 from auditor.outputs.formats import escape_controls, md_text, register_record_format
-from auditor.outputs.review import AuditRecord, by_urgency
+from auditor.outputs.review import AuditRecord, by_urgency, is_suppressed
 
 SECTIONS: tuple[tuple[FixAction, str, str], ...] = (
     (
@@ -60,11 +60,12 @@ class Step:
 
 
 def plan_steps(findings: Sequence[Finding]) -> list[Step]:
-    """One step per distinct fix of the open findings, in report order; shared fixes merged."""
+    """One step per distinct fix of the open findings (not the suppressed ones), in report order; shared fixes
+    merged."""
     steps: dict[tuple[object, ...], Step] = {}
     for f in by_urgency(findings):
         fix = f.remediation
-        if f.status is Status.PASS or fix.empty:
+        if f.status is Status.PASS or fix.empty or is_suppressed(f):
             continue
         sql = (*fix.grant_sql, *(uncommented(s) for s in fix.revoke_sql))
         policy = None if fix.policy_json is None else json.dumps(fix.policy_json, indent=2, sort_keys=False)

@@ -173,7 +173,7 @@ def review(record: AuditRecord) -> Review:
     names = DisplayNames.of(record.snapshot)
     findings = by_urgency(report.findings)
     items = [_item(f, record.packs, names) for f in findings]
-    suppressed = [i for i in items if _is_suppressed(i.finding)]
+    suppressed = [i for i in items if is_suppressed(i.finding)]
     open_items = [i for i in items if i.finding.status is not Status.PASS and i not in suppressed]
     statuses = tuple(ordered_statuses())
     counts: dict[tuple[str, str], int] = {}
@@ -216,17 +216,21 @@ def _bound(pack: str, report: Report) -> bool:
     return any(f.pack == pack for f in report.findings) or any(a.pack == pack for a in report.audited)
 
 
-def _is_suppressed(finding: Finding) -> bool:
+def is_suppressed(finding: Finding) -> bool:
+    """An accepted exception: shown as such, never proposed for a fix."""
     return finding.status.value == "suppressed" or getattr(finding, "suppression", None) is not None
 
 
 def _verdict(report: Report) -> str:
-    worst = report.worst()
-    if worst is Status.PASS:
+    counts = report.counts()
+    parts = [f"{counts[s]} {s.value}" for s in ordered_statuses() if s is not Status.PASS and counts.get(s)]
+    if not parts:
         return "Every rule passes: nothing to fix."
-    if worst is Status.ERROR:
-        return "Some rules could not be evaluated (error): see the blind spots before signing off."
-    return f"Not compliant: the worst finding is {worst.value}. Each one below has its evidence and its fix."
+    verdict = "Not compliant" if counts.get(Status.FAIL) else "Needs attention"
+    advice = " Each finding below has its evidence and its fix."
+    if counts.get(Status.ERROR):
+        advice += " Errors are rules that could not be evaluated: see the blind spots before signing off."
+    return f"{verdict}: {', '.join(parts)} of {len(report.findings)} findings.{advice}"
 
 
 def _identity(snapshot: Snapshot | None, names: DisplayNames) -> str:
