@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from typing import TYPE_CHECKING, Any
 
 from auditor.outputs.formats import clip, escape_controls, register_record_format
 from auditor.outputs.review import AuditRecord, review
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 _SAFE_URL = re.compile(r"https://[A-Za-z0-9._~:/?#@!$&'()*+,;=%-]+")
 MAX_ITEMS = 200  # evidence lines or statements one finding shows; the json and plan formats keep everything
@@ -38,6 +39,8 @@ def _safe_url(value: str | None) -> str | None:
 
 @cache
 def _environment() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # only when rendering HTML
+
     env = Environment(
         loader=PackageLoader("auditor.outputs", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
