@@ -40,6 +40,7 @@ DEFAULT_GRACE_SECONDS = 30.0
 RECENT_DRIFT_EVENTS = 20  # drift events shown per target on /findings
 RETENTION_EVERY_SECONDS = 3600.0
 _MAX_RELOAD_ERROR = 500  # characters of a config_reload_failed reason
+_MAX_CYCLE_ERROR = 500  # characters of a cycle_failed reason
 
 
 class CycleOutput(Protocol):
@@ -282,11 +283,7 @@ class Daemon:
                 file=str(self.config_path),
                 line=None,
                 field=None,
-                # cut before redacting (its patterns are not linear on megabytes); a secret cut in two
-                # at the cut lies far beyond what the clip keeps
-                error=clip(
-                    self._redact(f"{type(exc).__name__}: {str(exc)[: _MAX_RELOAD_ERROR * 8]}"), _MAX_RELOAD_ERROR
-                ),
+                error=self._reason(exc, _MAX_RELOAD_ERROR),
             )
             return False
         return self._apply_reload(prepared)
@@ -424,11 +421,19 @@ class Daemon:
         self._apply_retention()
         return "completed"
 
+    def _reason(self, exc: Exception, limit: int) -> str:
+        """``exc`` as one redacted line of at most ``limit`` characters, in time bounded by ``limit``.
+
+        Cut before redacting (its patterns are not linear on megabytes); a secret cut in two at the cut
+        lies far beyond what the clip keeps.
+        """
+        return clip(self._redact(f"{type(exc).__name__}: {str(exc)[: limit * 8]}"), limit)
+
     def _failed(self, name: str, started: datetime, exc: Exception) -> str:
         if self._stopping.is_set() and isinstance(exc, StoreError):
             log.info("cycle_abandoned_at_commit", target=name)
             return "failed"
-        error = f"{type(exc).__name__}: {self._redact(str(exc))}"[:500]
+        error = self._reason(exc, _MAX_CYCLE_ERROR)
         log.error("cycle_failed", target=name, error_type=type(exc).__name__, error=error)
         reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         with suppress(StoreError):  # closed while stopping: nothing to record into

@@ -30,7 +30,6 @@ from auditor.packs.loader import bundled_rules, load_packs
 from auditor.schemas import config_schema, rule_pack_schema
 from tests.golden import Problem, non_pass, summary
 from tests.rules.documented import (
-    AUDITOR,
     AWS,
     DG,
     DL,
@@ -69,7 +68,7 @@ MIXED: tuple[Problem, ...] = (
         (
             ("RETL-6", f"pat:{RETL}", Status.ERROR),
             ("AWS-9", f"pat:{AWS}", Status.ERROR),
-            ("X-3", f"auditor:{AUDITOR}", Status.ERROR),
+            ("X-3", "auditor", Status.ERROR),
         ),
     ),
 )

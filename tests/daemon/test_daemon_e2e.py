@@ -129,7 +129,7 @@ def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sa
     daemon = Daemon(load_settings(config), config_path=config, grace_seconds=10)
     daemon.start()
     try:
-        assert daemon.wait_for_cycles(TARGET, 1, timeout=60)
+        assert daemon.wait_for_cycles(TARGET, DEBOUNCE, timeout=60)  # the first reads establish the baseline
         assert dl3_status(daemon) is Status.PASS
         status, body = get(f"{daemon.url}/readyz")
         assert status == 200
@@ -249,7 +249,7 @@ def test_real_process_survives_sigkill_reloads_on_sighup_and_stops_on_sigterm(sa
     try:
         url = first.wait_for("daemon_started")[0]["url"]
         wait_until(lambda: get(f"{url}/readyz")[0] == 200, 60, "/readyz")
-        completed_before = len(first.wait_for("cycle_completed"))
+        completed_before = len(first.wait_for("cycle_completed", DEBOUNCE))  # the baseline is established
         execute_sql(sandbox.host, sandbox.http_path or "", sandbox.auditor_token, REVOKE)
         (drift,) = first.wait_for("drift")
         assert (drift["kind"], drift["subject"].lower(), drift["principal"], drift["lost"]) == (
