@@ -295,7 +295,9 @@ def test_report_renders_the_latest_stored_cycle_with_the_drift_since_the_baselin
         )
     )
     with StateStore(tmp_path / "state.sqlite") as store:
-        for minutes, source in ((0, load_snapshot(HEALTHY_SNAPSHOT)), (5, drifted), (10, drifted)):
+        healthy = load_snapshot(HEALTHY_SNAPSHOT)
+        # two healthy reads establish each scope (debounce 2), two drifted ones confirm the changes
+        for minutes, source in ((0, healthy), (5, healthy), (10, drifted), (15, drifted)):
             snapshot = as_target(source, "prod", minutes)
             record_cycle(
                 store,
