@@ -8,6 +8,7 @@ CANNOT_EVALUATE when one could not be evaluated and none fails, BAD_INPUT when t
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from auditor.cli.common import Subcommands, add_config, add_target, command, configure_logging, write_output
 from auditor.cli.exit_codes import ExitCode, for_reports
@@ -31,7 +32,14 @@ def register(sub: Subcommands) -> None:
     add_config(report)
     add_target(report, "only this target (default: every target in the config)")
     report.add_argument("--format", choices=tuple(sorted(FORMATS)), default="html")
-    report.add_argument("--out", "--output", "-o", dest="output", metavar="PATH", help="write here (default stdout)")
+    report.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="output",
+        metavar="PATH",
+        help="write here (default stdout); with several targets, one file each: PATH's name plus .<target>",
+    )
 
 
 def run_report(args: argparse.Namespace) -> int:
@@ -54,5 +62,12 @@ def run_report(args: argparse.Namespace) -> int:
             records = [stored_record(store, target, packs) for target in targets]
     except StoreError as exc:
         raise InputError(str(path), str(exc)) from exc
-    write_output("".join(render(record, args.format) for record in records), args.output)
+    if args.output and args.output != "-" and len(records) > 1:  # one document per file: PATH.<target>.<suffix>
+        out = Path(args.output)
+        for record in records:
+            write_output(
+                render(record, args.format), str(out.with_name(f"{out.stem}.{record.report.target}{out.suffix}"))
+            )
+    else:
+        write_output("".join(render(record, args.format) for record in records), args.output)
     return for_reports([record.report for record in records]) if records else ExitCode.OK

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 
 from auditor.cli import main
 from auditor.cli.exit_codes import ExitCode
@@ -277,51 +278,64 @@ def as_target(snapshot: Snapshot, target: str, minutes: int) -> Snapshot:
     )
 
 
-def test_report_renders_the_latest_stored_cycle_with_the_drift_since_the_baseline(tmp_path: Path) -> None:
+def stored(tmp_path: Path, *targets: str) -> Path:
+    """A config of ``targets`` and its state store: per target two healthy cycles (the first approved as the
+    baseline; two reads establish each scope at debounce 2), then two drifted ones that confirm the changes."""
     drifted = load_snapshot(DRIFTED_SNAPSHOT)
+    healthy = load_snapshot(HEALTHY_SNAPSHOT)
     config = tmp_path / "auditor.yaml"
+    target = {
+        "databricks": {"host": "http://127.0.0.1:9", "auth": {"type": "pat", "token": "dapi-x-123"}},
+        "integrations": [b.model_dump(exclude_none=True) for b in drifted.integrations],
+    }
     config.write_text(
-        yaml.safe_dump(
-            {
-                "state": {"path": "state.sqlite"},
-                "targets": [
-                    {
-                        "name": "prod",
-                        "databricks": {"host": "http://127.0.0.1:9", "auth": {"type": "pat", "token": "dapi-x-123"}},
-                        "integrations": [b.model_dump(exclude_none=True) for b in drifted.integrations],
-                    }
-                ],
-            }
-        )
+        yaml.safe_dump({"state": {"path": "state.sqlite"}, "targets": [{"name": t, **target} for t in targets]})
     )
     with StateStore(tmp_path / "state.sqlite") as store:
-        healthy = load_snapshot(HEALTHY_SNAPSHOT)
-        # two healthy reads establish each scope (debounce 2), two drifted ones confirm the changes
-        for minutes, source in ((0, healthy), (5, healthy), (10, drifted), (15, drifted)):
-            snapshot = as_target(source, "prod", minutes)
-            record_cycle(
-                store,
-                snapshot=snapshot,
-                report=evaluate(snapshot, PACKS, now=snapshot.collected_at),
-                stats=CollectionStats(),
-                started_at=snapshot.collected_at,
-                finished_at=snapshot.collected_at + timedelta(seconds=1),
-                debounce_cycles=2,
-            )
-            if minutes == 0:
-                store.approve_baseline(
-                    "prod", snapshot, approved_by="alice", source="cycle 1", approved_at=snapshot.collected_at
+        for name in targets:
+            for minutes, source in ((0, healthy), (5, healthy), (10, drifted), (15, drifted)):
+                snapshot = as_target(source, name, minutes)
+                record_cycle(
+                    store,
+                    snapshot=snapshot,
+                    report=evaluate(snapshot, PACKS, now=snapshot.collected_at),
+                    stats=CollectionStats(),
+                    started_at=snapshot.collected_at,
+                    finished_at=snapshot.collected_at + timedelta(seconds=1),
+                    debounce_cycles=2,
                 )
+                if minutes == 0:
+                    store.approve_baseline(
+                        name, snapshot, approved_by="alice", source="cycle 1", approved_at=snapshot.collected_at
+                    )
+    return config
+
+
+def test_report_renders_the_latest_stored_cycle_with_the_drift_since_the_baseline(tmp_path: Path) -> None:
+    config = stored(tmp_path, "prod")
     out = tmp_path / "report.html"
     assert main(["report", "--config", str(config), "--format", "html", "--out", str(out)]) == ExitCode.FAILING
     text = " ".join(parse(out.read_text(encoding="utf-8")).text)
     assert "Baseline approved" in text and "alice" in text
-    assert "grant_removed" in text or "grant_added" in text  # the drift timeline has rows
+    assert "grant_removed" in text and "warehouse_acl_changed" in text  # the drift timeline has rows
     assert "Findings and fixes (5)" in text
 
     markdown = tmp_path / "report.md"
     assert main(["report", "--config", str(config), "--format", "markdown", "-o", str(markdown)]) == ExitCode.FAILING
-    assert "No drift recorded." not in markdown.read_text(encoding="utf-8")
+    document = markdown.read_text(encoding="utf-8")
+    assert "No drift recorded." not in document and "grant\\_removed" in document
+    tokens = MarkdownIt("commonmark").parse(document)
+    assert not [token for token in tokens if token.type in ("html_block", "html_inline")]
+
+
+def test_report_writes_one_document_per_target(tmp_path: Path) -> None:
+    config = stored(tmp_path, "prod", "staging")
+    out = tmp_path / "out" / "report.sarif"
+    out.parent.mkdir()
+    assert main(["report", "--config", str(config), "--format", "sarif", "--out", str(out)]) == ExitCode.FAILING
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.prod.sarif", "report.staging.sarif"]
+    for path in out.parent.iterdir():
+        sarif_validator().validate(json.loads(path.read_text(encoding="utf-8")))
 
 
 def test_report_without_a_state_store_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
