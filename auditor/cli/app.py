@@ -7,13 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.cli import baseline, check, config, conformance, demo, preflight, rules, run, sandbox
+from auditor.cli import baseline, check, config, conformance, demo, preflight, report, rules, run, sandbox
 from auditor.cli.common import Handler, global_options
 from auditor.cli.exit_codes import ExitCode
 from auditor.errors import InputError
 
 COMMANDS = (
     check,
+    report,
     preflight,
     conformance,
     rules,

@@ -19,7 +19,7 @@ from auditor.cli.common import (
 from auditor.cli.exit_codes import ExitCode, for_reports
 from auditor.errors import InputError
 from auditor.model.facts import ReadState
-from auditor.model.findings import Report
+from auditor.outputs.review import AuditRecord
 
 
 def register(sub: Subcommands) -> None:
@@ -49,42 +49,49 @@ def run_check(args: argparse.Namespace) -> int:
     from auditor.outputs.formats import render
 
     if args.snapshot:
-        reports = _evaluate_snapshots(args)
+        records = _evaluate_snapshots(args)
     elif args.config:
-        reports = _audit_config(args)
+        records = _audit_config(args)
     else:
         raise InputError("command line", "give --snapshot FILE or --config FILE")
-    write_output("".join(render(r, args.format) for r in reports), args.output)
-    return for_reports(reports)
+    write_output("".join(render(r, args.format) for r in records), args.output)
+    return for_reports([r.report for r in records])
 
 
-def _evaluate_snapshots(args: argparse.Namespace) -> list[Report]:
+def _evaluate_snapshots(args: argparse.Namespace) -> list[AuditRecord]:
     """Offline, facts are judged as of their collection time, so results are reproducible."""
     from auditor.evaluate.engine import evaluate
     from auditor.evaluate.registry import builtin_kind_args
     from auditor.loading import load_snapshot
+    from auditor.outputs.review import pack_infos
     from auditor.packs.loader import BindingError, load_packs
 
     packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
-    reports: list[Report] = []
+    records: list[AuditRecord] = []
     for path in args.snapshot:
         snapshot = load_snapshot(path)
         try:
-            reports.append(evaluate(snapshot, packs, now=parse_now(args.now) or snapshot.collected_at))
+            report = evaluate(snapshot, packs, now=parse_now(args.now) or snapshot.collected_at)
         except BindingError as exc:  # the snapshot's integrations name an unknown pack or parameter
             raise InputError(path, exc.detail, field=exc.field) from exc
-    return reports
+        records.append(AuditRecord(report=report, snapshot=snapshot, packs=pack_infos(packs)))
+    return records
 
 
-def _audit_config(args: argparse.Namespace) -> list[Report]:
+def _audit_config(args: argparse.Namespace) -> list[AuditRecord]:
     from auditor.cycle import load_packs_for, run_cycle, suppressed
+    from auditor.outputs.review import pack_infos
     from auditor.settings import load_settings
 
     settings = load_settings(args.config)
     configure_logging(args, settings)
     packs = load_packs_for(settings)
     targets = [settings.target(args.target)] if args.target else list(settings.targets)
-    return [suppressed(run_cycle(target, packs, now=parse_now(args.now)).report, settings) for target in targets]
+    results = [run_cycle(target, packs, now=parse_now(args.now)) for target in targets]
+    return [
+        AuditRecord(report=suppressed(r.report, settings), snapshot=r.snapshot, packs=pack_infos(packs))
+        for r in results
+    ]
 
 
 def run_collect(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from auditor.cli.common import Subcommands, add_config, add_format, add_target, command, configure_logging
 from auditor.cli.exit_codes import ExitCode
+from auditor.model.facts import permission_anchor
 
 if TYPE_CHECKING:
     from auditor.collect.preflight import PreflightResult
@@ -53,6 +54,6 @@ def _as_text(result: PreflightResult) -> str:
     lines = [f"{result.target}: the auditor is {result.identity or '(unknown)'}{groups}"]
     for status in result.families:
         reason = f": {status.reason}" if status.reason else ""
-        link = "" if status.state.value == "read" else f" (see docs/permissions.md#{status.family.value})"
+        link = "" if status.state.value == "read" else f" (see {permission_anchor(status.family)})"
         lines.append(f"  {status.state.value:12} {status.family.value}{reason}{link}")
     return "\n".join(lines)

@@ -54,6 +54,14 @@ class FactFamily(StrEnum):
     TRUST_POLICIES = "trust_policies"  # scope: role ARN
 
 
+PERMISSIONS_DOC = "docs/permissions.md"  # one section per fact family: the permission that reads it
+
+
+def permission_anchor(family: FactFamily) -> str:
+    """Where ``docs/permissions.md`` says which permission lets the auditor read ``family``."""
+    return f"{PERMISSIONS_DOC}#{family.value}"
+
+
 class ReadState(StrEnum):
     READ = "read"
     NOT_VISIBLE = "not_visible"  # the auditor's identity may not see it

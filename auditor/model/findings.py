@@ -9,7 +9,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from auditor.model.versions import REPORTS
 
@@ -37,6 +37,15 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class FixAction(StrEnum):
+    """What applying a fix does, which decides where a fix plan puts it."""
+
+    ADD = "add"  # gives what is missing: GRANTs, ACL and entitlement additions, trust-policy merges, a setting
+    CHANGE = "change"  # changes a resource (create, resize, start): instructions, not access
+    RENEW = "renew"  # a credential to renew: instructions only, never applied for the reader
+    REVOKE = "revoke"  # removes access: a suggestion, kept apart and marked for review
+
+
 class Remediation(_Frozen):
     """How to fix a finding. The auditor proposes; it never executes any of this."""
 
@@ -45,10 +54,30 @@ class Remediation(_Frozen):
     revoke_sql: tuple[str, ...] = ()  # suggestions for excess: always shown commented out
     commands: tuple[str, ...] = ()  # databricks CLI / REST / aws CLI calls
     policy_json: dict[str, Any] | None = None  # corrected trust policy
+    kind: FixAction | None = None  # None: derived from the content (see `action`)
+
+    @model_serializer(mode="wrap")
+    def _omit_derived_kind(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A remediation whose action follows from its content serialises as before ``kind`` existed."""
+        data: dict[str, Any] = handler(self)
+        if self.kind is None:
+            data.pop("kind", None)
+        return data
 
     @property
     def empty(self) -> bool:
         return not (self.summary or self.grant_sql or self.revoke_sql or self.commands or self.policy_json)
+
+    @property
+    def action(self) -> FixAction:
+        """REVOKE for revoke suggestions, ADD for grants, trust-policy merges and additive calls, else CHANGE."""
+        if self.kind is not None:
+            return self.kind
+        if self.revoke_sql:
+            return FixAction.REVOKE
+        if self.grant_sql or self.policy_json is not None or self.commands:
+            return FixAction.ADD
+        return FixAction.CHANGE
 
 
 class FindingSuppression(_Frozen):
@@ -96,7 +125,7 @@ class Finding(_Frozen):
     def finding_id(self) -> str:
         """Stable across runs: rule, integration, target and subject, not the status."""
         raw = "\x1f".join((self.target, self.integration, self.rule_id, self.subject))
-        return hashlib.sha256(raw.encode()).hexdigest()[:16]
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]  # a JSON "\\ud800" is a str too
 
 
 class AuditedBinding(_Frozen):

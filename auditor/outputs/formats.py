@@ -1,7 +1,9 @@
-"""Output formats for a report, registered by name: text, json, junit, markdown, sql.
+"""Output formats for a report, registered by name: text, json, junit, markdown, html, sarif, sql, plan.
 
-Each format is a function ``(report) -> str``. Secrets never reach a report: findings hold facts and
-remediations, and neither ever contains a credential value.
+Each format renders an `AuditRecord` (a report, and what surrounds it when known: the snapshot, the packs'
+documents, the drift since the baseline) to a string; `register_format` takes a function of the report alone,
+`register_record_format` one of the whole record. `render` accepts a bare report as well. Secrets never reach a
+report: findings hold facts and remediations, and neither ever contains a credential value.
 
 Names come from the workspace and may hold anything: each format makes them safe in its own way (text
 escapes control characters, markdown escapes markup and sizes its code spans and fences, JUnit keeps to the
@@ -16,26 +18,43 @@ import re
 from collections.abc import Callable, Sequence
 from xml.etree import ElementTree as ET
 
-from auditor.model.findings import Finding, FindingSuppression, Report, Status
+from auditor.model.findings import Finding, FindingSuppression, FixAction, Report, Status
+from auditor.outputs.review import AuditRecord, status_rank
 
 Formatter = Callable[[Report], str]
-FORMATS: dict[str, Formatter] = {}
+RecordFormatter = Callable[[AuditRecord], str]
+FORMATS: dict[str, RecordFormatter] = {}
 
-_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.SUPPRESSED: 3, Status.PASS: 4}
+
+def _register(name: str, func: RecordFormatter) -> None:
+    if name in FORMATS:
+        raise ValueError(f"output format {name!r} is registered twice")
+    FORMATS[name] = func
 
 
 def register_format(name: str) -> Callable[[Formatter], Formatter]:
+    """Register a format that needs only the report."""
+
     def decorate(func: Formatter) -> Formatter:
-        if name in FORMATS:
-            raise ValueError(f"output format {name!r} is registered twice")
-        FORMATS[name] = func
+        _register(name, lambda record: func(record.report))
         return func
 
     return decorate
 
 
-def render(report: Report, fmt: str) -> str:
-    return FORMATS[fmt](report)
+def register_record_format(name: str) -> Callable[[RecordFormatter], RecordFormatter]:
+    """Register a format that also uses what surrounds the report (snapshot, packs, drift), when known."""
+
+    def decorate(func: RecordFormatter) -> RecordFormatter:
+        _register(name, func)
+        return func
+
+    return decorate
+
+
+def render(subject: Report | AuditRecord, fmt: str) -> str:
+    record = subject if isinstance(subject, AuditRecord) else AuditRecord(report=subject)
+    return FORMATS[fmt](record)
 
 
 MAX_FIELD_CHARS = 2000  # one message, name or statement in a human-facing format
@@ -88,12 +107,12 @@ def suppression_note(suppression: FindingSuppression) -> str:
 
 
 def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (_ORDER[f.status], f.integration, f.rule_id, f.subject))
+    return sorted(findings, key=lambda f: (status_rank(f.status), f.integration, f.rule_id, f.subject))
 
 
 def summary_line(report: Report) -> str:
     counts = report.counts()
-    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in sorted(Status, key=_ORDER.__getitem__))
+    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in sorted(Status, key=status_rank))
     return f"{report.target}: {len(report.findings)} findings ({parts})"
 
 
@@ -208,54 +227,6 @@ def md_block(lines: Sequence[str], language: str) -> list[str]:
     return [f"{fence}{language}", *safe, fence]
 
 
-@register_format("markdown")
-def markdown(report: Report) -> str:
-    """The report a security reviewer reads: what is wrong, why we think so, and the fix."""
-    t = md_text
-    out = [
-        f"# grants-auditor report: {t(report.target)}",
-        "",
-        f"Evaluated {report.evaluated_at.isoformat()} on facts collected {report.snapshot_collected_at.isoformat()}.",
-        "",
-        f"**{t(summary_line(report))}**",
-        "",
-    ]
-    for f in _sorted(report.findings):
-        if f.status is Status.PASS:
-            continue
-        out += [
-            f"## {f.status.value.upper()}: {t(f.integration)} {t(f.rule_id)} — {t(f.title)}",
-            "",
-            f"- Subject: {md_code(f.subject)}",
-            f"- Severity: {f.severity.value}",
-            f"- Requirement(s): {t(', '.join(f.requirements))} ({t(f.source)})",
-            f"- {t(f.message)}",
-        ]
-        if f.suppression is not None:
-            out.append(f"- Suppressed: {t(suppression_note(f.suppression))} (match: {md_code(f.suppression.pattern)})")
-        if f.expected or f.found:
-            out.append(f"- Expected: {t(f.expected or '-')}; found: {t(f.found or '-')}")
-        out += first_lines([f"- Evidence: {t(e)}" for e in f.evidence], more=_IN_FULL)
-        if not f.remediation.empty:
-            out += ["", f"Fix: {t(f.remediation.summary)}", ""]
-            code = [*f.remediation.grant_sql, *f.remediation.revoke_sql]
-            if code:
-                out += [*md_block(code, "sql"), ""]
-            if f.remediation.commands:
-                out += [*md_block(f.remediation.commands, "sh"), ""]
-            if f.remediation.policy_json is not None:
-                out += [*md_block(json.dumps(f.remediation.policy_json, indent=2).splitlines(), "json"), ""]
-        out.append("")
-    passing = [f for f in report.findings if f.status is Status.PASS]
-    out += [
-        "## Passing",
-        "",
-        *[f"- {t(f.integration)} {t(f.rule_id)} {md_code(f.subject)}: {t(f.message)}" for f in _sorted(tuple(passing))],
-        "",
-    ]
-    return "\n".join(out)
-
-
 def _comment(text: str) -> str:
     """A one-line SQL comment, whatever the text holds (names may contain line breaks)."""
     return "-- " + " ".join(text.splitlines())
@@ -280,6 +251,7 @@ def sql(report: Report) -> str:
     out = [
         _comment(f"grants-auditor remediation for target {report.target}"),
         "-- Review before running. GRANT statements are idempotent.",
+        *_not_sql(report),
         "",
     ]
     out += grants or ["-- nothing to grant"]
@@ -292,3 +264,28 @@ def sql(report: Report) -> str:
     if suppressed:
         out += ["", "-- Suppressed findings (accepted exceptions): their fixes are left out.", "", *suppressed]
     return "\n".join(out) + "\n"
+
+
+def _not_sql(report: Report) -> list[str]:
+    """Comment lines naming every open finding this script does not fix (its fix is a call, a policy, a step)."""
+    lines = []
+    for f in _sorted(report.findings):
+        fix = f.remediation
+        if f.status is Status.PASS or fix.empty or fix.grant_sql or fix.action is FixAction.REVOKE:
+            continue
+        how = {FixAction.RENEW: "credential renewal", FixAction.CHANGE: "manual change"}.get(fix.action, "API call")
+        if fix.policy_json is not None:
+            how = "trust policy update"
+        lines.append(_comment(f"  {f.rule_id} ({f.status.value}) {f.subject}: {how}: {fix.summary}"))
+    if not lines:
+        return []
+    return [
+        "--",
+        f"-- NOT FIXED BY THIS SCRIPT: {len(lines)} finding(s) need a fix that is not SQL",
+        "-- (`grants-auditor check --format plan` lists them all, in order, with the exact commands):",
+        *lines,
+    ]
+
+
+# The formats in modules of their own register themselves when imported.
+from auditor.outputs import html, plan, review_markdown, sarif  # noqa: E402, F401

@@ -247,8 +247,10 @@ def render(tmp_path: Path, fmt: str) -> str:
     return out.read_text(encoding="utf-8")
 
 
-def test_formats_are_the_documented_five() -> None:
-    assert sorted(FORMATS) == ["json", "junit", "markdown", "sql", "text"]
+def test_formats_are_the_documented_ones() -> None:
+    assert sorted(FORMATS) == ["html", "json", "junit", "markdown", "plan", "sarif", "sql", "text"]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert all(f"`{name}`" in readme for name in FORMATS)
 
 
 def test_json_format(tmp_path: Path) -> None:
@@ -279,9 +281,10 @@ def test_markdown_format(tmp_path: Path) -> None:
     text = render(tmp_path, "markdown")
     assert text.startswith("# grants-auditor report: documented\n")
     headings = [line for line in text.splitlines() if line.startswith("## ")]
-    assert len([h for h in headings if h.startswith("## FAIL: ")]) == FAILS
-    assert len([h for h in headings if h.startswith("## ERROR: ")]) == ERRORS
-    assert len([h for h in headings if h.startswith("## WARN: ")]) == WARNS
+    findings = [line for line in text.splitlines() if line.startswith("### ")]
+    assert len([h for h in findings if h.startswith("### FAIL: ")]) == FAILS
+    assert len([h for h in findings if h.startswith("### ERROR: ")]) == ERRORS
+    assert len([h for h in findings if h.startswith("### WARN: ")]) == WARNS
     assert headings[-1] == "## Passing"
     assert f"GRANT SELECT ON SCHEMA `main`.`analytics` TO `{RETL}`;" in text
     assert text.count("```") % 2 == 0, "every code fence is closed"

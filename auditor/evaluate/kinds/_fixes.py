@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Sequence
 
 from auditor.model.facts import Principal, PrincipalKind
-from auditor.model.findings import Remediation
+from auditor.model.findings import FixAction, Remediation
 from auditor.remediate import commands
 
 
@@ -50,7 +50,9 @@ def warehouse_edit(
         if v is not None
     }
     cli = shlex.join(["databricks", "warehouses", "edit", warehouse_id, "--json", json.dumps(body)])
-    return Remediation(summary="resize the warehouse as the document recommends", commands=(cli,))
+    return Remediation(
+        summary="resize the warehouse as the document recommends", commands=(cli,), kind=FixAction.CHANGE
+    )
 
 
 def rotate_token(application_id: str, lifetime_days: int) -> Remediation:
@@ -59,6 +61,7 @@ def rotate_token(application_id: str, lifetime_days: int) -> Remediation:
         commands=commands.create_obo_token(
             application_id, lifetime_seconds=lifetime_days * 86400, comment="Segment integration token"
         ).lines,
+        kind=FixAction.RENEW,
     )
 
 
@@ -67,4 +70,5 @@ def rotate_secret(principal: Principal | None, application_id: str) -> Remediati
     return Remediation(
         summary=f"create a new OAuth secret for {application_id}, update it in Segment, then delete the old one",
         commands=commands.create_oauth_secret(scim_id).lines,
+        kind=FixAction.RENEW,
     )

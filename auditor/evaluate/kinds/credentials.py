@@ -14,7 +14,7 @@ from auditor.evaluate.kinds import _fixes
 from auditor.evaluate.kinds._common import NonEmpty
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily
-from auditor.model.findings import Remediation, Status
+from auditor.model.findings import FixAction, Remediation, Status
 from auditor.model.plan import CollectionPlan
 
 
@@ -149,7 +149,7 @@ class CredentialExpiry(CheckKind[CredentialExpiryArgs]):
                         f"{args.principal} {lives}: " + ", ".join(i for i, _ in too_long),
                         expected=f"at most {cap_days} days",
                         evidence=evidence,
-                        remediation=Remediation(summary=replace, commands=rotate.commands),
+                        remediation=Remediation(summary=replace, commands=rotate.commands, kind=FixAction.RENEW),
                     )
                 ]
         return [

@@ -12,7 +12,7 @@ from auditor.evaluate.kinds import _fixes
 from auditor.evaluate.kinds._common import Names, NonEmpty
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import AclEntry, FactFamily, PrincipalKind
-from auditor.model.findings import Remediation, Status
+from auditor.model.findings import FixAction, Remediation, Status
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import Membership, entitlements_through
 
@@ -197,6 +197,7 @@ class WarehouseState(CheckKind[WarehouseStateArgs]):
                     remediation=Remediation(
                         summary="start the warehouse",
                         commands=(f"databricks warehouses start {args.warehouse_id}",),
+                        kind=FixAction.CHANGE,
                     ),
                 )
             ]

@@ -177,6 +177,66 @@ def group_get(req: Request) -> Response:
     return _detail(req, group_json(req.state, group) if group else None, False)
 
 
+# SCIM PATCH (RFC 7644 section 3.5.2) with the PatchOp schema: Databricks documents `add` and `remove` on the
+# path `entitlements` with `value: [{"value": "databricks-sql-access"}]` to grant or take away an entitlement
+# (docs.databricks.com/api/workspace/serviceprincipals/patch, .../users/patch, .../groups/patch); only workspace
+# admins may change entitlements. The answer is 204 No Content.
+_PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+
+
+def _patch_entitlements(req: Request, principal: str | None) -> Response:
+    if principal is None:
+        raise SandboxError("RESOURCE_DOES_NOT_EXIST", f"Resource {req.params['id']} not found.", 404)
+    if not req.caller.is_admin:
+        raise SandboxError.permission_denied("Only workspace admins can change entitlements.")
+    body = req.json()
+    if not isinstance(body, dict) or _PATCH_OP not in (body.get("schemas") or []):
+        raise SandboxError.invalid(f"schemas must include {_PATCH_OP}")
+    current = _direct(req, principal)
+    for operation in body.get("Operations") or []:
+        op = str(operation.get("op", "")).lower()
+        if operation.get("path") != "entitlements" or op not in ("add", "remove"):
+            raise SandboxError.invalid("only add and remove on the path entitlements are supported")
+        values = [v.get("value") for v in operation.get("value") or [] if isinstance(v, dict)]
+        if op == "add":
+            current += [v for v in values if isinstance(v, str) and v not in current]
+        else:
+            current = [v for v in current if v not in values]
+    req.state.directory.set_entitlements(principal, current)
+    return Response(204)
+
+
+def _direct(req: Request, principal: str) -> list[str]:
+    directory = req.state.directory
+    ref = directory.member_ref(principal)
+    if ref is None:
+        return []
+    found = {
+        "user": directory.user_by_id,
+        "service_principal": directory.service_principal_by_id,
+        "group": directory.group_by_id,
+    }[ref.kind](ref.id)
+    return list(found.entitlements) if found else []
+
+
+def user_patch(req: Request) -> Response:
+    """`PATCH /Users/{id}`: add or remove entitlements."""
+    user = req.state.directory.user_by_id(req.params["id"])
+    return _patch_entitlements(req, user.user_name if user else None)
+
+
+def sp_patch(req: Request) -> Response:
+    """`PATCH /ServicePrincipals/{id}` (numeric SCIM id): add or remove entitlements."""
+    sp = req.state.directory.service_principal_by_id(req.params["id"])
+    return _patch_entitlements(req, sp.application_id if sp else None)
+
+
+def group_patch(req: Request) -> Response:
+    """`PATCH /Groups/{id}`: add or remove entitlements."""
+    group = req.state.directory.group_by_id(req.params["id"])
+    return _patch_entitlements(req, group.display_name if group else None)
+
+
 ROUTES = (
     Route("GET", f"{_SCIM}/Me", "scim", me),
     Route("GET", f"{_SCIM}/Users", "scim", users_list),
@@ -185,4 +245,7 @@ ROUTES = (
     Route("GET", f"{_SCIM}/ServicePrincipals/{{id}}", "scim", sp_get),
     Route("GET", f"{_SCIM}/Groups", "scim", groups_list),
     Route("GET", f"{_SCIM}/Groups/{{id}}", "scim", group_get),
+    Route("PATCH", f"{_SCIM}/Users/{{id}}", "scim", user_patch),
+    Route("PATCH", f"{_SCIM}/ServicePrincipals/{{id}}", "scim", sp_patch),
+    Route("PATCH", f"{_SCIM}/Groups/{{id}}", "scim", group_patch),
 )

@@ -151,6 +151,55 @@ def warehouse_permissions(req: Request) -> Response:
     )
 
 
+# The Permissions API's PATCH "updates the permissions on" an object: the principals it names get the level it
+# gives, every other entry stays; PUT would replace the whole list (docs.databricks.com/api/workspace/warehouses/
+# updatepermissions and .../setpermissions; the SDK's `warehouses.update_permissions` sends PATCH
+# /api/2.0/permissions/warehouses/{id}). An entry names its principal by one of user_name, group_name,
+# service_principal_name; a principal the workspace does not know is refused with 400 INVALID_PARAMETER_VALUE.
+_WAREHOUSE_LEVELS = ("CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER")
+_TOKEN_LEVELS = ("CAN_USE", "CAN_MANAGE")  # docs.databricks.com/api/workspace/tokenmanagement/updatepermissions
+_ACL_PRINCIPAL_KEYS = ("user_name", "group_name", "service_principal_name")
+
+
+def _acl_changes(req: Request, levels: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(principal, level) for each entry of a PATCH body's `access_control_list`, validated before any change."""
+    body = req.json()
+    entries = body.get("access_control_list") if isinstance(body, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise SandboxError.invalid("access_control_list is required")
+    changes = []
+    for entry in entries:
+        named = [entry.get(key) for key in _ACL_PRINCIPAL_KEYS if isinstance(entry, dict) and entry.get(key)]
+        level = entry.get("permission_level") if isinstance(entry, dict) else None
+        if len(named) != 1 or not isinstance(named[0], str):
+            raise SandboxError.invalid("each entry names exactly one of user_name, group_name, service_principal_name")
+        if level not in levels:
+            raise SandboxError.invalid(f"Permission level {level} is not supported here; use one of {list(levels)}")
+        if not req.state.directory.principal_exists(named[0]):
+            raise SandboxError.invalid(f"Principal: {named[0]} does not exist")
+        changes.append((named[0], str(level)))
+    return changes
+
+
+def warehouse_permissions_update(req: Request) -> Response:
+    """`PATCH /api/2.0/permissions/warehouses/{id}`: CAN_MANAGE or admins; sets the levels named, keeps the rest."""
+    warehouse = _warehouse(req, _MANAGE_LEVELS)
+    for principal, level in _acl_changes(req, _WAREHOUSE_LEVELS):
+        req.state.compute.set_warehouse_permission(warehouse.id, principal, level)
+    return warehouse_permissions(req)
+
+
+def token_permissions_update(req: Request) -> Response:
+    """`PATCH /api/2.0/permissions/authorization/tokens` (admins only): sets the levels named, keeps the rest."""
+    changes = _acl_changes(req, _TOKEN_LEVELS)
+    with req.state.lock:
+        entries = list(req.state.credentials.token_acl)
+        for principal, level in changes:
+            entries = [e for e in entries if e.principal.lower() != principal.lower()] + [AclEntry(principal, level)]
+        req.state.credentials.token_acl = tuple(entries)
+    return token_permissions(req)
+
+
 def warehouse_permission_levels(req: Request) -> Response:
     """`GET /api/2.0/permissions/warehouses/{id}/permissionLevels`."""
     _warehouse(req, _MANAGE_LEVELS)
@@ -300,6 +349,9 @@ ROUTES = (
     Route("POST", f"{_WH}/{{id}}/stop", "warehouses", warehouse_stop),
     Route("GET", f"{_PERM}/authorization/tokens", "permissions", token_permissions, admin_only=True),
     Route("GET", f"{_PERM}/warehouses/{{id}}", "permissions", warehouse_permissions),
+    Route("PATCH", f"{_PERM}/warehouses/{{id}}", "permissions", warehouse_permissions_update),
+    Route("PATCH", f"{_PERM}/sql/warehouses/{{id}}", "permissions", warehouse_permissions_update),
+    Route("PATCH", f"{_PERM}/authorization/tokens", "permissions", token_permissions_update, admin_only=True),
     Route("GET", f"{_PERM}/sql/warehouses/{{id}}", "permissions", warehouse_permissions),
     Route("GET", f"{_PERM}/warehouses/{{id}}/permissionLevels", "permissions", warehouse_permission_levels),
     Route("GET", "/api/2.0/token-management/tokens", "tokens", tokens_list, admin_only=True),

@@ -1,0 +1,73 @@
+"""`report`: render the state store's latest completed cycle of each target, without collecting again.
+
+The daemon stores every cycle's snapshot and report; this renders them in any output format, with the drift
+the store recorded since the approved baseline. Exit codes as for `check`: FAILING when a rule fails,
+CANNOT_EVALUATE when one could not be evaluated and none fails, BAD_INPUT when there is nothing to render.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from auditor.cli.common import Subcommands, add_config, add_target, command, configure_logging, write_output
+from auditor.cli.exit_codes import ExitCode, for_reports
+from auditor.errors import InputError
+
+
+def register(sub: Subcommands) -> None:
+    from auditor.outputs.formats import FORMATS
+
+    report = command(
+        sub,
+        "report",
+        run_report,
+        help="render the latest stored cycle (html, markdown, sarif, plan ...) without collecting again",
+        description="Render the state store's latest completed cycle of each target, with the drift since its "
+        "baseline, without collecting again.",
+        epilog="examples:\n  grants-auditor report --config auditor.yaml --format html --out report.html\n"
+        "  grants-auditor report --config auditor.yaml --target prod --format plan --out fixes.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config(report)
+    add_target(report, "only this target (default: every target in the config)")
+    report.add_argument("--format", choices=tuple(sorted(FORMATS)), default="html")
+    report.add_argument(
+        "--out",
+        "--output",
+        "-o",
+        dest="output",
+        metavar="PATH",
+        help="write here (default stdout); with several targets, one file each: PATH's name plus .<target>",
+    )
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from auditor.cycle import load_packs_for
+    from auditor.drift.store import StateStore, StoreError, state_path
+    from auditor.outputs.formats import render
+    from auditor.outputs.review import pack_infos
+    from auditor.outputs.stored import stored_record
+    from auditor.settings import load_settings
+
+    settings = load_settings(args.config)
+    configure_logging(args, settings)
+    packs = pack_infos(load_packs_for(settings))
+    targets = [settings.target(args.target).name] if args.target else [t.name for t in settings.targets]
+    path = state_path(settings)
+    if not path.exists():
+        raise InputError(str(path), "no state store yet: run the daemon (`grants-auditor run`) for one cycle first")
+    try:
+        with StateStore(path) as store:
+            records = [stored_record(store, target, packs) for target in targets]
+    except StoreError as exc:
+        raise InputError(str(path), str(exc)) from exc
+    if args.output and args.output != "-" and len(records) > 1:  # one document per file: PATH.<target>.<suffix>
+        out = Path(args.output)
+        for record in records:
+            write_output(
+                render(record, args.format), str(out.with_name(f"{out.stem}.{record.report.target}{out.suffix}"))
+            )
+    else:
+        write_output("".join(render(record, args.format) for record in records), args.output)
+    return for_reports([record.report for record in records]) if records else ExitCode.OK
