@@ -107,11 +107,12 @@ def _evaluate_snapshots(args: argparse.Namespace) -> tuple[list[Report], PackSet
 
 
 def _audit_config(args: argparse.Namespace) -> tuple[list[Report], PackSet]:
-    from auditor.cli.progress import collection_progress
-    from auditor.cycle import load_packs_for, run_cycle
     from auditor.settings import load_settings
 
-    settings = load_settings(args.config)
+    settings = load_settings(args.config)  # before the collectors and their clients are even imported
+    from auditor.cli.progress import collection_progress
+    from auditor.cycle import load_packs_for, run_cycle
+
     configure_logging(args, settings)
     if args.rule_dirs:
         extra = tuple(str(Path(d).resolve()) for d in args.rule_dirs)  # relative to here, not to the config
@@ -126,12 +127,13 @@ def _audit_config(args: argparse.Namespace) -> tuple[list[Report], PackSet]:
 
 
 def run_collect(args: argparse.Namespace) -> int:
-    from auditor.cli.progress import collection_progress
-    from auditor.collect.snapshot import collect_target
-    from auditor.cycle import load_packs_for, plan_target
     from auditor.settings import load_settings
 
     settings = load_settings(args.config)
+    from auditor.cli.progress import collection_progress
+    from auditor.collect.snapshot import collect_target
+    from auditor.cycle import load_packs_for, plan_target
+
     configure_logging(args, settings)
     packs = load_packs_for(settings)
     target = settings.target(args.target)
