@@ -8,6 +8,7 @@ the screen. Statuses and severities are styled by value, so a status added later
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,11 @@ _ATTENTION = (Status.FAIL.value, Status.ERROR.value, Status.WARN.value)  # first
 _SEVERITY_RANK = {s.value: i for i, s in enumerate(Severity)}
 MAX_FIX_LINES = 4  # statements one row shows; the sql, json and markdown formats have them all
 MAX_STATEMENT_CHARS = 240
+
+
+def _natural(rule_id: str) -> list[str | int]:
+    """``AWS-2`` before ``AWS-10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", rule_id)]
 
 
 def _safe(text: str) -> str:
@@ -98,7 +104,7 @@ def report_renderables(report: Report) -> list[RenderableType]:
             rule.append(f"\n{_safe(finding.integration)}", style="dim")
             table.add_row(status, rule, Text(_safe(finding.subject)), _details(finding))
         parts.append(table)
-    passing = sorted({f.rule_id for f in report.findings if f.status is Status.PASS})
+    passing = sorted({f.rule_id for f in report.findings if f.status is Status.PASS}, key=_natural)
     if passing:
         count = sum(1 for f in report.findings if f.status is Status.PASS)
         parts.append(Text(f"passing: {count} findings of {', '.join(_safe(r) for r in passing)}", style="green"))
