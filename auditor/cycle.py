@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from auditor.errors import InputError
 from auditor.evaluate.engine import bind_all, evaluate, plan
@@ -15,6 +16,9 @@ from auditor.model.plan import CollectionPlan
 from auditor.model.stats import CollectionStats
 from auditor.packs.loader import BindingError, PackSet, load_packs
 from auditor.settings import Settings, TargetSettings
+
+if TYPE_CHECKING:
+    from auditor.collect.progress import CollectionProgress
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,18 @@ def plan_target(target: TargetSettings, packs: PackSet) -> CollectionPlan:
     return plan(bind_all(packs, target.integrations), target.watch)
 
 
-def run_cycle(target: TargetSettings, packs: PackSet, *, now: datetime | None = None) -> CycleResult:
+def run_cycle(
+    target: TargetSettings,
+    packs: PackSet,
+    *,
+    now: datetime | None = None,
+    progress: CollectionProgress | None = None,
+) -> CycleResult:
     """Collect the target's facts once, then evaluate them. Unreadable facts end as `error` findings."""
     from auditor.collect.snapshot import collect_target
 
     now = now or datetime.now(UTC)
-    collected = collect_target(target, plan_target(target, packs), now=now)
+    collected = collect_target(target, plan_target(target, packs), now=now, progress=progress)
     report = evaluate(collected.snapshot, packs, now=now)
     return CycleResult(snapshot=collected.snapshot, report=report, stats=collected.stats)
 

@@ -27,6 +27,8 @@ from pydantic import BaseModel, SecretStr
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from auditor.console import isatty, wants_color
+
 REDACTED = "[REDACTED]"
 MIN_SECRET_LENGTH = 6  # shorter registered values would redact ordinary words; they are ignored
 
@@ -165,19 +167,44 @@ class _ScrubbingRenderer:
 
 
 class _AuditorHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The one handler `configure_logging` installs on the root logger."""
+    """The one handler `configure_logging` installs on the root logger.
+
+    Without a stream of its own it writes to whatever ``sys.stderr`` is when a record arrives, so a live
+    terminal display that takes stderr over (the collection progress) prints log lines above itself.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._own_stream = stream
+        super().__init__(stream)
+
+    @property
+    def stream(self) -> TextIO:
+        return self._own_stream if self._own_stream is not None else sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        if value is not sys.stderr:
+            self._own_stream = value
 
 
-def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(
+    *,
+    json: bool | None = None,
+    level: str = "INFO",
+    stream: TextIO | None = None,
+    colors: bool | None = None,
+) -> None:
     """Configure structlog and stdlib logging for the whole process (entry points only).
 
     ``json=None`` picks JSON lines when ``stream`` (default: stderr) is not a TTY and a readable
-    console format on a TTY. ``level`` applies to the auditor's own loggers; libraries log at WARNING
-    and above, except at ``DEBUG``, which turns them up too (their records pass the same redaction).
-    Calling it again replaces the previous configuration.
+    console format on a TTY. ``colors=None`` colours the console format on a TTY unless ``NO_COLOR`` is
+    set (`auditor.console.wants_color`); JSON lines never carry colour. ``level`` applies to the
+    auditor's own loggers; libraries log at WARNING and above, except at ``DEBUG``, which turns them up
+    too (their records pass the same redaction). Calling it again replaces the previous configuration.
     """
-    stream = stream if stream is not None else sys.stderr
-    use_json = not _isatty(stream) if json is None else json
+    target = stream if stream is not None else sys.stderr
+    use_json = not isatty(target) if json is None else json
+    use_colors = wants_color(target) if colors is None else colors
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
         raise ValueError(f"unknown log level {level!r}")
@@ -192,7 +219,7 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=_isatty(stream), exception_formatter=structlog.dev.plain_traceback)
+        else structlog.dev.ConsoleRenderer(colors=use_colors, exception_formatter=structlog.dev.plain_traceback)
     )
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if use_json:
@@ -235,11 +262,3 @@ def configure_logging(*, json: bool | None = None, level: str = "INFO", stream: 
 def _drop_known_noise(record: logging.LogRecord) -> bool:
     """The SQL connector warns on every connection that pyarrow is absent; the auditor never needs it."""
     return not (record.name.startswith("databricks.sql") and "pyarrow is not installed" in str(record.msg))
-
-
-def _isatty(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty()) if callable(isatty) else False
-    except ValueError:  # a closed stream
-        return False

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -219,11 +220,27 @@ class Settings(_Strict):
         return [(base / d) if not Path(d).is_absolute() else Path(d) for d in self.rule_dirs]
 
 
-def _interpolate(value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[str, str]) -> Any:
+UNSET_PLACEHOLDER = "1"
+"""What an unset variable reads as when a config is checked without its environment: a value the fields that
+usually take variables (secrets, ids, hosts, paths, numbers) accept."""
+
+
+@dataclass(frozen=True)
+class MissingVariable:
+    """An environment variable the config refers to without a default, and is not set."""
+
+    name: str
+    line: int | None
+    field: str
+
+
+def _interpolate(
+    value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[str, str], missing: list[MissingVariable] | None
+) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*loc, k), path, index, env) for k, v in value.items()}
+        return {k: _interpolate(v, (*loc, k), path, index, env, missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*loc, i), path, index, env) for i, v in enumerate(value)]
+        return [_interpolate(v, (*loc, i), path, index, env, missing) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -234,12 +251,11 @@ def _interpolate(value: Any, loc: Loc, path: Path, index: LineIndex, env: dict[s
             return default
         if value is not None:
             return value
-        raise InputError(
-            path,
-            f"environment variable {name} is not set",
-            line=index.line_of(loc),
-            field=format_loc(loc),
-        )
+        unset = MissingVariable(name=name, line=index.line_of(loc), field=format_loc(loc))
+        if missing is None:
+            raise InputError(path, f"environment variable {name} is not set", line=unset.line, field=unset.field)
+        missing.append(unset)
+        return UNSET_PLACEHOLDER
 
     return _ENV_REF.sub(replace, value)
 
@@ -262,18 +278,33 @@ def _reject_duplicate_targets(path: Path, data: dict[str, Any], index: LineIndex
             seen.add(name)
 
 
-def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
-    """Load and validate a config file. Raises `InputError` (file, line, field) on bad input."""
+def load_settings(
+    path: str | Path, env: dict[str, str] | None = None, *, missing: list[MissingVariable] | None = None
+) -> Settings:
+    """Load and validate a config file. Raises `InputError` (file, line, field) on bad input.
+
+    An unset variable is bad input, unless ``missing`` is given: then each one is appended to it and reads as
+    `UNSET_PLACEHOLDER`, so the structure can be checked without the secrets (`config validate`).
+    """
     path = Path(path)
     data, index = load_yaml(path, CONFIG)
     if not isinstance(data, dict):
         raise InputError(path, "the config must be a mapping with a 'targets' list", line=1)
-    data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env)
+    data = _interpolate(data, (), path, index, dict(os.environ) if env is None else env, missing)
     _reject_duplicate_targets(path, data, index)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(path, exc, index, data=data) from exc
+        error = validation_error(path, exc, index, data=data)
+        unset = next((m for m in missing or () if m.field == error.field), None)
+        if unset is not None:  # the placeholder does not fit this field: the variable is needed to check it
+            raise InputError(
+                path,
+                f"environment variable {unset.name} is not set (needed to check it)",
+                line=unset.line,
+                field=unset.field,
+            ) from exc
+        raise error from exc
     settings = settings.model_copy(update={"source_path": str(path)})
     settings._lines = index
     return settings

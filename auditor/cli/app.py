@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from auditor import __version__
 from auditor.cli import baseline, check, config, conformance, demo, preflight, report, rules, run, sandbox
-from auditor.cli.common import Handler, global_options
+from auditor.cli.common import Handler, examples_epilog, global_options
 from auditor.cli.exit_codes import ExitCode
 from auditor.errors import InputError
 
@@ -26,12 +26,24 @@ COMMANDS = (
 )  # in the order `--help` lists them
 
 
+EXAMPLES = (
+    "grants-auditor demo                                     # the sandbox and the daemon catching a drift",
+    "grants-auditor config validate config/example.yaml",
+    "grants-auditor preflight --config config/example.yaml",
+    "grants-auditor check --config config/example.yaml --fail-on high",
+    "grants-auditor check --snapshot examples/snapshots/drifted.json --format markdown",
+    "grants-auditor COMMAND --help                           # each command's options and examples",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    codes = "\n".join(f"  {code.value:<3} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
     parser = argparse.ArgumentParser(
         prog="grants-auditor",
-        description="Prove that a Databricks workspace and its AWS side grant exactly what Segment's "
+        description="Prove that a Databricks workspace and its AWS side grant exactly what Segment's\n"
         "Databricks integrations need.",
-        epilog="exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode),
+        epilog=f"exit codes:\n{codes}\n\n{examples_epilog(EXAMPLES)}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[global_options(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"grants-auditor {__version__}")

@@ -23,6 +23,7 @@ from auditor.drift.baseline import (
     diff_json,
     render_baseline,
     render_diff,
+    snapshot_diff,
 )
 from auditor.drift.store import StateStore, StoreError, state_path
 from auditor.errors import InputError
@@ -30,18 +31,58 @@ from auditor.settings import Settings, load_settings
 
 
 def register(sub: Subcommands) -> None:
-    baseline = command(sub, "baseline", None, help="approve, show or diff the approved baseline of a target")
+    baseline = command(
+        sub,
+        "baseline",
+        None,
+        help="approve, show or diff the approved baseline of a target",
+        examples=(
+            "grants-auditor baseline approve --config config/example.yaml --target prod",
+            "grants-auditor baseline diff --config config/example.yaml --target prod",
+            "# in CI, without a daemon: approve a snapshot once, then diff each new one against it",
+            "grants-auditor baseline approve --config ci.yaml --snapshot approved.json",
+            "grants-auditor baseline diff --config ci.yaml --snapshot today.json",
+        ),
+    )
     actions = baseline.add_subparsers(dest="baseline_command", required=True, metavar="{approve,show,diff}")
     approve = command(
-        actions, "approve", run_baseline, help="approve the latest completed snapshot (or --snapshot FILE)"
+        actions,
+        "approve",
+        run_baseline,
+        help="approve the latest completed snapshot (or --snapshot FILE)",
+        examples=(
+            "grants-auditor baseline approve --config config/example.yaml --target prod --by alice",
+            "grants-auditor baseline approve --config ci.yaml --snapshot approved.json",
+        ),
     )
-    show = command(actions, "show", run_baseline, help="show the approved baseline")
-    diff = command(actions, "diff", run_baseline, help="changes between the baseline and the latest snapshot")
+    show = command(
+        actions,
+        "show",
+        run_baseline,
+        help="show the approved baseline",
+        examples=("grants-auditor baseline show --config config/example.yaml --format json",),
+    )
+    diff = command(
+        actions,
+        "diff",
+        run_baseline,
+        help="changes between the baseline and the latest snapshot (exit 1 when there are any)",
+        examples=(
+            "grants-auditor baseline diff --config config/example.yaml --target prod",
+            "grants-auditor collect --config ci.yaml --out today.json && \\",
+            "  grants-auditor baseline diff --config ci.yaml --snapshot today.json --format json",
+        ),
+    )
     for parser in (approve, show, diff):
         add_config(parser)
         add_target(parser, "the target (default: every target)")
     approve.add_argument("--snapshot", help="approve this snapshot JSON file instead of the latest cycle's")
     approve.add_argument("--by", help="who approves (default: the current user)")
+    diff.add_argument(
+        "--snapshot",
+        metavar="FILE",
+        help="diff this snapshot JSON file (of one target) instead of the latest cycle's: no daemon needed",
+    )
     for parser in (show, diff):
         add_format(parser)
 
@@ -62,7 +103,9 @@ def run_baseline(args: argparse.Namespace, *, out: TextIO | None = None, err: Te
                 return _approve(store, settings, targets, args, out)
             if args.baseline_command == "show":
                 return _show(store, targets, args.format, out)
-            return _diff(store, targets, args.format, out)
+            if args.snapshot:
+                return _diff_results([_snapshot_diff(store, settings, args)], args.format, out)
+            return _diff_results([baseline_diff(store, target) for target in targets], args.format, out)
     except (InputError, BaselineError, StoreError) as exc:
         print(f"grants-auditor: error: {exc}", file=err)
         return ExitCode.BAD_INPUT
@@ -93,8 +136,23 @@ def _show(store: StateStore, targets: list[str], output: str, out: TextIO) -> in
     return ExitCode.OK
 
 
-def _diff(store: StateStore, targets: list[str], output: str, out: TextIO) -> int:
-    results: list[BaselineDiff] = [baseline_diff(store, target) for target in targets]
+def _snapshot_diff(store: StateStore, settings: Settings, args: argparse.Namespace) -> BaselineDiff:
+    from auditor.cycle import load_packs_for
+    from auditor.evaluate.engine import audited, bind_all
+    from auditor.loading import load_snapshot
+    from auditor.packs.loader import BindingError
+
+    snapshot = load_snapshot(args.snapshot)
+    if args.target and args.target != snapshot.target:
+        raise InputError(args.snapshot, f"the snapshot is of target {snapshot.target!r}, not {args.target!r}")
+    try:
+        bound = bind_all(load_packs_for(settings), snapshot.integrations, where=args.snapshot)
+    except BindingError as exc:
+        raise InputError(args.snapshot, exc.detail, field=exc.field) from exc
+    return snapshot_diff(store, snapshot, audited(bound))
+
+
+def _diff_results(results: list[BaselineDiff], output: str, out: TextIO) -> int:
     if output == "json":
         print(diff_json(results), file=out)
     else:

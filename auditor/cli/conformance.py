@@ -26,6 +26,10 @@ def register(sub: Subcommands) -> None:
         "conformance",
         run_conformance,
         help="check, read-only, that the workspace behaves as the collectors assume",
+        examples=(
+            "grants-auditor conformance --config auditor.yaml",
+            "grants-auditor conformance --config auditor.yaml --target prod --out conformance/  # shapes to send back",
+        ),
     )
     add_config(parser)
     add_target(parser)

@@ -11,7 +11,13 @@ from auditor.cli.sandbox import sandbox_installed
 
 
 def register(sub: Subcommands) -> None:
-    parser = command(sub, "demo", run_demo, help="the sandbox (drifted) + the daemon against it, catching a drift")
+    parser = command(
+        sub,
+        "demo",
+        run_demo,
+        help="the sandbox (drifted) + the daemon against it, catching a drift",
+        examples=("grants-auditor demo", "grants-auditor demo --keep-running   # then browse /metrics and /findings"),
+    )
     parser.add_argument("--keep-running", action="store_true", help="stay up after the drift was shown")
     parser.add_argument("--interval", type=float, help=argparse.SUPPRESS)  # seconds between cycles
 

@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 
 
 def register(sub: Subcommands) -> None:
-    parser = command(sub, "preflight", run_preflight, help="the auditor's identity and which fact families it can read")
+    parser = command(
+        sub,
+        "preflight",
+        run_preflight,
+        help="the auditor's identity and which fact families it can read (exit 3 on a blind spot)",
+        examples=(
+            "grants-auditor preflight --config config/example.yaml",
+            "grants-auditor preflight --config config/example.yaml --target prod --format json",
+        ),
+    )
     add_config(parser)
     add_target(parser)
     add_format(parser)

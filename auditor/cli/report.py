@@ -25,9 +25,11 @@ def register(sub: Subcommands) -> None:
         help="render the latest stored cycle (html, markdown, sarif, plan ...) without collecting again",
         description="Render the state store's latest completed cycle of each target, with the drift since its "
         "baseline, without collecting again.",
-        epilog="examples:\n  grants-auditor report --config auditor.yaml --format html --out report.html\n"
-        "  grants-auditor report --config auditor.yaml --target prod --format plan --out fixes.md",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=(
+            "grants-auditor report --config auditor.yaml --format html --out report.html",
+            "grants-auditor report --config auditor.yaml --target prod --format plan --out fixes.md",
+            "grants-auditor report --config auditor.yaml --format sarif --out grants.sarif",
+        ),
     )
     add_config(report)
     add_target(report, "only this target (default: every target in the config)")

@@ -7,21 +7,55 @@ import json
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from auditor.cli.common import Subcommands, add_format, command
+from auditor.cli.common import Subcommands, add_format, add_rule_dirs, command
 from auditor.cli.exit_codes import ExitCode
 from auditor.errors import InputError
 
 
 def register(sub: Subcommands) -> None:
-    rules = command(sub, "rules", None, help="validate, list and describe rule packs")
+    rules = command(
+        sub,
+        "rules",
+        None,
+        help="validate, list and describe rule packs",
+        examples=(
+            "grants-auditor rules validate site-rules/",
+            "grants-auditor rules list --format json",
+            "grants-auditor rules kinds",
+        ),
+    )
     actions = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    validate = command(actions, "validate", run_validate, help="validate pack files (default: the bundled packs)")
+    validate = command(
+        actions,
+        "validate",
+        run_validate,
+        help="validate pack files (default: the bundled packs)",
+        examples=("grants-auditor rules validate", "grants-auditor rules validate site-rules/ my-pack.yaml"),
+    )
     validate.add_argument("paths", nargs="*", metavar="PATH")
-    listing = command(actions, "list", run_list, help="list every rule with its requirement IDs")
-    listing.add_argument("--rules", nargs="*", default=[], metavar="DIR", help="extra rule pack directories")
+    listing = command(
+        actions,
+        "list",
+        run_list,
+        help="list every rule with its requirement IDs",
+        examples=("grants-auditor rules list", "grants-auditor rules list --rule-dir site-rules/ --format json"),
+    )
+    add_rule_dirs(listing)
     add_format(listing)
-    command(actions, "kinds", run_kinds, help="list the check kinds and their arguments")
-    schema = command(actions, "schema", run_schema, help="write JSON Schemas for rule packs and the config")
+    command(
+        actions,
+        "kinds",
+        run_kinds,
+        help="list the check kinds and their arguments",
+        examples=("grants-auditor rules kinds",),
+    )
+    schema = command(
+        actions,
+        "schema",
+        run_schema,
+        help="write JSON Schemas for rule packs and the config",
+        examples=("grants-auditor rules schema --out docs/schemas",),
+    )
     schema.add_argument("--out", default="docs/schemas", metavar="DIR")
 
 
@@ -50,7 +84,7 @@ def run_list(args: argparse.Namespace) -> int:
     from auditor.evaluate.registry import builtin_kind_args
     from auditor.packs.loader import load_packs
 
-    packs = load_packs([Path(d) for d in args.rules], kinds=builtin_kind_args())
+    packs = load_packs([Path(d) for d in args.rule_dirs], kinds=builtin_kind_args())
     rows = [
         {
             "pack": p.name,

@@ -12,7 +12,17 @@ DEFAULT_GRACE_SECONDS = 30.0
 
 
 def register(sub: Subcommands) -> None:
-    parser = command(sub, "run", run_daemon, help="the daemon: scheduled audits, /metrics, /findings, drift")
+    parser = command(
+        sub,
+        "run",
+        run_daemon,
+        help="the daemon: scheduled audits, /metrics, /findings, drift",
+        examples=(
+            "grants-auditor run --config config/example.yaml",
+            "grants-auditor run --config config/example.yaml --once --log-format json",
+            "python -m auditor.daemon --config config/example.yaml   # the same command",
+        ),
+    )
     add_config(parser)
     parser.add_argument("--once", action="store_true", help="run one cycle per target, then exit")
     parser.add_argument(

@@ -11,7 +11,7 @@ import argparse
 import importlib.util
 import sys
 
-from auditor.cli.common import Subcommands, command
+from auditor.cli.common import Subcommands, command, global_options
 from auditor.cli.exit_codes import ExitCode
 
 _NO_OPTIONS_HERE = "\0"  # a prefix no argument starts with: argparse passes every argument on, `-h` included
@@ -47,4 +47,6 @@ def run_sandbox(args: argparse.Namespace) -> int:
         return ExitCode.BAD_INPUT
     from auditor_sandbox.cli import main
 
-    return main(args.sandbox_args, prog="grants-auditor sandbox")
+    # The global options may follow `sandbox` too; they are the auditor's, not the sandbox's.
+    _, sandbox_args = global_options(top=False).parse_known_args(args.sandbox_args)
+    return main(sandbox_args, prog="grants-auditor sandbox")

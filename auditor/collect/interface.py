@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from auditor.collect.progress import CollectionProgress, NoProgress
 from auditor.model.facts import (
     FactFamily,
     Grant,
@@ -132,10 +133,11 @@ class FactSink:
     pending scopes without a status become FAILED.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, progress: CollectionProgress | None = None) -> None:
         self._lock = threading.Lock()
         self._sealed = False
         self._data = _Collected()
+        self._progress = progress or NoProgress()
 
     def commit(self, family: FactFamily, scope: str = GLOBAL_SCOPE, **facts: Iterable[Any]) -> None:
         """Record ``family``/``scope`` as READ together with the facts read for it.
@@ -193,8 +195,11 @@ class FactSink:
 
     def _record(self, family: FactFamily, scope: str, failure: ReadFailure | None) -> None:
         key = (family, scope)
-        if key not in self._data.statuses or _severity(failure) > _severity(self._data.statuses[key]):
+        first = key not in self._data.statuses
+        if first or _severity(failure) > _severity(self._data.statuses[key]):
             self._data.statuses[key] = failure
+        if first:
+            self._progress.recorded(family, scope, ReadState.READ if failure is None else failure.state)
 
     def recorded(self, family: FactFamily, scope: str) -> bool:
         """Whether a status was recorded for the scope."""
@@ -205,7 +210,8 @@ class FactSink:
         """Stop accepting commits; every ``pending`` scope without a status gets ``failure``."""
         with self._lock:
             for family, scope in pending:
-                self._data.statuses.setdefault((family, scope), failure)
+                if (family, scope) not in self._data.statuses:
+                    self._record(family, scope, failure)
             self._sealed = True
 
     def failures(self) -> list[tuple[FactFamily, ReadFailure]]:

@@ -36,6 +36,7 @@ from auditor.collect.credentials import (
 from auditor.collect.grants import GrantReader
 from auditor.collect.identities import ScimDirectory, read_me
 from auditor.collect.interface import GLOBAL_SCOPE, FactSink, ReadFailed, ReadFailure, as_read_failure
+from auditor.collect.progress import CollectionProgress, NoProgress
 from auditor.collect.rest_grants import read_securable
 from auditor.collect.runner import Memo, Runner, wait_until
 from auditor.collect.scopes import ReadPlan, Scope
@@ -79,9 +80,18 @@ class CollectionResult:
     stats: CollectionStats
 
 
-def collect_target(target: TargetSettings, plan: CollectionPlan, *, now: datetime | None = None) -> CollectionResult:
-    """Collect the facts ``plan`` needs from ``target`` within ``target.schedule.deadline_seconds``."""
-    return _Cycle(target, plan).run(now or datetime.now(UTC))
+def collect_target(
+    target: TargetSettings,
+    plan: CollectionPlan,
+    *,
+    now: datetime | None = None,
+    progress: CollectionProgress | None = None,
+) -> CollectionResult:
+    """Collect the facts ``plan`` needs from ``target`` within ``target.schedule.deadline_seconds``.
+
+    ``progress`` hears of every planned read and of each status as it is recorded.
+    """
+    return _Cycle(target, plan, progress or NoProgress()).run(now or datetime.now(UTC))
 
 
 def work_budget(deadline_seconds: float) -> float:
@@ -92,12 +102,13 @@ def work_budget(deadline_seconds: float) -> float:
 class _Cycle:
     """The state of one cycle. Worker tasks write into the sink and a few dicts; the caller reads them."""
 
-    def __init__(self, target: TargetSettings, plan: CollectionPlan) -> None:
+    def __init__(self, target: TargetSettings, plan: CollectionPlan, progress: CollectionProgress) -> None:
         self.target = target
         self.reads = ReadPlan(plan)
         self.deadline = Deadline(work_budget(target.schedule.deadline_seconds))
         self.meter = CostMeter()
-        self.sink = FactSink()
+        self.progress = progress
+        self.sink = FactSink(progress)
         self.connections = Connections(target, self.deadline, self.meter)
         self.iam = IamReader(target.aws, self.connections.policy, self.deadline, self.meter) if target.aws else None
         self.identity: str | None = None
@@ -117,6 +128,7 @@ class _Cycle:
     # ---- the cycle --------------------------------------------------------------------------------
 
     def run(self, collected_at: datetime) -> CollectionResult:
+        self.progress.planned(self.reads.expected())
         with Runner(self.target.databricks.max_concurrency, name=f"collect-{self.target.name}") as runner:
             self._runner = runner
             self._submit_reads()

@@ -2,12 +2,14 @@
 
 ``approve`` records the latest completed cycle's snapshot (or a snapshot file) as the target's
 baseline; earlier baselines are kept as history. ``diff`` compares the baseline with the latest
-completed snapshot using the same pure drift diff as the daemon (unread scopes never differ).
+completed snapshot (or a snapshot file) using the same pure drift diff as the daemon (unread scopes
+never differ).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +19,8 @@ from auditor.drift.diff import Change, diff
 from auditor.drift.store import Baseline, StateStore
 from auditor.errors import InputError
 from auditor.loading import load_snapshot
+from auditor.model.facts import Snapshot
+from auditor.model.findings import AuditedBinding
 
 
 class BaselineError(Exception):
@@ -50,20 +54,39 @@ def approve_baseline(
     return store.approve_baseline(target, store.snapshot(cycle.id), approved_by=approved_by, source=f"cycle {cycle.id}")
 
 
-def baseline_diff(store: StateStore, target: str) -> BaselineDiff:
-    """The changes between ``target``'s baseline and its latest completed snapshot."""
+def _approved(store: StateStore, target: str) -> Baseline:
     baseline = store.baseline(target)
     if baseline is None:
         raise BaselineError(f"target {target!r} has no approved baseline: run 'baseline approve' first")
+    return baseline
+
+
+def baseline_diff(store: StateStore, target: str) -> BaselineDiff:
+    """The changes between ``target``'s baseline and its latest completed snapshot."""
+    baseline = _approved(store, target)
     cycle = store.latest_cycle(target)
     if cycle is None:
-        raise BaselineError(f"target {target!r} has no completed cycle yet")
+        raise BaselineError(f"target {target!r} has no completed cycle yet: diff a --snapshot file instead")
     latest = store.snapshot(cycle.id)
     return BaselineDiff(
         target=target,
         baseline=baseline,
         latest_collected_at=latest.collected_at,
         changes=tuple(diff(baseline.snapshot, latest, store.report(cycle.id).audited)),
+    )
+
+
+def snapshot_diff(store: StateStore, snapshot: Snapshot, audited: Sequence[AuditedBinding]) -> BaselineDiff:
+    """The changes between the baseline of ``snapshot``'s target and ``snapshot`` (no daemon cycle needed).
+
+    ``audited`` is what the snapshot's integrations audit (`auditor.evaluate.engine.audited`).
+    """
+    baseline = _approved(store, snapshot.target)
+    return BaselineDiff(
+        target=snapshot.target,
+        baseline=baseline,
+        latest_collected_at=snapshot.collected_at,
+        changes=tuple(diff(baseline.snapshot, snapshot, audited)),
     )
 
 

@@ -179,7 +179,7 @@ def test_check_a_missing_snapshot_or_rule_dir_is_bad_input(tmp_path: Path, capsy
     assert main(["check", "--snapshot", str(tmp_path / "nope.json")]) == ExitCode.BAD_INPUT
     assert f"{tmp_path / 'nope.json'}: cannot read snapshot" in capsys.readouterr().err
     healthy().dump(tmp_path / "ok.json")
-    assert main(["check", "--snapshot", str(tmp_path / "ok.json"), "--rules", str(tmp_path / "none")]) == 2
+    assert main(["check", "--snapshot", str(tmp_path / "ok.json"), "--rule-dir", str(tmp_path / "none")]) == 2
     assert "no such rule file or directory" in capsys.readouterr().err
 
 

@@ -203,7 +203,7 @@ def rules_validate(path: Path | str) -> Outcome:
 
 
 def check_with_pack_dir(directory: Path | str) -> Outcome:
-    return run_cli(["check", "--snapshot", str(SNAPSHOTS[0]), "--rules", str(directory)])
+    return run_cli(["check", "--snapshot", str(SNAPSHOTS[0]), "--rule-dir", str(directory)])
 
 
 def check_snapshot(path: Path | str) -> Outcome:
@@ -365,14 +365,14 @@ HOSTILE_YAML: dict[str, tuple[bytes, int | None]] = {
 
 def _hostile_yaml_cases() -> Iterator[tuple[str, str]]:
     for name in HOSTILE_YAML:
-        for entry in ("config validate", "check --config", "rules validate", "check --rules DIR"):
+        for entry in ("config validate", "check --config", "rules validate", "check --rule-dir DIR"):
             yield name, entry
 
 
 @pytest.mark.parametrize(("name", "entry"), list(_hostile_yaml_cases()))
 def test_hostile_yaml_gives_one_clear_error(workdir: Path, name: str, entry: str) -> None:
     content, line = HOSTILE_YAML[name]
-    if entry == "check --rules DIR":
+    if entry == "check --rule-dir DIR":
         directory = workdir / f"packs-{name}"
         directory.mkdir(exist_ok=True)
         path = write_case(directory, name, content, ".yaml")

@@ -32,6 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _examples(prog: str) -> str:
+    return (
+        "Examples:\n"
+        f"  {prog} --scenario drifted --write-config /tmp/sandbox.yaml\n"
+        f"  {prog} --scenario healthy --port 8443 --auth oauth-m2m --write-config /tmp/sandbox.yaml"
+    )
+
+
 def run(args: argparse.Namespace, stop: threading.Event | None = None, *, prog: str = PROG) -> int:
     """Start the sandbox, print where it listens, write the config, serve until SIGINT/SIGTERM (or `stop`)."""
     from auditor_sandbox.sandbox import Sandbox
@@ -75,7 +83,12 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, Any]:
 
 def main(argv: Sequence[str] | None = None, *, prog: str = PROG) -> int:
     """The one definition of the command's arguments; `grants-auditor sandbox` delegates here with its own `prog`."""
-    parser = argparse.ArgumentParser(prog=prog, description="Serve a sandbox scenario until interrupted.")
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Serve a sandbox scenario until interrupted.",
+        epilog=_examples(prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     try:
         return run(parser.parse_args(argv), prog=prog)
