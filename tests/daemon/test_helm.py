@@ -31,6 +31,7 @@ CHART = ROOT / "helm" / "grants-auditor"
 RULES = ROOT / "config" / "prometheus" / "grants-auditor.rules.yaml"
 DASHBOARD = ROOT / "config" / "grafana" / "grants-auditor.json"
 EXAMPLE_VALUES = CHART / "ci" / "production-values.yaml"
+DEPLOY_GUIDE = ROOT / "docs" / "deploy.md"
 CONFIG_PATH = "/etc/grants-auditor/config.yaml"
 KUBERNETES_VERSION = "1.30.0"  # the oldest Kubernetes the chart supports (EKS standard support)
 JOB = "grants-auditor"  # the scrape job the alert rules select on
@@ -75,9 +76,9 @@ def chart() -> helm.Chart:
     return helm.Chart.load(CHART)
 
 
-def render(chart: helm.Chart, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def render(chart: helm.Chart, values: dict[str, Any], release: str = RELEASE) -> dict[str, dict[str, Any]]:
     """The rendered objects by kind (one object per kind in this chart), plus NOTES under "NOTES"."""
-    rendered = chart.render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+    rendered = chart.render(values, name=release, namespace=NAMESPACE, is_install=True)
     objects: dict[str, dict[str, Any]] = {}
     for path, text in rendered.items():
         if path.endswith("NOTES.txt"):
@@ -467,3 +468,31 @@ def test_dockerfile_follows_hadolints_rules() -> None:
             assert all(a.startswith("-") or a.endswith(".whl") for a in installed.split()), installed
     assert not any(" | " in r for r in runs)  # DL4006: no pipes, so no pipefail needed
     assert len([i for i in every if i.keyword == "HEALTHCHECK"]) == 1  # DL3012
+
+
+# ---- the deployment guide ------------------------------------------------------------------------------
+
+
+def guide_blocks(language: str) -> list[str]:
+    return re.findall(rf"^```{language}\n(.*?)^```", DEPLOY_GUIDE.read_text(encoding="utf-8"), flags=re.S | re.M)
+
+
+def test_the_guides_values_install_and_make_a_valid_config(chart: helm.Chart, tmp_path: Path) -> None:
+    (values_block,) = [b for b in guide_blocks("yaml") if b.startswith("image:")]
+    values = yaml.safe_load(values_block)
+
+    chart.validate_schema(values)
+    objects = render(chart, values, release="grants-auditor")  # `helm install grants-auditor ... -n security`
+    config = tmp_path / "config.yaml"
+    config.write_text(objects["ConfigMap"]["data"]["config.yaml"], encoding="utf-8")
+    settings = load_settings(config, env={"DATABRICKS_CLIENT_ID": "id", "DATABRICKS_CLIENT_SECRET": "s3cr3t"})
+    assert settings.server.findings_token_env is not None
+    account = objects["ServiceAccount"]["metadata"]
+    assert account["name"] == "grants-auditor"  # the name the guide's IAM trust policy names
+    assert account["annotations"]["eks.amazonaws.com/role-arn"] == values["serviceAccount"]["awsRoleArn"]
+    guide = DEPLOY_GUIDE.read_text(encoding="utf-8")
+    for kind, name in [("Deployment", "deployment"), ("Service", "svc")]:
+        assert f"{name}/{objects[kind]['metadata']['name']}" in guide
+    for block in guide_blocks("json"):
+        json.loads(block)
+    assert f"system:serviceaccount:{NAMESPACE}:{account['name']}" in guide
