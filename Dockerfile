@@ -50,7 +50,7 @@ RUN groupadd --system --gid 10001 auditor \
 # everything is byte-compiled here, since a read-only root filesystem cannot cache bytecode at run time.
 COPY --from=build /wheels/ /tmp/wheels/
 RUN python -m venv "$VIRTUAL_ENV" \
-    && "$VIRTUAL_ENV/bin/pip" install --no-compile /tmp/wheels/*.whl \
+    && "$VIRTUAL_ENV/bin/pip" install --no-cache-dir --no-compile /tmp/wheels/*.whl \
     && "$VIRTUAL_ENV/bin/pip" uninstall --yes pip setuptools \
     && find "$VIRTUAL_ENV/lib" -depth -type d -name tests -exec rm -rf {} + \
     && "$VIRTUAL_ENV/bin/python" -m compileall -q "$VIRTUAL_ENV/lib" \
