@@ -3,8 +3,8 @@
 #   Run:   docker run --read-only --tmpfs /tmp -v grants-auditor-state:/var/lib/grants-auditor \
 #            -v $PWD/config.yaml:/etc/grants-auditor/config.yaml:ro -p 9108:9108 grants-auditor
 # The config must set server.bind: 0.0.0.0 to be reachable from outside the container.
-# tests/daemon/test_image_install.py performs the install stage's steps in a clean venv and runs the result as
-# a non-root user on a read-only mount; tests/daemon/test_helm.py checks this file's shape.
+# tests/daemon/test_image_install.py performs the build and install steps below in a clean venv and runs the
+# result as a non-root user on a read-only root; tests/daemon/test_helm.py checks this file's shape.
 
 # ---- build: the product's wheel, nothing else ------------------------------------------------------------
 # One exact base tag for both stages (the wheel is pure Python; the runtime stage installs its deps).
