@@ -172,6 +172,7 @@ class WorkspaceSpec(_Spec):
     conf: dict[str, str] = {}
     token_permissions: dict[str, str] = {}
     oauth_token_lifetime_seconds: int = Field(3600, ge=1)
+    workspace_id_header: Literal["ignored", "validated", "required"] = "ignored"  # see state.workspace
 
 
 class AuditorSpec(_Spec):
@@ -443,6 +444,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
         account_id=ws.account_id,
         now=now,
         oauth_token_lifetime_seconds=ws.oauth_token_lifetime_seconds,
+        workspace_id_header=ws.workspace_id_header,
     )
     if spec.metastore is not None:
         m = spec.metastore
