@@ -51,6 +51,8 @@ class MetastoreSpec(_Spec):
     default_catalog_name: str | None = None
     grants: Grants = {}
     missing_privilege_views: list[str] = []  # information_schema views this runtime lacks (TABLE_OR_VIEW_NOT_FOUND)
+    # an object the caller holds nothing on answers not-found, workspace admins included (state.catalog.hides_objects)
+    hides_objects: bool = False
 
 
 class UserSpec(_Spec):
@@ -465,6 +467,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
     if spec.metastore is not None:
         _grant_all(state, "METASTORE", spec.metastore.metastore_id, spec.metastore.grants, "metastore")
         state.catalog.dropped_privilege_views = frozenset(v.lower() for v in spec.metastore.missing_privilege_views)
+        state.catalog.hides_objects = spec.metastore.hides_objects
     _build_workspace(state, spec, now)
     _check_auditor(spec)
     if spec.generate is not None:

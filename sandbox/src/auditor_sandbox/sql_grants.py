@@ -13,7 +13,7 @@ inherited rows are included.
 from __future__ import annotations
 
 from auditor_sandbox.entities import Identity, SandboxError
-from auditor_sandbox.sql_access import acting_names, may_manage, require_manage
+from auditor_sandbox.sql_access import acting_names, hidden_from, may_manage, not_found, require_manage
 from auditor_sandbox.sql_errors import SqlError, quote_if_needed, quote_name
 from auditor_sandbox.sql_parse import ChangeGrants, ShowGrants
 from auditor_sandbox.sql_resolve import Namespace, ResolvedSecurable, resolve_securable
@@ -82,6 +82,8 @@ def show_grants(state: WorkspaceState, identity: Identity, namespace: Namespace,
     """Direct and inherited grants on a securable, optionally only those of one principal."""
     with state.lock:
         securable = resolve_securable(state, namespace, statement.securable)
+        if hidden_from(state, identity, securable):
+            raise not_found(securable)
         principal = statement.principal
         if principal is not None:
             _require_principal(state, principal, hive=securable.is_hive)

@@ -44,6 +44,12 @@ class Catalog:
         self._credentials = credentials
         self.metastore: Metastore | None = None
         self.dropped_privilege_views: frozenset[str] = frozenset()  # information_schema views this runtime lacks
+        # Docs, TABLE_OR_VIEW_NOT_FOUND error class: among the most common reasons, "The user has no access to the
+        # object and therefore cannot see it". When set, a catalog, schema, table or view the caller holds nothing
+        # on (not a metastore admin, no ownership of it or a parent, no grant to it or a group of it there) answers
+        # not-found to SHOW GRANTS and to the REST catalog APIs, workspace admins included; otherwise the sandbox
+        # answers as it always did (workspace admins see everything; others get PERMISSION_DENIED).
+        self.hides_objects = False
         self._catalogs: dict[str, Securable] = {}
         self._schemas: dict[str, Securable] = {}
         self._tables: dict[str, Securable] = {}
