@@ -324,13 +324,20 @@ def _build_principals(state: WorkspaceState, spec: ScenarioSpec) -> None:
     state.directory.lists_implicit_users_membership = spec.scim_lists_users_group
 
 
+def _metastore_admin(spec: ScenarioSpec) -> str:
+    return spec.metastore.owner if spec.metastore is not None else "admins"
+
+
 def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for c in spec.catalogs:
         where = f"catalogs[{c.name}]"
         with _at(where):
             state.catalog.add_catalog(
                 c.name,
-                owner=c.owner,
+                # the creator owns what it creates ("The principal that creates an object becomes its initial
+                # owner", docs: manage-ownership): a catalog without `owner` was created by the metastore admin; a
+                # schema or table without one by its parent's owner (Catalog.add_schema / add_table)
+                owner=c.owner if c.owner is not None else _metastore_admin(spec),
                 storage_location=c.storage_location,
                 catalog_type=c.catalog_type,
                 isolation_mode=c.isolation_mode,

@@ -78,7 +78,7 @@ class Catalog:
                 raise SandboxError("CATALOG_ALREADY_EXISTS", f"Catalog '{name}' already exists.", 409)
             catalog = Securable(
                 type="CATALOG",
-                full_name=name,
+                full_name=name.lower(),  # "Unity Catalog stores all object names as lowercase" (docs: sql-ref-names)
                 id=self._clock.new_id("catalog", key),
                 owner=owner,
                 storage_location=storage_location,
@@ -114,7 +114,7 @@ class Catalog:
                 raise SandboxError("SCHEMA_ALREADY_EXISTS", f"Schema '{full_name}' already exists.", 409)
             schema = Securable(
                 type="SCHEMA",
-                full_name=f"{catalog.full_name}.{parts[1]}",
+                full_name=f"{catalog.full_name}.{parts[1].lower()}",
                 id=self._clock.new_id("schema", key),
                 owner=owner if owner is not None else catalog.owner,
                 storage_location=storage_location,
@@ -154,7 +154,7 @@ class Catalog:
             is_view = table_type.upper() == "VIEW"
             table = Securable(
                 type="VIEW" if is_view else "TABLE",
-                full_name=f"{schema.full_name}.{parts[2]}",
+                full_name=f"{schema.full_name}.{parts[2].lower()}",
                 id=self._clock.new_id("table", key),
                 owner=owner if owner is not None else schema.owner,
                 storage_location=storage_location,
