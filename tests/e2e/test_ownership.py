@@ -80,6 +80,7 @@ def test_owning_a_catalog_is_not_read_access_to_what_is_inside_it() -> None:
 
     assert findings[("DG-4", "CATALOG:crm")].status is Status.FAIL
     assert findings[("DG-4", "CATALOG:crm")].message.endswith("lacks USE SCHEMA, SELECT on CATALOG crm")
+    assert any("ownership reaches neither the objects inside" in e for e in findings[("DG-4", "CATALOG:crm")].evidence)
     assert findings[("DG-6B", "CATALOG:crm")].status is Status.FAIL
 
 

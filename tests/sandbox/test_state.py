@@ -52,7 +52,7 @@ def test_privileges_and_types_are_normalised() -> None:
 
 
 def test_names_compare_case_insensitively_and_are_stored_lower_case(state: WorkspaceState) -> None:
-    """"Unity Catalog stores all object names as lowercase" (docs: sql-ref-names): created as Main.Sales.Orders."""
+    """ "Unity Catalog stores all object names as lowercase" (docs: sql-ref-names): created as Main.Sales.Orders."""
     table = state.catalog.get_securable("table", "main.SALES.orders")
     assert table is not None
     assert table.full_name == "main.sales.orders"
