@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from auditor.errors import InputError
 from auditor.evaluate.engine import bind_all, evaluate, plan
 from auditor.evaluate.registry import builtin_kind_args
+from auditor.evaluate.suppress import ApprovedBaseline, apply_suppressions
 from auditor.model.facts import Snapshot
 from auditor.model.findings import Report
 from auditor.model.plan import CollectionPlan
@@ -60,3 +61,11 @@ def run_cycle(target: TargetSettings, packs: PackSet, *, now: datetime | None = 
     collected = collect_target(target, plan_target(target, packs), now=now)
     report = evaluate(collected.snapshot, packs, now=now)
     return CycleResult(snapshot=collected.snapshot, report=report, stats=collected.stats)
+
+
+def suppressed(report: Report, settings: Settings, *, baseline: ApprovedBaseline | None = None) -> Report:
+    """``report`` with the config's suppressions (and the approved baseline's exposure) applied: the one place
+    `check`, the daemon and reports get suppressed findings from."""
+    return apply_suppressions(
+        report, settings.suppressions, warning_days=settings.suppression_warning_days, baseline=baseline
+    )

@@ -4,9 +4,12 @@ The daemon calls `AuditMetrics.publish_cycle` after each cycle. Publishing build
 `_TargetState` and swaps it into a copy-on-write mapping under a short lock; `collect()` reads that
 mapping by reference, so a scrape never waits on a running cycle and never sees half a cycle.
 
-Cardinality is bounded by construction: labels carry only configured names (target, binding
-instance, rule id) and closed sets (state, severity, outcome, API family, drift kind, credential
-kind). Principals, e-mails, securables, reasons and secrets never become label values.
+Cardinality is bounded by construction: labels carry configured names (target, binding instance,
+rule id) and closed sets (state, severity, outcome, API family, drift kind, credential kind). Two
+series exist to let an alert say what happened, and only they name subjects and principals:
+`grants_auditor_finding_status` (one per finding that does not pass: at most rules x configured
+subjects, capped at `MAX_FINDING_SERIES`) and `grants_auditor_drift_open` (one per open drift change,
+capped at `MAX_DRIFT_SERIES`). Messages, reasons, credential ids and secrets never become label values.
 See docs/metrics.md for the exposed series.
 """
 
@@ -24,6 +27,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from auditor.drift.diff import Change
 from auditor.model.findings import STATUSES, Finding, Report, Severity, Status
 from auditor.model.stats import API_FAMILIES, CollectionStats
 
@@ -59,7 +63,19 @@ _SEVERITY_RANK: Mapping[Severity, int] = {
     Severity.LOW: 1,
     Severity.INFO: 0,
 }
-_STATUS_RANK: Mapping[Status, int] = {Status.FAIL: 3, Status.ERROR: 2, Status.WARN: 1, Status.PASS: 0}
+_STATUS_RANK: Mapping[Status, int] = {
+    Status.FAIL: 4,
+    Status.ERROR: 3,
+    Status.WARN: 2,
+    Status.SUPPRESSED: 1,
+    Status.PASS: 0,
+}
+
+MAX_FINDING_SERIES = 200
+"""Per target, the most findings `grants_auditor_finding_status` exports (worst first); the rest are only counted
+in `grants_auditor_rule_status` and `grants_auditor_rules`."""
+MAX_DRIFT_SERIES = 100
+"""Per target, the most open drift changes `grants_auditor_drift_open` exports (the rest are only counted)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,78 @@ def rule_states(report: Report) -> tuple[RuleState, ...]:
         if current is None or _outranks(candidate, current):
             worst[key] = candidate
     return tuple(worst[key] for key in sorted(worst))
+
+
+@dataclass(frozen=True)
+class OpenChange:
+    """One open drift change, as `grants_auditor_drift_open` labels it."""
+
+    kind: str
+    subject: str
+    principal: str
+    gained: str  # privileges (or other values) gained, comma-separated
+    lost: str
+
+    @classmethod
+    def of(cls, change: Change) -> OpenChange:
+        # a credential's id is not a label value (``credential:pat/<id>`` -> ``credential:pat``)
+        subject = change.subject.split("/", 1)[0] if change.subject.startswith("credential:") else change.subject
+        return cls(change.kind.value, subject, change.principal, ",".join(change.gained), ",".join(change.lost))
+
+    def labels(self) -> list[str]:
+        return [self.kind, self.subject, self.principal, self.gained, self.lost]
+
+
+@dataclass(frozen=True)
+class FindingState:
+    """One finding that does not pass, as `grants_auditor_finding_status` labels it (what an alert names)."""
+
+    pack: str  # the binding's instance name
+    rule: str
+    severity: Severity
+    requirement: str  # the requirement ids, comma-separated
+    subject: str  # the securable key for grant rules ("SCHEMA:main.sales"), else warehouse:, role:, principal: ...
+    principal: str  # whom it is about (see `finding_principal`)
+    status: Status
+
+    def labels(self) -> list[str]:
+        return [self.pack, self.rule, self.severity.value, self.requirement, self.subject, self.principal]
+
+
+def finding_principal(finding: Finding, audited: Mapping[str, Sequence[str]]) -> str:
+    """The principal a finding is about: named by its subject (``principal:``, ``pat:``, ``oauth_secret:``), else
+    the principal(s) its integration audits (configured names: bounded), comma-separated."""
+    kind, _, rest = finding.subject.partition(":")
+    if rest and (kind == "principal" or kind in CREDENTIAL_KINDS):
+        return rest
+    return ",".join(audited.get(finding.integration, ()))
+
+
+def finding_states(report: Report) -> tuple[FindingState, ...]:
+    """Every finding that does not pass, worst first, at most `MAX_FINDING_SERIES` (one per label set)."""
+    audited = {binding.instance: binding.principals for binding in report.audited}
+    states: dict[tuple[str, ...], FindingState] = {}
+    for finding in report.findings:
+        if finding.status is Status.PASS:
+            continue
+        state = FindingState(
+            pack=finding.integration,
+            rule=finding.rule_id,
+            severity=finding.severity,
+            requirement=",".join(finding.requirements),
+            subject=finding.subject,
+            principal=finding_principal(finding, audited),
+            status=finding.status,
+        )
+        key = tuple(state.labels())
+        current = states.get(key)
+        if current is None or _STATUS_RANK[state.status] > _STATUS_RANK[current.status]:
+            states[key] = state
+    ranked = sorted(
+        states.values(),
+        key=lambda s: (-_STATUS_RANK[s.status], -_SEVERITY_RANK[s.severity], s.pack, s.rule, s.subject),
+    )
+    return tuple(ranked[:MAX_FINDING_SERIES])
 
 
 def _outranks(candidate: RuleState, current: RuleState) -> bool:
@@ -126,6 +214,9 @@ class _TargetState:
 
     configured_at: float
     rules: tuple[RuleState, ...] = ()
+    findings: tuple[FindingState, ...] = ()
+    drift_open: tuple[OpenChange, ...] = ()
+    drift_open_counts: Mapping[str, int] = field(default_factory=dict)
     cycle_duration_seconds: float | None = None
     last_success: float | None = None
     credentials: Mapping[tuple[str, str], float] = field(default_factory=dict)
@@ -185,6 +276,7 @@ class AuditMetrics:
         Everything exported about the cycle comes from ``report`` (and ``stats``), never from the facts.
         """
         rules = rule_states(report)
+        findings = finding_states(report)
         expiries, unread = credential_expiries(report)
         credentials = {key: expiry.timestamp() for key, expiry in expiries.items()}
         outcome = "success" if succeeded else "timeout" if stats.deadline_exceeded else "failed"
@@ -196,6 +288,7 @@ class AuditMetrics:
             return replace(
                 state,
                 rules=rules,
+                findings=findings,
                 cycle_duration_seconds=stats.duration_seconds,
                 last_success=finished_at.timestamp() if succeeded else state.last_success,
                 credentials=MappingProxyType(kept),
@@ -215,6 +308,22 @@ class AuditMetrics:
         if count < 0:
             raise ValueError("a drift event count cannot be negative")
         self._update(target, lambda state: replace(state, drift=_added(state.drift, {kind: count})))
+
+    def restore(self, target: str, report: Report, drift_open: Sequence[Change]) -> None:
+        """At start-up, export the stored last report's rule, finding and credential series and the open drift,
+        so alerts on them do not resolve and fire again across a restart. Counters and the last success stay
+        as they are (they describe this process)."""
+        rules, findings = rule_states(report), finding_states(report)
+        expiries, _ = credential_expiries(report)
+        credentials = MappingProxyType({key: expiry.timestamp() for key, expiry in expiries.items()})
+        self._update(target, lambda state: replace(state, rules=rules, findings=findings, credentials=credentials))
+        self.publish_drift_open(target, drift_open)
+
+    def publish_drift_open(self, target: str, changes: Sequence[Change]) -> None:
+        """Replace the target's open drift: the confirmed changes not undone since the reference state."""
+        counts = {kind: sum(1 for c in changes if c.kind.value == kind) for kind in DRIFT_KINDS}
+        shown = tuple(dict.fromkeys(OpenChange.of(change) for change in changes))[:MAX_DRIFT_SERIES]
+        self._update(target, lambda state: replace(state, drift_open=shown, drift_open_counts=MappingProxyType(counts)))
 
     def record_cycle_failure(self, target: str, reason_kind: str) -> None:
         """Count a cycle that ended without publishing: ``timeout`` (or ``deadline``) or anything else.
@@ -254,6 +363,7 @@ class AuditMetrics:
                 return replace(
                     state,
                     rules=tuple(r for r in state.rules if (r.pack, r.rule) in rules),
+                    findings=tuple(f for f in state.findings if (f.pack, f.rule) in rules),
                     credentials=MappingProxyType(
                         {key: value for key, value in state.credentials.items() if key[0] in packs}
                     ),
@@ -293,7 +403,22 @@ class AuditMetrics:
             "rule_status": GaugeMetricFamily(
                 f"{PREFIX}rule_status",
                 "State set per rule of each binding: 1 for the rule's current (worst) status, else 0.",
-                labels=["target", "pack", "rule", "state"],
+                labels=["target", "pack", "rule", "severity", "state"],
+            ),
+            "finding_status": GaugeMetricFamily(
+                f"{PREFIX}finding_status",
+                "1 per finding that does not pass, labelled with what it is about; absent once it passes.",
+                labels=["target", "pack", "rule", "severity", "requirement", "subject", "principal", "state"],
+            ),
+            "drift_open": GaugeMetricFamily(
+                f"{PREFIX}drift_open",
+                "1 per confirmed change not undone since the approved baseline (or the first confirmed state).",
+                labels=["target", "kind", "subject", "principal", "gained", "lost"],
+            ),
+            "drift_open_changes": GaugeMetricFamily(
+                f"{PREFIX}drift_open_changes",
+                "Confirmed changes not undone since the approved baseline (or the first confirmed state), by kind.",
+                labels=["target", "kind"],
             ),
             "rules": GaugeMetricFamily(
                 f"{PREFIX}rules",
@@ -344,8 +469,14 @@ def _fill(families: Mapping[str, Any], target: str, state: _TargetState) -> None
     for rule in state.rules:
         for status in STATUSES:
             families["rule_status"].add_metric(
-                [target, rule.pack, rule.rule, status.value], 1 if status is rule.status else 0
+                [target, rule.pack, rule.rule, rule.severity.value, status.value], 1 if status is rule.status else 0
             )
+    for finding in state.findings:
+        families["finding_status"].add_metric([target, *finding.labels(), finding.status.value], 1)
+    for change in state.drift_open:
+        families["drift_open"].add_metric([target, *change.labels()], 1)
+    for kind in DRIFT_KINDS:
+        families["drift_open_changes"].add_metric([target, kind], state.drift_open_counts.get(kind, 0))
     for severity, status, count in _rule_counts(state.rules):
         families["rules"].add_metric([target, severity.value, status.value], count)
     if state.cycle_duration_seconds is not None:

@@ -27,6 +27,7 @@ from pydantic import (
 from auditor.errors import InputError
 from auditor.loading import CONFIG
 from auditor.model.facts import Binding, Watch
+from auditor.model.suppressions import Suppression
 from auditor.yamlio import LineIndex, Loc, format_loc, load_yaml, validation_error
 
 _HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*|[0-9A-Fa-f:.]+")  # a DNS name, IPv4 or IPv6
@@ -116,7 +117,7 @@ class AwsSettings(_Strict):
 
 
 class Schedule(_Strict):
-    interval_seconds: float | None = Field(300.0, gt=0)
+    interval_seconds: float | None = Field(60.0, gt=0)
     cron: str | None = Field(None, description="crontab expression; overrides interval_seconds")
     jitter_seconds: float = Field(0.0, ge=0)
     deadline_seconds: float = Field(120.0, gt=0, description="a cycle's collection deadline")
@@ -188,6 +189,10 @@ class Settings(_Strict):
     server: ServerSettings = ServerSettings()
     drift: DriftSettings = DriftSettings()
     max_concurrent_targets: int = Field(4, ge=1)
+    suppressions: tuple[Suppression, ...] = Field((), description="accepted exceptions, each with an expiry")
+    suppression_warning_days: int = Field(
+        14, ge=0, description="a suppression expiring within this many days is reported (rule S-1 warns)"
+    )
     targets: tuple[TargetSettings, ...] = Field(min_length=1)
     source_path: str | None = Field(None, exclude=True)
     _lines: LineIndex = PrivateAttr(default_factory=LineIndex)

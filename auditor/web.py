@@ -102,6 +102,7 @@ def _finding_json(finding: Any) -> dict[str, Any]:
         "expected": finding.expected,
         "found": finding.found,
         "remediation": finding.remediation.model_dump(mode="json"),
+        "suppression": finding.suppression.model_dump(mode="json") if finding.suppression else None,
     }
 
 

@@ -7,12 +7,22 @@ import sys
 from collections.abc import Sequence
 
 from auditor import __version__
-from auditor.cli import baseline, check, config, demo, preflight, rules, run, sandbox
+from auditor.cli import baseline, check, config, conformance, demo, preflight, rules, run, sandbox
 from auditor.cli.common import Handler, global_options
 from auditor.cli.exit_codes import ExitCode
 from auditor.errors import InputError
 
-COMMANDS = (check, preflight, rules, config, sandbox, run, demo, baseline)  # in the order `--help` lists them
+COMMANDS = (
+    check,
+    preflight,
+    conformance,
+    rules,
+    config,
+    sandbox,
+    run,
+    demo,
+    baseline,
+)  # in the order `--help` lists them
 
 
 def build_parser() -> argparse.ArgumentParser:

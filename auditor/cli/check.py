@@ -77,14 +77,14 @@ def _evaluate_snapshots(args: argparse.Namespace) -> list[Report]:
 
 
 def _audit_config(args: argparse.Namespace) -> list[Report]:
-    from auditor.cycle import load_packs_for, run_cycle
+    from auditor.cycle import load_packs_for, run_cycle, suppressed
     from auditor.settings import load_settings
 
     settings = load_settings(args.config)
     configure_logging(args, settings)
     packs = load_packs_for(settings)
     targets = [settings.target(args.target)] if args.target else list(settings.targets)
-    return [run_cycle(target, packs, now=parse_now(args.now)).report for target in targets]
+    return [suppressed(run_cycle(target, packs, now=parse_now(args.now)).report, settings) for target in targets]
 
 
 def run_collect(args: argparse.Namespace) -> int:

@@ -12,11 +12,13 @@ class ExitCode(IntEnum):
     OK = 0
     """Nothing failing (pass and warn only); the command did what it was asked."""
     FAILING = 1
-    """At least one rule fails (`baseline diff`: the baseline changed; `demo`: the drift was not caught)."""
+    """At least one rule fails (`baseline diff`: the baseline changed; `demo`: the drift was not caught;
+    `conformance`: the workspace answers differently from what the collectors assume)."""
     BAD_INPUT = 2
     """Config, rule pack, snapshot or command line (the message names file, line and field)."""
     CANNOT_EVALUATE = 3
-    """Nothing fails, but at least one rule could not be evaluated (`preflight`: a blind spot)."""
+    """Nothing fails, but at least one rule could not be evaluated (`preflight`: a blind spot; `conformance`:
+    an assumption could not be checked)."""
     INTERRUPTED = 130
     """Ctrl-C: 128 + SIGINT, the shells' convention."""
 

@@ -99,11 +99,21 @@ def read_oauth_secrets(rest: RestClient, directory: ScimDirectory, application_i
     resource = directory.find(application_id)
     if resource is None or resource.get("id") is None:
         return None
-    path = f"/api/2.0/accounts/servicePrincipals/{resource['id']}/credentials/secrets"
+    path = oauth_secrets_path(str(resource["id"]))
     try:
         items = rest.uc_pages(path, "secrets", page_size_param=None)
     except ObjectNotFound:
         return None
+    return parse_oauth_secrets(items, application_id)
+
+
+def oauth_secrets_path(scim_id: str) -> str:
+    """The workspace proxy listing of a service principal's OAuth secrets (by its SCIM id)."""
+    return f"/api/2.0/accounts/servicePrincipals/{scim_id}/credentials/secrets"
+
+
+def parse_oauth_secrets(items: Iterable[dict[str, Any]], application_id: str) -> list[OAuthSecret]:
+    """Items of a secrets listing (``id``, ``status``, RFC 3339 ``create_time``/``expire_time``) as facts."""
     return [
         OAuthSecret(
             application_id=application_id,

@@ -62,6 +62,14 @@ DENIED_PREFIX = "DENIED_"
 DENIED_SELECT, DENIED_USAGE, DENIED_READ_METADATA, DENIED_MODIFY, DENIED_CREATE, DENIED_CREATE_NAMED_FUNCTION)."""
 
 
+SHOW_GRANTS_COLUMNS = ("principal", "actiontype", "objecttype", "objectkey")
+"""The SHOW GRANTS columns read, lower-cased: Unity Catalog answers ``principal, actionType, objectType,
+objectKey``, hive_metastore ``Principal, ActionType, ObjectType, ObjectKey`` (matched case-insensitively)."""
+
+OWN = "OWN"
+"""hive_metastore SHOW GRANTS reports the owner as a row with ActionType ``OWN``."""
+
+
 @dataclass
 class ShowGrantsResult:
     """What one ``SHOW GRANTS`` said: grants (on the securable and its parents) and owners (``OWN`` rows)."""
@@ -76,16 +84,17 @@ def parse_show_grants(
     """Rows of ``SHOW GRANTS ON <securable_type> <full_name>`` (lower-cased column names) as facts."""
     result = ShowGrantsResult()
     hive = securable_type in CATALOG_OBJECTS and is_hive(full_name)
+    principal_column, action_column, type_column, key_column = SHOW_GRANTS_COLUMNS
     for row in rows:
-        principal = row.get("principal")
-        action = row.get("actiontype")
+        principal = row.get(principal_column)
+        action = row.get(action_column)
         if not isinstance(principal, str) or not principal or not isinstance(action, str) or not action.strip():
             continue
-        target = _row_securable(row.get("objecttype"), row.get("objectkey"), securable_type, full_name, hive=hive)
+        target = _row_securable(row.get(type_column), row.get(key_column), securable_type, full_name, hive=hive)
         if target is None:
             continue  # an object kind the facts model cannot name
         privilege = normalize_privilege(action)
-        if privilege == "OWN":
+        if privilege == OWN:
             result.owners[target] = principal
             continue
         denied = privilege.startswith(DENIED_PREFIX)
@@ -132,7 +141,10 @@ def _row_securable(
 # ---- watched catalogs: information_schema ------------------------------------------------------
 
 
-DIRECT_ONLY = "coalesce(inherited_from, 'NONE') = 'NONE'"
+DIRECT_INHERITED_FROM = "NONE"
+"""INHERITED_FROM of a direct grant; an inherited row names the kind of the ancestor (``'CATALOG'``, ``'SCHEMA'``)."""
+
+DIRECT_ONLY = f"coalesce(inherited_from, '{DIRECT_INHERITED_FROM}') = '{DIRECT_INHERITED_FROM}'"
 """Direct grants only. INHERITED_FROM is documented nullable in most privilege views (catalog, schema, volume,
 routine, external location, storage credential, credential; information_schema reference pages), so a NULL row
 is kept as direct rather than dropped by ``inherited_from = 'NONE'``."""
@@ -146,9 +158,19 @@ class PrivilegeView:
     securable_type: SecurableType
     name_columns: tuple[str, ...]
 
+    @property
+    def selected(self) -> tuple[str, ...]:
+        """The columns the statements read."""
+        return ("grantee", *self.name_columns, "privilege_type")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the statements read or filter on."""
+        return (*self.selected, "inherited_from")
+
     def statement(self, catalogs: Iterable[str]) -> str:
         listed = ", ".join(quote_literal(c.lower()) for c in sorted(set(catalogs), key=str.lower))
-        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        columns = ", ".join(self.selected)
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
             f"WHERE lower({self.name_columns[0]}) IN ({listed}) AND {DIRECT_ONLY}"
@@ -157,7 +179,7 @@ class PrivilegeView:
     def grantee_statement(self, principals: Iterable[str]) -> str:
         """Every direct grant to the principals, in every catalog the auditor can see."""
         listed = ", ".join(quote_literal(p.lower()) for p in sorted(set(principals), key=str.lower))
-        columns = ", ".join(("grantee", *self.name_columns, "privilege_type"))
+        columns = ", ".join(self.selected)
         return (
             f"SELECT {columns} FROM system.information_schema.{self.view} "
             f"WHERE lower(grantee) IN ({listed}) AND {DIRECT_ONLY}"
@@ -219,6 +241,9 @@ SWEEP_VIEWS: tuple[PrivilegeView, ...] = (
 )
 """Every information_schema privilege view (docs: information-schema/*_privileges) but connection_privileges:
 the facts model has no CONNECTION securable yet."""
+
+UNREAD_PRIVILEGE_VIEWS: tuple[str, ...] = ("connection_privileges",)
+"""Privilege views the platform documents that the auditor does not read (see `SWEEP_VIEWS`)."""
 
 SWEEP_ALTERNATIVES: dict[str, str] = {
     # "Starting with Databricks Runtime 15.4, this relation is deprecated. Use

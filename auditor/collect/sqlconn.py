@@ -52,6 +52,10 @@ class SqlSession:
 
     def query(self, statement: str) -> list[dict[str, Any]]:
         """Execute one statement and fetch every row; failures raise `ReadFailure` / `ObjectNotFound`."""
+        return self.query_described(statement)[1]
+
+    def query_described(self, statement: str) -> tuple[list[str], list[dict[str, Any]]]:
+        """`query`, with the column names as the warehouse spelled them (rows stay keyed lower-case)."""
         with self._lock:
             if self._connections.deadline.expired():
                 raise ReadFailed("deadline exceeded before the statement could run", api_family="sql")
@@ -59,8 +63,9 @@ class SqlSession:
             try:
                 with self._connection.cursor() as cursor:
                     cursor.execute(statement)
-                    names = [str(column[0]).lower() for column in cursor.description or ()]
-                    return [dict(zip(names, tuple(row), strict=False)) for row in cursor.fetchall()]
+                    spelled = [str(column[0]) for column in cursor.description or ()]
+                    names = [name.lower() for name in spelled]
+                    return spelled, [dict(zip(names, tuple(row), strict=False)) for row in cursor.fetchall()]
             except Exception as exc:
                 raise translate_sql_error(exc) from None
 

@@ -28,7 +28,7 @@ from auditor.collect.runner import Runner
 from auditor.errors import InputError
 from auditor.settings import Settings, TargetSettings
 
-DEFAULT_INTERVAL_SECONDS = 300.0
+DEFAULT_INTERVAL_SECONDS = 60.0  # as `Schedule.interval_seconds`: part of the time to page (docs/runbook.md)
 
 
 def build_trigger(target: TargetSettings) -> BaseTrigger:

@@ -14,18 +14,23 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 import structlog
 from prometheus_client import CollectorRegistry
 
+from auditor.cycle import suppressed
 from auditor.daemon.publish import Publisher, TargetView
 from auditor.daemon.schedule import CycleScheduler, run_all_once, validate_schedules
 from auditor.drift.cycle import CommitResult, record_cycle
-from auditor.drift.diff import diff
+from auditor.drift.debounce import open_changes
+from auditor.drift.diff import Change, diff
+from auditor.drift.facts import extract
 from auditor.drift.store import StateStore, StoreError, state_path
 from auditor.errors import InputError, clip
+from auditor.evaluate.suppress import ApprovedBaseline
 from auditor.metrics import AuditMetrics
 from auditor.model.facts import ReadState, Snapshot
 from auditor.model.findings import Report
@@ -40,6 +45,7 @@ DEFAULT_GRACE_SECONDS = 30.0
 RECENT_DRIFT_EVENTS = 20  # drift events shown per target on /findings
 RETENTION_EVERY_SECONDS = 3600.0
 _MAX_RELOAD_ERROR = 500  # characters of a config_reload_failed reason
+_MAX_CYCLE_ERROR = 500  # characters of a cycle_failed reason
 
 
 class CycleOutput(Protocol):
@@ -144,6 +150,7 @@ class Daemon:
         self._abandon = threading.Event()
         self._reload_lock = threading.Lock()
         self._last_retention = 0.0
+        self._baseline_reports: dict[str, tuple[object, ApprovedBaseline]] = {}
         self._scheduler: CycleScheduler | None = None
         self._web: WebServer | None = None
         self._restore_state()
@@ -282,11 +289,7 @@ class Daemon:
                 file=str(self.config_path),
                 line=None,
                 field=None,
-                # cut before redacting (its patterns are not linear on megabytes); a secret cut in two
-                # at the cut lies far beyond what the clip keeps
-                error=clip(
-                    self._redact(f"{type(exc).__name__}: {str(exc)[: _MAX_RELOAD_ERROR * 8]}"), _MAX_RELOAD_ERROR
-                ),
+                error=self._reason(exc, _MAX_RELOAD_ERROR),
             )
             return False
         return self._apply_reload(prepared)
@@ -383,15 +386,17 @@ class Daemon:
         try:
             result = self._run_cycle(target, packs)
             finished = datetime.now(UTC)
+            report = suppressed(result.report, settings, baseline=self._approved_baseline(target, packs))
             commit = record_cycle(
                 self.store,
                 snapshot=result.snapshot,
-                report=result.report,
+                report=report,
                 stats=result.stats,
                 started_at=started,
                 finished_at=finished,
                 debounce_cycles=settings.drift.debounce_cycles,
             )
+            drift_open = self._open_drift(target.name, report)
         except Exception as exc:
             return self._failed(target.name, started, exc)
         _log_drift(target.name, commit)
@@ -399,9 +404,10 @@ class Daemon:
         def update_metrics(metrics: AuditMetrics) -> None:
             for event in commit.events:
                 metrics.record_drift(target.name, event.change.kind.value)
+            metrics.publish_drift_open(target.name, drift_open)
             metrics.publish_cycle(
                 target.name,
-                result.report,
+                report,
                 result.stats,
                 finished_at=finished,
                 succeeded=cycle_succeeded(result.snapshot, result.stats),
@@ -409,10 +415,10 @@ class Daemon:
 
         self.published.publish(
             target.name,
-            self._view(target.name, commit.cycle_id, result.report, result.snapshot, finished),
+            self._view(target.name, commit.cycle_id, report, result.snapshot, finished),
             update_metrics,
         )
-        counts = result.report.counts()
+        counts = report.counts()
         log.info(
             "cycle_completed",
             target=target.name,
@@ -424,11 +430,43 @@ class Daemon:
         self._apply_retention()
         return "completed"
 
+    def _open_drift(self, name: str, report: Report) -> list[Change]:
+        """The confirmed changes not undone since the approved baseline (or the first confirmed state)."""
+        checkpoint = self.store.drift_checkpoint(name)
+        if checkpoint is None:
+            return []
+        baseline = self.store.baseline(name)
+        return open_changes(checkpoint.state, extract(baseline.snapshot, report.audited) if baseline else None)
+
+    def _approved_baseline(self, target: TargetSettings, packs: PackSet) -> ApprovedBaseline | None:
+        """The target's approved baseline evaluated with today's packs and bindings (once per baseline and packs)."""
+        baseline = self.store.baseline(target.name)
+        if baseline is None:
+            return None
+        key = (baseline.id, id(packs), target.integrations)
+        cached = self._baseline_reports.get(target.name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        from auditor.evaluate.engine import evaluate
+
+        report = evaluate(baseline.snapshot, packs, now=baseline.snapshot.collected_at, bindings=target.integrations)
+        approved = ApprovedBaseline(report=report, approved_at=baseline.approved_at, approved_by=baseline.approved_by)
+        self._baseline_reports[target.name] = (key, approved)
+        return approved
+
+    def _reason(self, exc: Exception, limit: int) -> str:
+        """``exc`` as one redacted line of at most ``limit`` characters, in time bounded by ``limit``.
+
+        Cut before redacting (its patterns are not linear on megabytes); a secret cut in two at the cut
+        lies far beyond what the clip keeps.
+        """
+        return clip(self._redact(f"{type(exc).__name__}: {str(exc)[: limit * 8]}"), limit)
+
     def _failed(self, name: str, started: datetime, exc: Exception) -> str:
         if self._stopping.is_set() and isinstance(exc, StoreError):
             log.info("cycle_abandoned_at_commit", target=name)
             return "failed"
-        error = f"{type(exc).__name__}: {self._redact(str(exc))}"[:500]
+        error = self._reason(exc, _MAX_CYCLE_ERROR)
         log.error("cycle_failed", target=name, error_type=type(exc).__name__, error=error)
         reason = "timeout" if isinstance(exc, TimeoutError) else type(exc).__name__
         with suppress(StoreError):  # closed while stopping: nothing to record into
@@ -476,10 +514,11 @@ class Daemon:
             if cycle is None:
                 continue
             snapshot = self.store.snapshot(cycle.id) if self.store.baseline(target.name) else None
-            view = self._view(
-                target.name, cycle.id, self.store.report(cycle.id), snapshot, cycle.finished_at, restored=True
+            report = self.store.report(cycle.id)
+            view = self._view(target.name, cycle.id, report, snapshot, cycle.finished_at, restored=True)
+            self.published.publish(
+                target.name, view, partial(_restore_metrics, target.name, report, self._open_drift(target.name, report))
             )
-            self.published.publish(target.name, view)
 
     def _apply_retention(self, *, force: bool = False) -> None:
         if not force and time.monotonic() - self._last_retention < RETENTION_EVERY_SECONDS:
@@ -491,6 +530,10 @@ class Daemon:
             return
         if removed.cycles or removed.finding_spans or removed.drift_events:
             log.info("retention_applied", **removed.__dict__)
+
+
+def _restore_metrics(target: str, report: Report, drift_open: list[Change], metrics: AuditMetrics) -> None:
+    metrics.restore(target, report, drift_open)
 
 
 def _log_drift(target: str, commit: CommitResult) -> None:

@@ -9,9 +9,16 @@ per pending difference from them. Each cycle:
   as it is (neither advanced nor reset);
 - a difference whose counter reaches N becomes part of one drift event and updates the confirmed
   facts;
-- facts under a scope that was never read before (the first cycle ever, a scope that failed until
-  now, a newly planned securable) are adopted into the confirmed facts silently: a fact that could
-  not be read is never the cause of a drift event.
+- facts under a scope whose baseline is not yet established (the first cycles ever, a scope that
+  failed until now, a newly planned securable) are adopted into the confirmed facts silently: a
+  fact that could not be read is never the cause of a drift event. A scope's baseline is
+  established once it has been read in N cycles: until then what it shows is adopted, so a change
+  (or a blip) caught by the very first reads is part of the baseline, never an event when it ends.
+
+The state also keeps the *reference* facts: the first confirmed state, with every fact (or absence) adopted since. The
+changes still open are the differences between the confirmed facts and the reference, or the approved
+baseline when there is one (`open_changes`): a change that is undone (a revoked grant granted back)
+closes instead of opening a second change.
 """
 
 from __future__ import annotations
@@ -47,7 +54,9 @@ class DebounceState(_Frozen):
 
     confirmed: tuple[DriftFact, ...] = ()
     pending: tuple[PendingDifference, ...] = ()
-    read_scopes: tuple[str, ...] = ()  # every family/scope ever read: facts under others are adopted
+    reference: tuple[DriftFact, ...] | None = None  # the first confirmed state; None: stored before it was kept
+    read_scopes: tuple[str, ...] = ()  # family/scopes with an established baseline: facts under others are adopted
+    warming: dict[str, int] = {}  # family/scope -> cycles read so far, until it has been read in N cycles
     watch_fingerprint: str = ""  # what was watched: a change re-confirms instead of reporting drift
     cycles: int = 0  # cycles folded in so far
 
@@ -73,20 +82,30 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
         raise ValueError("threshold must be at least 1")
     now = view.collected_at
     readable = view.readable()
+    read_now = view.reads.read_scopes()
     if state is None or state.watch_fingerprint != view.watch_fingerprint:
+        established, warming = _count_reads(frozenset(), {}, read_now, threshold)
         initial = DebounceState(
             confirmed=_sorted(readable.values()),
-            read_scopes=tuple(sorted(view.reads.read_scopes())),
+            reference=_sorted(readable.values()),
+            read_scopes=tuple(sorted(established)),
+            warming=warming,
             watch_fingerprint=view.watch_fingerprint,
             cycles=(state.cycles if state else 0) + 1,
         )
         return initial, []
 
-    ever_read = set(state.read_scopes)
+    established = frozenset(state.read_scopes)
     confirmed = {fact.key: fact for fact in state.confirmed}
+    reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
     for key, fact in readable.items():
-        if key not in confirmed and not view.read_scope_ids(fact) & ever_read:
-            confirmed[key] = fact  # first time this scope is readable: adopt, never drift
+        if key not in confirmed and not view.read_scope_ids(fact) & established:
+            confirmed[key] = fact  # no baseline for this scope yet: adopt, never drift
+            reference[key] = fact
+    for key, fact in list(confirmed.items()):
+        if key not in readable and view.reads.is_read(fact) and not view.read_scope_ids(fact) & established:
+            del confirmed[key]  # gone while its scope's baseline is still forming: adopt the absence
+            reference.pop(key, None)
 
     current: dict[str, tuple[DriftFact, bool]] = {}
     for key, fact in readable.items():
@@ -121,14 +140,53 @@ def advance(state: DebounceState | None, view: FactView, *, threshold: int) -> t
         else:
             confirmed.pop(difference.fact.key, None)
 
+    established, warming = _count_reads(established, state.warming, read_now, threshold)
     new_state = DebounceState(
         confirmed=_sorted(confirmed.values()),
+        reference=_sorted(reference.values()),
         pending=tuple(sorted(pending.values(), key=lambda p: p.key)),
-        read_scopes=tuple(sorted(ever_read | view.reads.read_scopes())),
+        read_scopes=tuple(sorted(established)),
+        warming=warming,
         watch_fingerprint=state.watch_fingerprint,
         cycles=state.cycles + 1,
     )
     return new_state, _events(view.target, due, now)
+
+
+def open_changes(state: DebounceState, baseline: FactView | None = None) -> list[Change]:
+    """The confirmed changes not undone: confirmed facts against the approved baseline's, or else the reference.
+
+    Against a baseline, only facts it could read count as gained, and only facts this daemon has read count
+    as lost: what either side could not read never opens a change.
+    """
+    confirmed = {fact.key: fact for fact in state.confirmed}
+    differences: list[tuple[DriftFact, bool]] = []
+    if baseline is None:
+        reference = {fact.key: fact for fact in (state.confirmed if state.reference is None else state.reference)}
+        differences += [(fact, True) for key, fact in confirmed.items() if key not in reference]
+        differences += [(fact, False) for key, fact in reference.items() if key not in confirmed]
+    else:
+        approved = baseline.readable()
+        ever_read = set(state.read_scopes) | set(state.warming)  # scopes this daemon has read
+        differences += [
+            (fact, True) for key, fact in confirmed.items() if key not in approved and baseline.reads.is_read(fact)
+        ]
+        differences += [
+            (fact, False)
+            for key, fact in approved.items()
+            if key not in confirmed and baseline.read_scope_ids(fact) & ever_read
+        ]
+    return group_changes(differences)
+
+
+def _count_reads(
+    established: frozenset[str], warming: dict[str, int], read_now: frozenset[str], threshold: int
+) -> tuple[frozenset[str], dict[str, int]]:
+    """Count this cycle's reads: a scope read in ``threshold`` cycles has an established baseline."""
+    counts = {scope: warming.get(scope, 0) + 1 for scope in read_now - established}
+    counts |= {scope: count for scope, count in warming.items() if scope not in counts}
+    settled = {scope for scope, count in counts.items() if count >= threshold}
+    return established | settled, {scope: count for scope, count in sorted(counts.items()) if scope not in settled}
 
 
 def _events(target: str, due: list[PendingDifference], now: datetime) -> list[DriftEvent]:

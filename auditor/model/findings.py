@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -19,9 +19,10 @@ class Status(StrEnum):
     FAIL = "fail"
     WARN = "warn"
     ERROR = "error"  # the facts could not be read or evaluated: never a pass, never a fail
+    SUPPRESSED = "suppressed"  # a fail or warn accepted by a configured suppression (`Finding.suppression`)
 
 
-STATUSES: tuple[Status, ...] = (Status.PASS, Status.FAIL, Status.WARN, Status.ERROR)
+STATUSES: tuple[Status, ...] = tuple(Status)
 
 
 class Severity(StrEnum):
@@ -50,6 +51,16 @@ class Remediation(_Frozen):
         return not (self.summary or self.grant_sql or self.revoke_sql or self.commands or self.policy_json)
 
 
+class FindingSuppression(_Frozen):
+    """Why a finding is `Status.SUPPRESSED`: the suppression that matched it, and what it would be without it."""
+
+    reason: str
+    expires: date | None  # it stops applying at the start of this day (UTC); None: an approved baseline's
+    ticket: str | None = None
+    pattern: str  # what matched: "rule=X-2 target=prod integration=* subject=CATALOG:main", or the baseline
+    status: Status  # the status the finding would have without the suppression (fail or warn)
+
+
 class Finding(_Frozen):
     """The result of one rule on one subject (a securable, warehouse, credential, role ...)."""
 
@@ -69,6 +80,17 @@ class Finding(_Frozen):
     source: str = ""  # "document.md § section"
     remediation: Remediation = Remediation()
     expires_at: datetime | None = None  # credential findings: when the credential that matters expires
+    suppression: FindingSuppression | None = Field(
+        None,
+        exclude_if=lambda value: value is None,  # a report without suppressions is written as before
+        description="set exactly when the status is suppressed",
+    )
+
+    @model_validator(mode="after")
+    def _suppressed_with_a_suppression(self) -> Finding:
+        if (self.status is Status.SUPPRESSED) != (self.suppression is not None):
+            raise ValueError("a finding carries a suppression exactly when its status is suppressed")
+        return self
 
     @property
     def finding_id(self) -> str:
@@ -123,9 +145,9 @@ class Report(_Frozen):
         return Counter(f.status for f in self.findings)
 
     def worst(self) -> Status:
-        """FAIL over ERROR over WARN over PASS."""
+        """FAIL over ERROR over WARN over SUPPRESSED over PASS."""
         statuses = {f.status for f in self.findings}
-        for status in (Status.FAIL, Status.ERROR, Status.WARN):
+        for status in (Status.FAIL, Status.ERROR, Status.WARN, Status.SUPPRESSED):
             if status in statuses:
                 return status
         return Status.PASS

@@ -16,12 +16,12 @@ import re
 from collections.abc import Callable, Sequence
 from xml.etree import ElementTree as ET
 
-from auditor.model.findings import Finding, Report, Status
+from auditor.model.findings import Finding, FindingSuppression, Report, Status
 
 Formatter = Callable[[Report], str]
 FORMATS: dict[str, Formatter] = {}
 
-_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.PASS: 3}
+_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2, Status.SUPPRESSED: 3, Status.PASS: 4}
 
 
 def register_format(name: str) -> Callable[[Formatter], Formatter]:
@@ -80,13 +80,20 @@ def _plain(text: str) -> str:
     return escape_controls(clip(text))
 
 
+def suppression_note(suppression: FindingSuppression) -> str:
+    """One line: what the finding would be, why it is accepted, until when, and where it was approved."""
+    until = f" until {suppression.expires}" if suppression.expires else ""
+    ticket = f" ({suppression.ticket})" if suppression.ticket else ""
+    return f"would be {suppression.status.value}; accepted{until}{ticket}: {suppression.reason}"
+
+
 def _sorted(findings: tuple[Finding, ...]) -> list[Finding]:
     return sorted(findings, key=lambda f: (_ORDER[f.status], f.integration, f.rule_id, f.subject))
 
 
 def summary_line(report: Report) -> str:
     counts = report.counts()
-    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS))
+    parts = ", ".join(f"{counts.get(s, 0)} {s.value}" for s in sorted(Status, key=_ORDER.__getitem__))
     return f"{report.target}: {len(report.findings)} findings ({parts})"
 
 
@@ -101,6 +108,8 @@ def text(report: Report) -> str:
         lines.append(f"[{f.status.value.upper():5}] {p(f.integration)}/{p(f.rule_id)} {p(f.subject)}: {p(f.message)}")
         if f.status is Status.PASS:
             continue
+        if f.suppression is not None:
+            lines.append(f"        suppressed: {p(suppression_note(f.suppression))}")
         if f.expected or f.found:
             lines.append(f"        expected: {p(f.expected or '-')}   found: {p(f.found or '-')}")
         lines += first_lines([f"        evidence: {p(e)}" for e in f.evidence], more=_IN_FULL)
@@ -148,7 +157,7 @@ def junit(report: Report) -> str:
         tests=str(len(report.findings)),
         failures=str(report.counts().get(Status.FAIL, 0)),
         errors=str(report.counts().get(Status.ERROR, 0)),
-        skipped=str(report.counts().get(Status.WARN, 0)),
+        skipped=str(report.counts().get(Status.WARN, 0) + report.counts().get(Status.SUPPRESSED, 0)),
         timestamp=report.evaluated_at.isoformat(),
     )
     for f in _sorted(report.findings):
@@ -167,6 +176,8 @@ def junit(report: Report) -> str:
             ET.SubElement(case, "error", message=message)
         elif f.status is Status.WARN:
             ET.SubElement(case, "skipped", message=message)
+        elif f.suppression is not None:
+            ET.SubElement(case, "skipped", message=x(clip(f"suppressed: {suppression_note(f.suppression)}")))
         # JSON escapes every control character, and (ASCII only) any lone surrogate
         ET.SubElement(case, "system-out").text = json.dumps(f.model_dump(mode="json"), separators=(",", ":"))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
@@ -220,6 +231,8 @@ def markdown(report: Report) -> str:
             f"- Requirement(s): {t(', '.join(f.requirements))} ({t(f.source)})",
             f"- {t(f.message)}",
         ]
+        if f.suppression is not None:
+            out.append(f"- Suppressed: {t(suppression_note(f.suppression))} (match: {md_code(f.suppression.pattern)})")
         if f.expected or f.found:
             out.append(f"- Expected: {t(f.expected or '-')}; found: {t(f.found or '-')}")
         out += first_lines([f"- Evidence: {t(e)}" for e in f.evidence], more=_IN_FULL)
@@ -254,7 +267,11 @@ def sql(report: Report) -> str:
     grants: list[str] = []
     revokes: list[str] = []
     seen: set[str] = set()
+    suppressed: list[str] = []
     for f in _sorted(report.findings):
+        if f.suppression is not None:  # an accepted exception: its fix is not proposed, but it is named
+            suppressed.append(_comment(f"{f.integration} {f.rule_id} {f.subject}: {suppression_note(f.suppression)}"))
+            continue
         for statements, out_list in ((f.remediation.grant_sql, grants), (f.remediation.revoke_sql, revokes)):
             fresh = [s for s in statements if s not in seen]  # two rules may need the same GRANT
             seen.update(fresh)
@@ -272,4 +289,6 @@ def sql(report: Report) -> str:
         "",
     ]
     out += revokes or ["-- nothing to revoke"]
+    if suppressed:
+        out += ["", "-- Suppressed findings (accepted exceptions): their fixes are left out.", "", *suppressed]
     return "\n".join(out) + "\n"

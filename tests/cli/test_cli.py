@@ -30,7 +30,6 @@ from auditor.packs.loader import bundled_rules, load_packs
 from auditor.schemas import config_schema, rule_pack_schema
 from tests.golden import Problem, non_pass, summary
 from tests.rules.documented import (
-    AUDITOR,
     AWS,
     DG,
     DL,
@@ -69,7 +68,7 @@ MIXED: tuple[Problem, ...] = (
         (
             ("RETL-6", f"pat:{RETL}", Status.ERROR),
             ("AWS-9", f"pat:{AWS}", Status.ERROR),
-            ("X-3", f"auditor:{AUDITOR}", Status.ERROR),
+            ("X-3", "auditor", Status.ERROR),
         ),
     ),
 )
@@ -308,7 +307,8 @@ def test_sql_format_parses(tmp_path: Path) -> None:
 def test_text_format(tmp_path: Path) -> None:
     text = render(tmp_path, "text")
     first, *rest = text.splitlines()
-    assert first == f"documented: {FINDING_COUNT} findings ({FAILS} fail, {ERRORS} error, {WARNS} warn, {PASSES} pass)"
+    counts = f"{FAILS} fail, {ERRORS} error, {WARNS} warn, 0 suppressed, {PASSES} pass"
+    assert first == f"documented: {FINDING_COUNT} findings ({counts})"
     statuses = [line.split("]")[0] for line in rest if line.startswith("[")]
     assert statuses[:FAILS] == ["[FAIL "] * FAILS and statuses[FAILS : FAILS + ERRORS] == ["[ERROR"] * ERRORS
     assert "not applicable: data-graph/DG-5, delta-lake-destination-aws/AWS-11" in text

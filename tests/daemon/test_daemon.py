@@ -158,6 +158,19 @@ def test_a_failing_cycle_is_recorded_redacted_and_the_daemon_keeps_going(tmp_pat
     )
 
 
+def test_a_huge_failure_message_is_recorded_as_one_bounded_redacted_line(tmp_path: Path, daemons: list[Daemon]) -> None:
+    def runner(target: TargetSettings, packs: Any) -> Result:
+        raise ConnectionError(f"Bearer {CANARY}\n" + "x\n" * 10_000_000)
+
+    daemon = make(daemons, write_config(tmp_path, target_dict("prod")), runner)
+    assert daemon.run_target_cycle("prod") == "failed"
+    with StateStore(tmp_path / "state.sqlite") as store:
+        (failed,) = store.cycles("prod")
+    assert failed.error is not None
+    assert len(failed.error) <= 600 and "\n" not in failed.error and CANARY not in failed.error
+    assert failed.error.startswith("ConnectionError:") and "characters)" in failed.error
+
+
 def test_one_target_never_runs_two_cycles_at_once(tmp_path: Path, daemons: list[Daemon]) -> None:
     release = threading.Event()
     entered = threading.Event()
@@ -307,7 +320,7 @@ def test_drift_is_debounced_logged_counted_and_compared_with_the_baseline(
     granted = {"value": True}
     daemon = make(daemons, config, lambda target, packs: result_for(target, granted=granted["value"]))
     daemon.start(serve_http=False)
-    assert daemon.wait_for_cycles("prod", 1, WAIT)
+    assert daemon.wait_for_cycles("prod", 2, WAIT)  # the first 2 reads establish the drift baseline
     daemon.store.approve_baseline(
         "prod", present(daemon.store.latest_snapshot("prod")), approved_by="test", source="latest"
     )

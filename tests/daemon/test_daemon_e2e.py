@@ -129,7 +129,7 @@ def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sa
     daemon = Daemon(load_settings(config), config_path=config, grace_seconds=10)
     daemon.start()
     try:
-        assert daemon.wait_for_cycles(TARGET, 1, timeout=60)
+        assert daemon.wait_for_cycles(TARGET, DEBOUNCE, timeout=60)  # the first reads establish the baseline
         assert dl3_status(daemon) is Status.PASS
         status, body = get(f"{daemon.url}/readyz")
         assert status == 200
@@ -141,8 +141,20 @@ def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sa
         promtool_check(body)
         text = body.decode()
         assert f'grants_auditor_drift_events_total{{kind="grant_removed",target="{TARGET}"}} 1.0' in text
-        labels = {"target": TARGET, "pack": "delta-lake-destination", "rule": "DL-3", "state": "fail"}
+        labels = {
+            "target": TARGET,
+            "pack": "delta-lake-destination",
+            "rule": "DL-3",
+            "severity": "critical",
+            "state": "fail",
+        }
         assert daemon.registry.get_sample_value("grants_auditor_rule_status", labels) == 1.0
+        # what GrantsAuditorRuleFailing names: the rule, the securable and the principal
+        named = {**labels, "requirement": "DL-3", "subject": "CATALOG:segment_events", "principal": DELTA_LAKE_SP}
+        assert daemon.registry.get_sample_value("grants_auditor_finding_status", named) == 1.0
+        opened = {"target": TARGET, "kind": "grant_removed", "subject": "CATALOG:segment_events"}
+        opened |= {"principal": DELTA_LAKE_SP, "gained": "", "lost": "ALL_PRIVILEGES"}
+        assert daemon.registry.get_sample_value("grants_auditor_drift_open", opened) == 1.0
 
         findings = json.loads(get(f"{daemon.url}/findings")[1])["targets"][TARGET]
         dl3 = [f for f in findings["findings"] if f["rule"] == "DL-3"]
@@ -152,6 +164,15 @@ def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sa
         assert get(f"{daemon.url}/other")[0] == 404
 
         assert flip(daemon, sandbox, GRANT, ChangeKind.GRANT_ADDED, Status.PASS) <= DEBOUNCE + 1
+        # granted back: the drift is closed, not a second open change; the rule passes, its finding series is gone
+        assert daemon.registry.get_sample_value("grants_auditor_drift_open", opened) is None
+        assert not [
+            s
+            for family in daemon.registry.collect()
+            for s in family.samples
+            if s.name in ("grants_auditor_drift_open", "grants_auditor_finding_status")
+            and s.labels.get("subject") == "CATALOG:segment_events"
+        ]
     finally:
         assert daemon.stop() is True
 
@@ -249,7 +270,7 @@ def test_real_process_survives_sigkill_reloads_on_sighup_and_stops_on_sigterm(sa
     try:
         url = first.wait_for("daemon_started")[0]["url"]
         wait_until(lambda: get(f"{url}/readyz")[0] == 200, 60, "/readyz")
-        completed_before = len(first.wait_for("cycle_completed"))
+        completed_before = len(first.wait_for("cycle_completed", DEBOUNCE))  # the baseline is established
         execute_sql(sandbox.host, sandbox.http_path or "", sandbox.auditor_token, REVOKE)
         (drift,) = first.wait_for("drift")
         assert (drift["kind"], drift["subject"].lower(), drift["principal"], drift["lost"]) == (

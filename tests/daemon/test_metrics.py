@@ -8,7 +8,7 @@ import subprocess
 import threading
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -19,11 +19,18 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest, make_wsgi_app
 from prometheus_client.parser import text_string_to_metric_families
 
-from auditor.drift.diff import CHANGE_KINDS
+from auditor.drift.diff import CHANGE_KINDS, Change, ChangeKind
 from auditor.evaluate.engine import evaluate
 from auditor.evaluate.kinds.credentials import relevant_expiry
 from auditor.evaluate.registry import builtin_kind_args
-from auditor.metrics import CYCLE_OUTCOMES, DRIFT_KINDS, AuditMetrics, credential_expiries, rule_states
+from auditor.metrics import (
+    CYCLE_OUTCOMES,
+    DRIFT_KINDS,
+    MAX_DRIFT_SERIES,
+    AuditMetrics,
+    credential_expiries,
+    rule_states,
+)
 from auditor.model.facts import (
     Binding,
     FactFamily,
@@ -33,7 +40,7 @@ from auditor.model.facts import (
     Snapshot,
     Token,
 )
-from auditor.model.findings import STATUSES, Finding, Report, Severity, Status
+from auditor.model.findings import STATUSES, AuditedBinding, Finding, FindingSuppression, Report, Severity, Status
 from auditor.model.stats import API_FAMILIES, CollectionStats
 from auditor.packs.loader import load_packs
 
@@ -68,6 +75,9 @@ def finding(
         subject=subject,
         message=f"{USER_EMAIL} lacks SELECT on {TABLE}",
         found=PAT_VALUE,
+        suppression=FindingSuppression(reason=PAT_VALUE, expires=date(2030, 1, 1), pattern="rule=*", status=Status.FAIL)
+        if status is Status.SUPPRESSED
+        else None,
     )
 
 
@@ -157,7 +167,7 @@ def test_state_set_emits_every_state_with_exactly_one_set(metrics: AuditMetrics,
     }
     for values in states.values():
         assert set(values) == {s.value for s in STATUSES}
-        assert sorted(values.values()) == [0, 0, 0, 1]
+        assert sorted(values.values()) == [0] * (len(STATUSES) - 1) + [1]
     current = {key: next(s for s, v in values.items() if v == 1) for key, values in states.items()}
     assert current == {
         ("prod", "retl", "RETL-1"): "fail",
@@ -171,11 +181,99 @@ def test_state_set_emits_every_state_with_exactly_one_set(metrics: AuditMetrics,
 @given(st.lists(st.sampled_from(STATUSES), min_size=1, max_size=6))
 def test_a_rule_takes_its_worst_status(statuses: list[Status]) -> None:
     findings = [finding("RETL-1", status, subject=f"SCHEMA:main.s{i}") for i, status in enumerate(statuses)]
-    expected = next(s for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.PASS) if s in statuses)
+    expected = next(
+        s for s in (Status.FAIL, Status.ERROR, Status.WARN, Status.SUPPRESSED, Status.PASS) if s in statuses
+    )
 
     (state,) = rule_states(report(*findings))
 
     assert (state.pack, state.rule, state.status) == ("retl", "RETL-1", expected)
+
+
+def test_rule_status_carries_the_rule_severity(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
+    publish(
+        metrics,
+        report(
+            finding("RETL-1", Status.FAIL, severity=Severity.CRITICAL),
+            finding("RETL-2", Status.PASS, severity=Severity.LOW),
+        ),
+    )
+
+    severities = {
+        (dict(labels)["rule"], dict(labels)["state"]): dict(labels)["severity"]
+        for labels in samples(registry, "grants_auditor_rule_status")
+    }
+
+    assert {rule: sev for (rule, _), sev in severities.items()} == {"RETL-1": "critical", "RETL-2": "low"}
+    assert {state for _, state in severities} == {s.value for s in STATUSES}
+
+
+def test_finding_status_names_each_finding_that_does_not_pass(
+    metrics: AuditMetrics, registry: CollectorRegistry
+) -> None:
+    rep = report(
+        finding("RETL-1", Status.FAIL, subject="CATALOG:main", severity=Severity.CRITICAL),
+        finding("RETL-1", Status.PASS, subject="CATALOG:other"),
+        finding("RETL-2", Status.SUPPRESSED, subject=f"principal:{CLIENT_ID}"),
+    )
+    rep = rep.model_copy(
+        update={
+            "findings": tuple(f.model_copy(update={"requirements": ("RETL-1",)}) for f in rep.findings),
+            "audited": (AuditedBinding(instance="retl", pack="reverse-etl-source", principals=(USER_EMAIL,)),),
+        }
+    )
+    publish(metrics, rep)
+
+    found = {
+        tuple(sorted(dict(labels).items())): value
+        for labels, value in samples(registry, "grants_auditor_finding_status").items()
+    }
+
+    assert found == {
+        tuple(
+            sorted(
+                {
+                    "target": "prod",
+                    "pack": "retl",
+                    "rule": "RETL-1",
+                    "severity": "critical",
+                    "requirement": "RETL-1",
+                    "subject": "CATALOG:main",
+                    "principal": USER_EMAIL,
+                    "state": "fail",
+                }.items()
+            )
+        ): 1,
+        tuple(
+            sorted(
+                {
+                    "target": "prod",
+                    "pack": "retl",
+                    "rule": "RETL-2",
+                    "severity": "high",
+                    "requirement": "RETL-1",
+                    "subject": f"principal:{CLIENT_ID}",
+                    "principal": CLIENT_ID,
+                    "state": "suppressed",
+                }.items()
+            )
+        ): 1,
+    }
+
+
+def test_open_drift_is_replaced_each_cycle_and_bounded(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
+    many = [
+        Change(kind=ChangeKind.EXPOSURE, subject=f"TABLE:main.s.t{i}", principal="outsider", gained=("SELECT",))
+        for i in range(MAX_DRIFT_SERIES + 5)
+    ]
+    metrics.publish_drift_open("prod", many)
+    assert len(samples(registry, "grants_auditor_drift_open")) == MAX_DRIFT_SERIES
+    counts = {dict(k)["kind"]: v for k, v in samples(registry, "grants_auditor_drift_open_changes").items()}
+    assert counts["exposure"] == MAX_DRIFT_SERIES + 5 and counts["grant_removed"] == 0
+
+    metrics.publish_drift_open("prod", [])  # the change was undone: its series goes
+
+    assert samples(registry, "grants_auditor_drift_open") == {}
 
 
 def test_a_new_report_replaces_the_previous_rule_states(metrics: AuditMetrics, registry: CollectorRegistry) -> None:
@@ -414,18 +512,39 @@ def populated(metrics: AuditMetrics) -> None:
     metrics.record_drift("prod", "exposure")
 
 
-def test_no_label_or_sample_carries_a_principal_table_or_secret(
+NAMING_FAMILIES = {"grants_auditor_finding_status", "grants_auditor_drift_open"}
+"""The two families whose labels name subjects and principals (what an alert must say), bounded per target."""
+
+
+def test_no_label_or_sample_carries_a_secret_and_only_the_naming_series_carry_names(
     metrics: AuditMetrics, registry: CollectorRegistry
 ) -> None:
     populated(metrics)
-    forbidden = {USER_EMAIL, CLIENT_ID, TABLE, f"TABLE:{TABLE}", PAT_VALUE, SECRET_ID, TOKEN_ID, "SELECT"}
+    metrics.publish_drift_open(
+        "prod",
+        [
+            Change(kind=ChangeKind.CREDENTIAL_CHANGED, subject=f"credential:pat/{TOKEN_ID}", principal=USER_EMAIL),
+            Change(kind=ChangeKind.GRANT_REMOVED, subject=f"TABLE:{TABLE}", principal=USER_EMAIL, lost=("SELECT",)),
+        ],
+    )
+    secrets = {PAT_VALUE, SECRET_ID, TOKEN_ID}
+    names = {USER_EMAIL, CLIENT_ID, TABLE, f"TABLE:{TABLE}", "SELECT"}
 
-    label_values = {value for family in registry.collect() for s in family.samples for value in s.labels.values()}
+    families = list(registry.collect())
+    label_values = {value for family in families for s in family.samples for value in s.labels.values()}
+    plain = {
+        value
+        for family in families
+        if family.name not in NAMING_FAMILIES
+        for s in family.samples
+        for value in s.labels.values()
+    }
     text = generate_latest(registry).decode()
 
-    assert not label_values & forbidden
-    assert not [value for value in forbidden if value.lower() in text.lower()]
+    assert not [value for value in secrets if value.lower() in text.lower()]
+    assert not plain & names
     assert {"retl", "data-graph", "RETL-1", "DG-9", "prod", "pat", "oauth_secret"} <= label_values
+    assert {USER_EMAIL, f"TABLE:{TABLE}", "credential:pat"} <= label_values  # what the alerts name
 
 
 def test_build_info_and_no_created_series(metrics: AuditMetrics, registry: CollectorRegistry) -> None:

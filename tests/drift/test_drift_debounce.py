@@ -28,10 +28,18 @@ GRANTS_FAILED = [failed(FactFamily.GRANTS)]
 
 
 def run(snapshots: Iterable[Snapshot], threshold: int) -> list[list[DriftEvent]]:
-    """Feed the snapshots in order; the events each cycle produced."""
+    """Feed the snapshots in order; the events each cycle produced.
+
+    The first snapshot is the baseline: it is seen ``threshold`` times (the cycles that establish the
+    baseline) and reported as one cycle.
+    """
+    first, *rest = snapshots
     state: DebounceState | None = None
+    for _ in range(threshold - 1):
+        state, events = advance(state, extract(first), threshold=threshold)
+        assert events == []
     produced = []
-    for snapshot in snapshots:
+    for snapshot in (first, *rest):
         state, events = advance(state, extract(snapshot), threshold=threshold)
         # The state survives a JSON round trip unchanged (it is what the store keeps).
         assert DebounceState.model_validate_json(state.model_dump_json()) == state
@@ -163,3 +171,55 @@ def test_a_new_securable_inside_a_watched_catalog_is_drift_not_adopted() -> None
     assert [(e.change.kind, e.change.principal) for e in produced[1]] == [
         (ChangeKind.EXPOSURE, "contractor@example.com")
     ]
+
+
+def test_a_blip_caught_by_the_first_cycle_is_part_of_the_baseline_not_an_event_when_it_ends() -> None:
+    """The daemon's very first read may catch a GRANT/REVOKE flip half-way: restoring it is no drift."""
+    sequence = [snap(0, grants=REVOKED), snap(1), snap(2), snap(3), snap(4)]
+    state: DebounceState | None = None
+    produced = []
+    for snapshot in sequence:
+        state, events = advance(state, extract(snapshot), threshold=2)
+        produced.append(events)
+    assert not any(produced)
+    assert state is not None and DELTA_ALL.principal in {f.principal for f in state.confirmed}
+
+
+@pytest.mark.parametrize("threshold", [2, 3])
+def test_the_baseline_is_what_the_first_n_reads_settled_on_then_changes_are_events(threshold: int) -> None:
+    warm_up = [snap(0)] + [snap(i, grants=REVOKED) for i in range(1, threshold)]
+    after = [snap(i, grants=BASE_GRANTS) for i in range(threshold, 2 * threshold)]
+    state: DebounceState | None = None
+    produced = []
+    for snapshot in warm_up + after:
+        state, events = advance(state, extract(snapshot), threshold=threshold)
+        produced.append([e.change.kind for e in events])
+    assert produced[:threshold] == [[]] * threshold  # the revoke inside the warm-up is the baseline
+    assert produced[threshold:] == [[]] * (threshold - 1) + [[ChangeKind.GRANT_ADDED]]
+
+
+def test_a_scope_first_read_after_failing_gets_its_own_warm_up() -> None:
+    sequence = [
+        snap(0, grants=(), extra_reads=GRANTS_FAILED),
+        snap(1, grants=REVOKED),  # first read of the grants: adopted
+        snap(2),  # still forming the baseline: adopted
+        snap(3),
+        snap(4, grants=REVOKED),
+        snap(5, grants=REVOKED),
+    ]
+    state: DebounceState | None = None
+    produced = []
+    for snapshot in sequence:
+        state, events = advance(state, extract(snapshot), threshold=2)
+        produced.append([e.change.kind for e in events])
+    assert produced == [[], [], [], [], [], [ChangeKind.GRANT_REMOVED]]
+
+
+def test_a_state_stored_before_warm_up_counting_loads_with_every_read_scope_established() -> None:
+    state, _ = advance(None, extract(snap(0)), threshold=1)
+    legacy = state.model_dump(mode="json")
+    del legacy["warming"]
+    loaded = DebounceState.model_validate(legacy)
+    assert loaded.warming == {} and loaded.read_scopes == state.read_scopes
+    produced = [e.change.kind for e in advance(loaded, extract(snap(1, grants=REVOKED)), threshold=1)[1]]
+    assert produced == [ChangeKind.GRANT_REMOVED]

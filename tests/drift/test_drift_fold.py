@@ -1,8 +1,9 @@
 """Drift as a pure fold: (previous state, one cycle's facts) -> (new state, events), checked against a model.
 
-The model of one watched grant: each cycle it is seen present, seen absent, or not read. The confirmed
-value changes, and exactly one event is reported, when the other value has been seen in N consecutive
-read cycles (unread cycles neither count nor reset); a flip shorter than N is never reported.
+The model of one watched grant: after N cycles that establish the baseline (grant present), each cycle
+it is seen present, seen absent, or not read. The confirmed value changes, and exactly one event is
+reported, when the other value has been seen in N consecutive read cycles (unread cycles neither count
+nor reset); a flip shorter than N is never reported.
 """
 
 from __future__ import annotations
@@ -45,8 +46,11 @@ def model(observations: list[str], threshold: int) -> list[str | None]:
     threshold=st.integers(min_value=1, max_value=3),
 )
 def test_the_fold_reports_every_lasting_change_once_and_no_short_flip(observations: list[str], threshold: int) -> None:
-    state, first_events = advance(None, extract(snap(0)), threshold=threshold)
-    assert first_events == []
+    state: DebounceState | None = None
+    for _ in range(threshold):  # the baseline: what the first N reads see
+        state, first_events = advance(state, extract(snap(0)), threshold=threshold)
+        assert first_events == []
+    assert state is not None
     reported: list[str | None] = []
     for cycle, observation in enumerate(observations, start=1):
         before = state

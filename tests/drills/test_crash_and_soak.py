@@ -79,8 +79,11 @@ class Drill:
     # ---- the daemon ----
 
     def start(self) -> Process:
+        first = self.stored_cycles == 0 and not self.state.exists()
         self.process = Process(self.config)
         self.process.wait_for("daemon_started")
+        if first:  # the first DEBOUNCE reads establish the baseline: a change before then is part of it
+            self.wait_cycles(DEBOUNCE)
         return self.process
 
     def completed(self) -> int:

@@ -7,6 +7,7 @@ with a sandbox fault, and compares the (rule, subject) sets.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -22,17 +23,16 @@ from auditor_sandbox.faults import FAMILIES
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 PACKS = load_packs(kinds=builtin_kind_args())
-AUTH = "oauth-m2m"
-
-
 ROLE_ARN = "arn:aws:iam::123456789012:role/segment-lake-role"
+# (auth, role named in configuration?): with OAuth the auditor's identity is configured, with a PAT it is
+# read (SCIM /Me); without a configured role, the role is known only through the storage credential.
+SETUPS = [("oauth-m2m", True), ("oauth-m2m", False), ("pat", False)]
 
 
-def audit(sandbox: Sandbox) -> Report:
-    config = sandbox.config_dict(auth=AUTH)  # type: ignore[arg-type]
+def audit(sandbox: Sandbox, auth: str, role_configured: bool) -> Report:
+    config = copy.deepcopy(sandbox.config_dict(auth=auth))  # type: ignore[arg-type]
     for integration in config["targets"][0]["integrations"]:
-        if integration["pack"] == "delta-lake-destination-aws":
-            # the role named in configuration: without it, the role is known only through the storage credential
+        if integration["pack"] == "delta-lake-destination-aws" and role_configured:
             integration["params"]["role_arn"] = ROLE_ARN
     settings = Settings.model_validate(config)
     target = settings.targets[0].model_copy(
@@ -46,9 +46,9 @@ def subjects(report: Report) -> set[tuple[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def healthy_subjects() -> set[tuple[str, str]]:
+def healthy_subjects() -> dict[tuple[str, bool], set[tuple[str, str]]]:
     with Sandbox.start("drifted", now=NOW) as sandbox:
-        return subjects(audit(sandbox))
+        return {setup: subjects(audit(sandbox, *setup)) for setup in SETUPS}
 
 
 @pytest.fixture
@@ -57,27 +57,36 @@ def drifted() -> Iterator[Sandbox]:
         yield sandbox
 
 
-def test_aws6_stays_on_the_role_when_unity_catalog_fails(
-    drifted: Sandbox, healthy_subjects: set[tuple[str, str]]
+@pytest.mark.parametrize(("auth", "role_configured"), SETUPS)
+def test_aws6_stays_in_place_when_unity_catalog_fails(
+    drifted: Sandbox, healthy_subjects: dict[tuple[str, bool], set[tuple[str, str]]], auth: str, role_configured: bool
 ) -> None:
     drifted.set_fault("unity-catalog", "server-error", status=503, retry_after=None)
-    report = audit(drifted)
-    assert subjects(report) == healthy_subjects
-    aws6 = [f for f in report.findings if f.rule_id == "AWS-6"]
-    assert aws6 and all(f.subject.startswith("role:") and f.status is Status.ERROR for f in aws6)
+    report = audit(drifted, auth, role_configured)
+    assert subjects(report) == healthy_subjects[auth, role_configured]
+    expected = f"role:{ROLE_ARN}" if role_configured else "storage_credential:segment-lake-cred"
+    assert {(f.subject, f.status) for f in report.findings if f.rule_id == "AWS-6"} == {(expected, Status.ERROR)}
 
 
-def test_x3_stays_on_the_auditor_when_scim_is_rate_limited(
-    drifted: Sandbox, healthy_subjects: set[tuple[str, str]]
+@pytest.mark.parametrize(("auth", "role_configured"), SETUPS)
+def test_x3_stays_in_place_when_scim_is_rate_limited(
+    drifted: Sandbox, healthy_subjects: dict[tuple[str, bool], set[tuple[str, str]]], auth: str, role_configured: bool
 ) -> None:
     drifted.set_fault("scim", "rate-limit", retry_after=1)
-    report = audit(drifted)
-    assert subjects(report) == healthy_subjects
-    assert {f.status for f in report.findings if f.rule_id == "X-3"} == {Status.ERROR}
+    report = audit(drifted, auth, role_configured)
+    assert subjects(report) == healthy_subjects[auth, role_configured]
+    assert {(f.subject, f.status) for f in report.findings if f.rule_id == "X-3"} == {("auditor", Status.ERROR)}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family", FAMILIES)
-def test_no_fault_family_moves_a_finding(drifted: Sandbox, healthy_subjects: set[tuple[str, str]], family: str) -> None:
+@pytest.mark.parametrize(("auth", "role_configured"), SETUPS)
+def test_no_fault_family_moves_a_finding(
+    drifted: Sandbox,
+    healthy_subjects: dict[tuple[str, bool], set[tuple[str, str]]],
+    family: str,
+    auth: str,
+    role_configured: bool,
+) -> None:
     drifted.set_fault(family, "server-error", status=503, retry_after=None)
-    assert subjects(audit(drifted)) == healthy_subjects
+    assert subjects(audit(drifted, auth, role_configured)) == healthy_subjects[auth, role_configured]

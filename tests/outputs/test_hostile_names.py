@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from xml.etree import ElementTree as ET
 
 from hypothesis import HealthCheck, given, settings
@@ -13,7 +13,7 @@ from markdown_it import MarkdownIt
 
 from auditor.evaluate.engine import evaluate
 from auditor.evaluate.registry import builtin_kind_args
-from auditor.model.findings import Finding, Remediation, Report, Severity, Status, listing
+from auditor.model.findings import Finding, FindingSuppression, Remediation, Report, Severity, Status, listing
 from auditor.outputs.formats import (
     MAX_FIELD_CHARS,
     escape_controls,
@@ -48,6 +48,11 @@ def report_with(name: str, status: Status = Status.FAIL) -> Report:
         found=name,
         evidence=(name, f"via {name}"),
         remediation=Remediation(summary=name, grant_sql=(f"GRANT SELECT ON CATALOG `{name}` TO `x`;",)),
+        suppression=FindingSuppression(
+            reason=name, expires=date(2100, 1, 1), ticket=name, pattern=f"subject={name}", status=Status.FAIL
+        )
+        if status is Status.SUPPRESSED
+        else None,
     )
     return Report(target=name or "t", evaluated_at=NOW_UTC, snapshot_collected_at=NOW_UTC, findings=(finding,))
 

@@ -200,7 +200,7 @@ class AuditorVisibility(CheckKind[VisibilityArgs]):
 
     def evaluate(self, args: VisibilityArgs, ctx: EvalContext) -> list[Outcome]:
         identity = ctx.snapshot.auditor_identity or "the auditor"
-        subject = f"auditor:{identity}"
+        subject = "auditor"  # not the identity: it is read too, and a finding must not move when that read fails
         ctx.facts.read(FactFamily.IDENTITY)
         # Exempt from the engine's rule by design: X-3 judges read statuses themselves (NOT_VISIBLE
         # fails, FAILED errs), so it reads them from the snapshot, never through `ctx.facts`.

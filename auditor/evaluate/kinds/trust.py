@@ -39,7 +39,8 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
         )
 
     def evaluate(self, args: TrustPolicyArgs, ctx: EvalContext) -> list[Outcome]:
-        # a configured role names the subject up front, so a credential that cannot be read leaves it in place
+        # Named from configuration only (a configured role, else the storage credential), never from what was
+        # read: a credential that cannot be read must leave the finding, and its history, in place.
         subject = f"role:{args.role_arn}" if args.role_arn else f"storage_credential:{args.storage_credential}"
         credential = ctx.facts.storage_credential(args.storage_credential)
         if credential is None:
@@ -54,7 +55,6 @@ class TrustPolicy(CheckKind[TrustPolicyArgs]):
                     "role, external ID or Unity Catalog master role: cannot derive the required trust",
                 )
             ]
-        subject = f"role:{role_arn}"
         policy = ctx.facts.trust_policy(role_arn)  # discovered through the credential: relied on as well
         if policy is None:
             return [Outcome(Status.FAIL, subject, f"IAM role {role_arn} does not exist")]

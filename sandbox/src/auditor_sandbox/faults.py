@@ -28,14 +28,17 @@ FAMILIES = (
 )
 """Endpoint families faults and request counts are kept for."""
 
-FaultKind = Literal["latency", "rate-limit", "server-error", "hang", "drop", "expired-credentials", "warehouse-stopped"]
+FaultKind = Literal[
+    "latency", "rate-limit", "server-error", "hang", "drop", "expired-credentials", "forbidden", "warehouse-stopped"
+]
 KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
 """latency: delay then answer; rate-limit: 429 with Retry-After; server-error: 500/503; hang: no answer
 until `seconds` pass (or the sandbox stops), then the connection closes; drop: close the connection
-without answering; expired-credentials: 401 as for an expired token; warehouse-stopped: the warehouse
+without answering; expired-credentials: 401 as for an expired token; forbidden: 403 PERMISSION_DENIED for this
+family alone, as when the caller lacks the one permission it needs; warehouse-stopped: the warehouse
 is STOPPED (a state change, undone by clearing faults)."""
 
-_DEFAULT_STATUS = {"server-error": 503, "rate-limit": 429, "expired-credentials": 401}
+_DEFAULT_STATUS = {"server-error": 503, "rate-limit": 429, "expired-credentials": 401, "forbidden": 403}
 
 
 class FaultError(ValueError):

@@ -59,7 +59,7 @@ class Sandbox:
             iam = IamEmulator(region=spec.iam.region, port=iam_port)
             iam.start()
             roles = [role.model_dump(exclude_none=True) for role in spec.iam.roles]
-            iam.seed(spec.iam.account_id, roles)
+            iam.seed(spec.iam.account_id, roles, entry_role=spec.iam.auditor_role)
             server.start()
             sandbox = cls(spec, control, server, iam)
             for fault in spec.fault_list():
@@ -199,6 +199,7 @@ class Sandbox:
                 "endpoint_url": self.iam_endpoint,
                 "access_key_id": ACCESS_KEY_ID,
                 "secret_access_key": SECRET_ACCESS_KEY,
+                **({"assume_role_arn": self.spec.iam.auditor_role_arn} if self.spec.iam.auditor_role_arn else {}),
             },
             "collection": "auto",
             "schedule": {"interval_seconds": 60},

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from auditor_sandbox.entities import (
     AclEntry,
@@ -163,9 +163,21 @@ class IamRoleSpec(_Spec):
 
 
 class IamSpec(_Spec):
-    account_id: str = "123456789012"
+    account_id: str = "123456789012"  # where the roles live; the sandbox's keys act in 123456789012
     region: str = "us-east-1"
     roles: list[IamRoleSpec] = []
+    # In another account, the role the auditor assumes to read it (`aws.assume_role_arn` in its config)
+    auditor_role: str | None = None
+
+    @model_validator(mode="after")
+    def _other_account_has_an_entry(self) -> IamSpec:
+        if self.account_id != "123456789012" and not self.auditor_role:
+            raise ValueError(f"roles in account {self.account_id} need `auditor_role` (the role to assume into it)")
+        return self
+
+    @property
+    def auditor_role_arn(self) -> str | None:
+        return f"arn:aws:iam::{self.account_id}:role/{self.auditor_role}" if self.auditor_role else None
 
 
 class WorkspaceSpec(_Spec):

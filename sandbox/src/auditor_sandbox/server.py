@@ -47,7 +47,7 @@ def _check_workspace_id_header(state: WorkspaceState, value: str | None) -> None
 
 
 def _fault_response(fault: Fault, family: str) -> Response:
-    """The answer an answering fault gives (rate-limit, server-error, expired-credentials)."""
+    """The answer an answering fault gives (rate-limit, server-error, expired-credentials, forbidden)."""
     status = fault.http_status
     headers: list[tuple[str, str]] = []
     if fault.kind == "expired-credentials":
@@ -55,6 +55,9 @@ def _fault_response(fault: Fault, family: str) -> Response:
             body = {"error": "invalid_client", "error_description": "Client secret has expired."}
             return Response.json(body, 401)
         error = SandboxError.unauthenticated("Token is expired.")
+    elif fault.kind == "forbidden":
+        # the REST error body as Unity Catalog returns it (tests/fixtures/platform/uc_rest_error_permission_denied.json)
+        error = SandboxError.permission_denied("User does not have permission to perform this operation.")
     elif fault.kind == "rate-limit":
         error = SandboxError("TOO_MANY_REQUESTS", "Too many requests. Please try again later.", 429)
     elif status == 503:
