@@ -54,6 +54,12 @@ class DatabricksSettings(_Strict):
     host: str
     auth: PatAuth | OAuthM2MAuth = Field(discriminator="type")
     warehouse_id: str | None = Field(None, description="the warehouse the auditor runs SQL on")
+    workspace_id: str | None = Field(
+        None,
+        pattern=r"^[0-9]+$",
+        description="the workspace's numeric id, sent as X-Databricks-Workspace-Id; default: the id the workspace "
+        "announces at /.well-known/databricks-config",
+    )
     http_path: str | None = Field(None, description="defaults to /sql/1.0/warehouses/<warehouse_id>")
     request_timeout_seconds: float = Field(30.0, gt=0)
     max_concurrency: int = Field(8, ge=1, le=20, description="the platform caps ~20 concurrent requests")

@@ -106,7 +106,7 @@ class RestClient:
 
     def _do(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            result = self.workspace.api_client.do(method, path, **kwargs)
+            result = self.workspace.api_client.do(method, path, headers=self._headers(), **kwargs)
         except _SdkRetryDeclined as declined:
             original = declined.__context__
             if isinstance(original, Exception):
@@ -115,6 +115,19 @@ class RestClient:
         if not isinstance(result, dict):
             raise ReadFailed(f"unexpected response from {path}: not a JSON object", api_family=api_family(path))
         return result
+
+    def _headers(self) -> dict[str, str] | None:
+        """What every request carries beyond the SDK's own headers: the workspace id, when known.
+
+        databricks-sdk 0.167's typed methods add ``X-Databricks-Workspace-Id`` whenever the config knows the
+        workspace id (``service/catalog.py``, GrantsAPI.get: ``if cfg.workspace_id:
+        headers["X-Databricks-Workspace-Id"] = cfg.workspace_id``; the same in every service module), but
+        ``ApiClient.do`` (``core.py``) adds only the config's custom headers. Raw reads send it the same way, so
+        they are routed like typed ones on a host that serves several workspaces. The id is the configured
+        ``databricks.workspace_id`` or the one ``Config()`` read from ``/.well-known/databricks-config``.
+        """
+        workspace_id = self.workspace.config.workspace_id
+        return {WORKSPACE_ID_HEADER: str(workspace_id)} if workspace_id else None
 
     def _translate(self, exc: Exception, family: str) -> Exception:
         if isinstance(exc, ReadFailure | ObjectNotFound):
@@ -186,6 +199,8 @@ class RestClient:
                 return list(resources.values())
         raise self._failure("scim", f"paging of {path} exceeded {_MAX_PAGES} pages")
 
+
+WORKSPACE_ID_HEADER = "X-Databricks-Workspace-Id"
 
 _AUTH_REJECTED = "authentication rejected (HTTP 401): the credentials are invalid or expired"
 
@@ -283,6 +298,8 @@ class Connections:
             "clock": _DeclineSdkRetries(),
             "http_adapter": _ReplayProbe(budgeted, probe_url, probe_answer),
         }
+        if settings.workspace_id:
+            common["workspace_id"] = settings.workspace_id  # the SDK then does not take the announced one
         auth = settings.auth
         try:
             if isinstance(auth, PatAuth):

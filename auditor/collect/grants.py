@@ -33,7 +33,7 @@ from auditor.collect.sql_grants import (
 )
 from auditor.collect.sqlconn import SqlSession
 from auditor.model.facts import FactFamily, Grant, Securable, SecurableType, securable_key
-from auditor.privileges.names import catalog_of, is_hive
+from auditor.privileges.names import CATALOG_OBJECTS, catalog_of, is_hive
 from auditor.settings import TargetSettings
 
 F = FactFamily
@@ -87,6 +87,34 @@ class BulkVisibility:
             )
         return NotVisible(f"{detail}; the auditor is not a metastore admin or {what}", identity=self._identity)
 
+    def hidden(self, securable_type: SecurableType, name: str) -> ReadFailure | None:
+        """Why a Unity Catalog not-found for this securable may hide it, or None when it proves it absent.
+
+        Docs, TABLE_OR_VIEW_NOT_FOUND: among the most common reasons, "The user has no access to the object and
+        therefore cannot see it"; Unity Catalog may answer not-found for what the caller cannot see. Only an
+        auditor that provably sees every object of the catalog (a metastore admin, or the catalog's owner, as for
+        information_schema) may take not-found as absence. hive_metastore objects are not filtered this way: a
+        workspace admin administers its table ACLs, and its not-found stays absence.
+        """
+        if securable_type in CATALOG_OBJECTS and is_hive(name):
+            return None
+        catalog = catalog_of(securable_type, name)
+        if self.metastore_admin or (
+            catalog is not None and securable_type is not SecurableType.CATALOG and self._owns_catalog(catalog)
+        ):
+            return None
+        detail = (
+            f"{securable_type.value} {name} was not found, and Unity Catalog answers not-found for what the caller "
+            "cannot see"
+        )
+        if self._lookup_reason is not None:
+            return ReadFailed(
+                f"{detail}; whether the auditor is a metastore admin could not be read: {self._lookup_reason}",
+                api_family="unity-catalog",
+            )
+        owner = f" or owner of {catalog}" if catalog is not None and securable_type is not SecurableType.CATALOG else ""
+        return NotVisible(f"{detail}; the auditor is not a metastore admin{owner}", identity=self._identity)
+
 
 class CycleContext(Protocol):
     """What the grant reader needs from the running cycle."""
@@ -100,6 +128,8 @@ class CycleContext(Protocol):
     identity_names: frozenset[str]
 
     def rest(self) -> RestClient: ...
+
+    def visibility(self) -> BulkVisibility: ...
 
     def task(self, scopes: list[Scope], fn: Callable[..., Any], *args: Any) -> Future[Any]: ...
 
@@ -139,11 +169,8 @@ class GrantReader:
         hive = needs_sql(securable_type, name) and securable_type is not SecurableType.ANY_FILE
         return scopes + ([(F.SECURABLES, key)] if hive and self._reads.wants(F.SECURABLES) else [])
 
-    def read(
-        self, sql_future: Future[Any] | None, metastore_future: Future[Any] | None, identity_future: Future[Any] | None
-    ) -> None:
+    def read(self, sql_future: Future[Any] | None, metastore_future: Future[Any] | None) -> None:
         """Wait for the SQL decision, then read every grant scope one way or the other."""
-        self._identity_future = identity_future
         try:
             session: SqlSession | None = self._cycle.await_result(sql_future)
         except ReadFailure as failure:
@@ -197,8 +224,18 @@ class GrantReader:
             self._sink.fail(F.GRANTS, principal_scope(principal), sweep)
 
     def _rest_grants(self, securable_type: SecurableType, name: str) -> None:
-        grants = read_grants(self._cycle.rest(), securable_type, name, metastore_id=self._cycle.metastore_id)
-        self._sink.commit(F.GRANTS, securable_key(securable_type, name), grants=grants)
+        key = securable_key(securable_type, name)
+        try:
+            grants = read_grants(
+                self._cycle.rest(), securable_type, name, metastore_id=self._cycle.metastore_id, absent_ok=False
+            )
+        except ObjectNotFound:
+            hidden = self._cycle.visibility().hidden(securable_type, name)
+            if hidden is not None:
+                self._sink.fail(F.GRANTS, key, hidden)
+                return
+            grants = []
+        self._sink.commit(F.GRANTS, key, grants=grants)
 
     def _rest_watch(self, catalog: str) -> None:
         self._sink.commit(F.GRANTS, watch_scope(catalog), grants=read_watched_catalog(self._cycle.rest(), catalog))
@@ -217,7 +254,7 @@ class GrantReader:
         principals = self._reads.swept_principals
         if not catalogs and not principals:
             return
-        visibility = self._bulk_visibility()
+        visibility = self._cycle.visibility()
         if catalogs:
             grants = read_watched_catalogs(session, catalogs)
             for catalog in catalogs:
@@ -253,18 +290,17 @@ class GrantReader:
         self._sink.add_facts(grants=grants)
         self._sink.fail(F.GRANTS, scope, gap)
 
-    def _bulk_visibility(self) -> BulkVisibility:
-        with contextlib.suppress(ReadFailure):
-            self._cycle.await_result(self._identity_future)
-        return BulkVisibility(self._cycle.rest, self._cycle.identity, self._cycle.identity_names)
-
     def _show_grants(self, session: SqlSession, securable_type: SecurableType, name: str) -> None:
         scopes = self._families(securable_type, name)
         try:
             rows = session.query(show_grants_statement(securable_type, name))
         except ObjectNotFound:
+            hidden = self._cycle.visibility().hidden(securable_type, name)
             for family, scope in scopes:
-                self._sink.commit(family, scope)
+                if hidden is None:
+                    self._sink.commit(family, scope)
+                else:
+                    self._sink.fail(family, scope, hidden)
             return
         except ReadFailure as failure:
             for family, scope in scopes:

@@ -48,9 +48,15 @@ def segment(name: str) -> str:
 
 
 def read_grants(
-    rest: RestClient, securable_type: SecurableType, full_name: str, *, metastore_id: str | None = None
+    rest: RestClient,
+    securable_type: SecurableType,
+    full_name: str,
+    *,
+    metastore_id: str | None = None,
+    absent_ok: bool = True,
 ) -> list[Grant]:
-    """Direct grants on one securable; an absent securable has none (raises only for failed reads)."""
+    """Direct grants on one securable; an absent securable has none (raises only for failed reads), or raises
+    `ObjectNotFound` when not ``absent_ok`` (the caller decides whether not-found proves absence)."""
     path_type = _PATH_TYPE.get(securable_type)
     if path_type is None:
         raise ReadFailed(f"{securable_type.value} grants cannot be read through REST (SQL only)")
@@ -62,7 +68,9 @@ def read_grants(
     try:
         items = rest.uc_pages(f"{UC}/permissions/{path_type}/{segment(name)}", "privilege_assignments")
     except ObjectNotFound:
-        return []
+        if absent_ok:
+            return []
+        raise
     return parse_privilege_assignments(items, securable_type, full_name)
 
 

@@ -14,6 +14,7 @@ NOT_VISIBLE, never an empty READ.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
@@ -33,7 +34,7 @@ from auditor.collect.credentials import (
     read_tokens,
     read_workspace_conf,
 )
-from auditor.collect.grants import GrantReader
+from auditor.collect.grants import BulkVisibility, GrantReader
 from auditor.collect.identities import ScimDirectory, read_me
 from auditor.collect.interface import GLOBAL_SCOPE, FactSink, ReadFailed, ReadFailure, as_read_failure
 from auditor.collect.progress import CollectionProgress, NoProgress
@@ -124,6 +125,9 @@ class _Cycle:
         self._warehouse_infos: dict[str, dict[str, Any]] = {}
         self._warehouse_acls: dict[str, list[AclEntry]] = {}
         self._credential_roles: set[str] = set()
+        self._identity_future: Future[Any] | None = None
+        self._visibility: BulkVisibility | None = None
+        self._visibility_lock = threading.Lock()
 
     # ---- the cycle --------------------------------------------------------------------------------
 
@@ -177,6 +181,7 @@ class _Cycle:
     def _submit_reads(self) -> None:
         """Submit every read, dependencies first (a task only ever waits for earlier ones)."""
         identity = self.task([(F.IDENTITY, GLOBAL_SCOPE)], self._read_identity)
+        self._identity_future = identity
         metastore = self.task(self._scopes(F.METASTORE), self._read_metastore) if self.reads.needs_metastore else None
         warehouses = {w: self.task([], self._read_warehouse_info, w) for w in self._warehouse_ids()}
         sql = self.task([], self._open_sql, warehouses.get(sql_warehouse_id(self.target) or ""))
@@ -186,7 +191,7 @@ class _Cycle:
         self._submit_storage()
         self._submit_securables()
         grants = GrantReader(self)
-        self.task(grants.scopes(), grants.read, sql, metastore, identity)
+        self.task(grants.scopes(), grants.read, sql, metastore)
         if self.reads.wants(F.TOKENS):
             self.task([(F.TOKENS, GLOBAL_SCOPE)], self._read_tokens, [identity, *principals])
 
@@ -248,6 +253,15 @@ class _Cycle:
     def rest(self) -> RestClient:
         """The REST client, built once; a failure to build it fails every read that needs it."""
         return self.connections.rest()
+
+    def visibility(self) -> BulkVisibility:
+        """What the auditor provably sees (built once, on first need, after SCIM ``Me`` has answered)."""
+        with self._visibility_lock:
+            if self._visibility is None:
+                with contextlib.suppress(ReadFailure):
+                    self.await_result(self._identity_future)
+                self._visibility = BulkVisibility(self.rest, self.identity, self.identity_names)
+            return self._visibility
 
     def directory(self) -> ScimDirectory:
         """The cycle's memoised SCIM lookups."""
@@ -476,4 +490,8 @@ class _Cycle:
     def _read_securable(self, securable_type: SecurableType, name: str) -> None:
         securable = read_securable(self.rest(), securable_type, name)
         key = securable_key(securable_type, name)
+        hidden = self.visibility().hidden(securable_type, name) if securable is None else None
+        if hidden is not None:
+            self.sink.fail(F.SECURABLES, key, hidden)
+            return
         self.sink.commit(F.SECURABLES, key, securables=[securable] if securable else [])

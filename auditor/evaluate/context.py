@@ -86,6 +86,21 @@ class FactReader:
         self.read(FactFamily.SECURABLES, securable_key(securable_type, full_name))
         return self.snapshot.securable(securable_type, full_name)
 
+    def securables_in(self, catalog: str) -> list[Securable]:
+        """The securables inside a catalog (not the catalog itself) that the snapshot holds, each noted as read.
+
+        Only those some rule planned are collected: this says what is known to be there, never that nothing else is.
+        """
+        wanted = catalog.lower()
+        found = [
+            s
+            for s in self.snapshot.securables
+            if s.type is not SecurableType.CATALOG and (catalog_of(s.type, s.full_name) or "").lower() == wanted
+        ]
+        for securable in found:
+            self.read(FactFamily.SECURABLES, securable_key(securable.type, securable.full_name))
+        return found
+
     def storage_credential(self, name: str) -> StorageCredential | None:
         self.read(FactFamily.STORAGE_CREDENTIALS, name)
         return self.snapshot.storage_credential(name)

@@ -15,6 +15,7 @@ from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from types import MappingProxyType
 
 from auditor.model.facts import (
     ExternalLocation,
@@ -27,7 +28,9 @@ from auditor.model.facts import (
 )
 from auditor.privileges.names import (
     ADMINS_GROUP,
+    HIVE_PRIVILEGES_BY_SECURABLE,
     LEGACY_PRIVILEGES,
+    UC_PRIVILEGES_BY_SECURABLE,
     WORKSPACE_ENTITLEMENTS,
     grant_lookup_key,
     is_hive,
@@ -77,6 +80,75 @@ def canonical(privilege: str, on: SecurableType, *, hive: bool) -> frozenset[str
     if priv == "READ_METADATA" and on is not SecurableType.METASTORE:
         return frozenset({"BROWSE"})
     return frozenset({priv})
+
+
+OWNERSHIP_DOC = "https://docs.databricks.com/data/manage-ownership.html"
+"""Databricks, "Manage Unity Catalog object ownership": "Owners of an object are automatically granted all privileges
+on that object. ... owners of a schema do not automatically have all privileges on the tables in the schema, but
+they can grant themselves privileges on the tables in the schema. To avoid accidental data exfiltration, schema
+owners do not have the EXTERNAL USE SCHEMA privilege by default and external location owners do not have the
+EXTERNAL USE LOCATION privilege by default." """
+
+NOT_HELD_BY_OWNERS: MappingProxyType[SecurableType, frozenset[str]] = MappingProxyType(
+    {
+        SecurableType.SCHEMA: frozenset({"EXTERNAL_USE_SCHEMA"}),
+        SecurableType.EXTERNAL_LOCATION: frozenset({"EXTERNAL_USE_LOCATION"}),
+    }
+)
+"""The privileges the owner of a securable of each kind does not hold through ownership (`OWNERSHIP_DOC`)."""
+
+_ON_THE_CONTAINER_ITSELF: MappingProxyType[tuple[SecurableType, bool], frozenset[str]] = MappingProxyType(
+    {
+        (SecurableType.CATALOG, False): frozenset({"USE_CATALOG", "CREATE_SCHEMA", "BROWSE", "APPLY_TAG", "MANAGE"}),
+        (SecurableType.SCHEMA, False): frozenset(
+            {
+                "USE_SCHEMA",
+                "CREATE_TABLE",
+                "CREATE_FUNCTION",
+                "CREATE_VOLUME",
+                "CREATE_MODEL",
+                "CREATE_MATERIALIZED_VIEW",
+                "BROWSE",
+                "APPLY_TAG",
+                "MANAGE",
+                "EXTERNAL_USE_SCHEMA",
+            }
+        ),
+        **dict.fromkeys(
+            ((SecurableType.CATALOG, True), (SecurableType.SCHEMA, True)),
+            frozenset({"USAGE", "CREATE", "CREATE_NAMED_FUNCTION", "READ_METADATA"}),
+        ),
+    }
+)
+"""What a privilege on a catalog or schema gives on that container itself; the rest (SELECT, MODIFY, ALL PRIVILEGES,
+USE SCHEMA on a catalog, ...) act on the objects inside, through inheritance, which ownership does not have."""
+
+
+def owner_holds(privilege: str, owned: SecurableType, *, hive: bool) -> bool:
+    """Whether the owner of a securable of kind ``owned`` holds ``privilege`` (canonical) on it through ownership.
+
+    The one ownership rule (`OWNERSHIP_DOC`): an owner holds every privilege on what it owns, write privileges
+    included (an owned catalog is not read-only for its owner: CREATE SCHEMA, MANAGE), and MANAGE too (it may
+    grant, transfer and drop), except EXTERNAL USE SCHEMA on a schema and EXTERNAL USE LOCATION on an external
+    location. Ownership is not inherited: the owner of a catalog or schema holds nothing through it on the objects
+    inside, which their own owners hold and grants reach, so a privilege that acts on those objects (SELECT or ALL
+    PRIVILEGES on a schema) is not held as the container's owner ("owners of a schema do not automatically have all
+    privileges on the tables in the schema, but they can grant themselves privileges on the tables").
+    """
+    owned = SecurableType(owned)
+    priv = normalize_privilege(privilege)
+    if priv in NOT_HELD_BY_OWNERS.get(owned, frozenset()):
+        return False
+    itself = _ON_THE_CONTAINER_ITSELF.get((owned, hive))
+    return itself is None or priv in itself
+
+
+def held_as_owner(owned: SecurableType, *, hive: bool) -> frozenset[str]:
+    """Every privilege a securable of this kind accepts that its owner holds on it (`owner_holds`)."""
+    table = HIVE_PRIVILEGES_BY_SECURABLE if hive else UC_PRIVILEGES_BY_SECURABLE
+    accepted = table.get(SecurableType(owned), frozenset())
+    names = accepted if hive else accepted - LEGACY_PRIVILEGES
+    return frozenset(p for p in names if owner_holds(p, owned, hive=hive))
 
 
 def implies(granted: str, granted_on: SecurableType, required: str, *, hive: bool) -> bool:
@@ -217,7 +289,8 @@ class PrivilegeModel:
 
         ``privilege`` may be legacy or Unity Catalog spelling; it is interpreted on the securable's
         metastore. Grants on ancestors count (inheritance), grants to any group containing the
-        principal count (nesting), and the owner of the securable itself holds every privilege on it.
+        principal count (nesting), and the owner of the securable itself holds what `owner_holds` says (every
+        privilege on the object itself but EXTERNAL USE SCHEMA / LOCATION; nothing on the objects inside it).
         Unity Catalog ignores workspace-local groups.
         """
         securable_type = SecurableType(securable_type)
@@ -227,10 +300,11 @@ class PrivilegeModel:
         wanted = canonical(privilege, securable_type, hive=hive)
         holders = self._holders(principal, hive=hive)
         owner = self.owner_of(securable_type, full_name)
-        if owner is not None and owner.lower() in holders:
+        as_owner = sorted(w for w in wanted if owner_holds(w, securable_type, hive=hive))
+        if owner is not None and owner.lower() in holders and as_owner:
             return Explanation(
                 principal,
-                min(wanted),
+                as_owner[0],
                 securable_type,
                 full_name,
                 "OWNER",

@@ -268,9 +268,12 @@ UC_PRIVILEGES_BY_SECURABLE: Final[MappingProxyType[SecurableType, frozenset[str]
         ),
     }
 )
-"""The privileges each Unity Catalog securable accepts in GRANT, legacy names included (Unity Catalog maps
-them; ``READ_METADATA`` becomes ``BROWSE``). A catalog or schema also accepts the privileges of what it
-contains: they flow down. ANY FILE is a hive_metastore securable only."""
+"""The privileges each Unity Catalog securable accepts in GRANT ("Unity Catalog privileges and securable objects",
+docs.databricks.com/data-governance/unity-catalog/manage-privileges/privileges.html: BROWSE on catalogs and external
+locations only), legacy names included ("Upgrade to privilege inheritance": grants in the old model are still
+accepted and mapped; ``READ_METADATA`` becomes ``BROWSE``, the closest). A catalog or schema also accepts the
+privileges of what it contains: they flow down. ANY FILE is a hive_metastore securable only. The sandbox keeps its
+own copy; tests/sandbox/test_vocabulary.py holds the two equal."""
 
 HIVE_PRIVILEGES_BY_SECURABLE: Final[MappingProxyType[SecurableType, frozenset[str]]] = MappingProxyType(
     {

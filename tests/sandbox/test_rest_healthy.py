@@ -55,7 +55,7 @@ def test_catalogs_schemas_tables(w: WorkspaceClient) -> None:
     catalogs = {c.name: c for c in w.catalogs.list()}
     assert list(catalogs) == [
         "main",
-        "SEGMENT_LINKED_PROFILES_DB",
+        "segment_linked_profiles_db",
         "segment_profiles",
         "crm",
         "segment_events",
@@ -69,7 +69,7 @@ def test_catalogs_schemas_tables(w: WorkspaceClient) -> None:
     assert present(catalogs["segment_events"].storage_location).startswith("s3://segment-events/")
     assert catalogs["crm"].storage_root is None
     assert w.catalogs.get("SEGMENT_LINKED_PROFILES_DB").metastore_id == METASTORE
-    assert w.catalogs.get("segment_linked_profiles_db").name == "SEGMENT_LINKED_PROFILES_DB"
+    assert w.catalogs.get("segment_linked_profiles_db").name == "segment_linked_profiles_db"
 
     assert [s.full_name for s in w.schemas.list("main")] == ["main.analytics", "main.default"]
     assert [s.name for s in w.schemas.list("SEGMENT_LINKED_PROFILES_DB")] == ["__segment_reverse_etl"]

@@ -105,9 +105,9 @@ def test_uc_show_grants_for_one_principal(healthy_sandbox: Sandbox) -> None:
 
 def test_uc_show_grants_on_other_securables(healthy_sandbox: Sandbox) -> None:
     assert rows(healthy_sandbox, "SHOW GRANTS ON CATALOG segment_linked_profiles_db") == [
-        (DATA_GRAPH, "USAGE", "CATALOG", "SEGMENT_LINKED_PROFILES_DB"),
-        (DATA_GRAPH, "CREATE", "CATALOG", "SEGMENT_LINKED_PROFILES_DB"),
-        (DATA_GRAPH, "SELECT", "CATALOG", "SEGMENT_LINKED_PROFILES_DB"),
+        (DATA_GRAPH, "USAGE", "CATALOG", "segment_linked_profiles_db"),
+        (DATA_GRAPH, "CREATE", "CATALOG", "segment_linked_profiles_db"),
+        (DATA_GRAPH, "SELECT", "CATALOG", "segment_linked_profiles_db"),
     ]
     expected = ["CREATE EXTERNAL TABLE", "READ FILES", "WRITE FILES"]
     location = rows(healthy_sandbox, "SHOW GRANTS ON EXTERNAL LOCATION `segment-lake-location`")
@@ -321,9 +321,9 @@ def test_collector_style_direct_grant_read(healthy_sandbox: Sandbox) -> None:
             ("data-engineers", "main", "USE_CATALOG"),
             ("data-engineers", "main", "USE_SCHEMA"),
             ("data-engineers", "main", "SELECT"),
-            (DATA_GRAPH, "SEGMENT_LINKED_PROFILES_DB", "USAGE"),
-            (DATA_GRAPH, "SEGMENT_LINKED_PROFILES_DB", "CREATE"),
-            (DATA_GRAPH, "SEGMENT_LINKED_PROFILES_DB", "SELECT"),
+            (DATA_GRAPH, "segment_linked_profiles_db", "USAGE"),
+            (DATA_GRAPH, "segment_linked_profiles_db", "CREATE"),
+            (DATA_GRAPH, "segment_linked_profiles_db", "SELECT"),
         ]
     )
 

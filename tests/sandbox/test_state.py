@@ -51,17 +51,18 @@ def test_privileges_and_types_are_normalised() -> None:
     assert normalise_type("credential") == "STORAGE_CREDENTIAL"
 
 
-def test_names_compare_case_insensitively_and_keep_their_casing(state: WorkspaceState) -> None:
+def test_names_compare_case_insensitively_and_are_stored_lower_case(state: WorkspaceState) -> None:
+    """ "Unity Catalog stores all object names as lowercase" (docs: sql-ref-names): created as Main.Sales.Orders."""
     table = state.catalog.get_securable("table", "main.SALES.orders")
     assert table is not None
-    assert table.full_name == "Main.Sales.Orders"
-    assert (table.catalog_name, table.schema_name, table.name) == ("Main", "Sales", "Orders")
+    assert table.full_name == "main.sales.orders"
+    assert (table.catalog_name, table.schema_name, table.name) == ("main", "sales", "orders")
     assert state.catalog.get_securable("CATALOG", "MAIN") is state.catalog.get_securable("catalog", "main")
-    assert [c.full_name for c in state.catalog.list_catalogs()] == ["Main"]
-    assert [s.full_name for s in state.catalog.children("CATALOG", "main")] == ["Main.Sales"]
+    assert [c.full_name for c in state.catalog.list_catalogs()] == ["main"]
+    assert [s.full_name for s in state.catalog.children("CATALOG", "main")] == ["main.sales"]
     assert [t.full_name for t in state.catalog.children("SCHEMA", "main.sales")] == [
-        "Main.Sales.Orders",
-        "Main.Sales.orders_v",
+        "main.sales.orders",
+        "main.sales.orders_v",
     ]
 
 
@@ -115,8 +116,8 @@ def test_effective_grants_add_schema_and_catalog_grants_with_their_origin(state:
     state.catalog.grant("TABLE", "main.sales.orders", "sp-app-1", ["SELECT"])
     assert state.catalog.effective_grants("TABLE", "main.sales.orders") == [
         EffectiveGrant("sp-app-1", "SELECT"),
-        EffectiveGrant("readers", "USE_SCHEMA", "SCHEMA", "Main.Sales"),
-        EffectiveGrant("readers", "USE_CATALOG", "CATALOG", "Main"),
+        EffectiveGrant("readers", "USE_SCHEMA", "SCHEMA", "main.sales"),
+        EffectiveGrant("readers", "USE_CATALOG", "CATALOG", "main"),
     ]
     assert state.catalog.effective_grants("CATALOG", "main") == [EffectiveGrant("readers", "USE_CATALOG")]
 

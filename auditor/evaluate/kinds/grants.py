@@ -14,7 +14,7 @@ from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, Grant, SecurableType
 from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan, SecurableRef
-from auditor.privileges.databricks import describe_denial
+from auditor.privileges.databricks import OWNERSHIP_DOC, describe_denial
 from auditor.privileges.names import is_hive, split_full_name, sql_spelling
 from auditor.remediate.sql import grant_statement, revoke_statement
 
@@ -51,6 +51,20 @@ def check_grant(
 ) -> Outcome:
     """The heart of every grant rule: proven held (pass) or proven missing (fail); unread facts give error."""
     return ctx.settle(ctx.judge(_grant, ctx, principal, securable_type, full_name, privileges, if_exists))
+
+
+def _owned_but_not_held(
+    ctx: EvalContext, principal: str, securable_type: SecurableType, full_name: str, missing: Sequence[str]
+) -> tuple[str, ...]:
+    """Why an owner still lacks privileges on what it owns (`owner_holds`), when it does."""
+    owner = ctx.facts.privileges.owner_of(securable_type, full_name)
+    if owner is None or owner.lower() not in {principal.lower(), *ctx.facts.groups_of(principal)}:
+        return ()
+    return (
+        f"{owner} owns {securable_type.value} {full_name}, which gives every privilege on the object itself but "
+        f"not {', '.join(sql_spelling(m) for m in missing)}: ownership reaches neither the objects inside a catalog or "
+        f"schema nor EXTERNAL USE SCHEMA / LOCATION ({OWNERSHIP_DOC})",
+    )
 
 
 def _grant(
@@ -99,7 +113,9 @@ def _grant(
         f"{principal} lacks {lacking} on {securable_type.value} {full_name}",
         expected=expected,
         found=holding or "nothing",
-        evidence=evidence + tuple(describe_denial(d) for d in denials),
+        evidence=evidence
+        + tuple(describe_denial(d) for d in denials)
+        + _owned_but_not_held(ctx, principal, securable_type, full_name, missing),
         remediation=remediation,
     )
 

@@ -9,9 +9,10 @@ from pydantic import Field
 from auditor.evaluate.context import EvalContext, FactReader
 from auditor.evaluate.kinds._common import Names, NonEmpty, subject_of
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
-from auditor.model.facts import FactFamily, Grant, SecurableType
-from auditor.model.findings import Status
+from auditor.model.facts import FactFamily, Grant, Securable, SecurableType
+from auditor.model.findings import Remediation, Status
 from auditor.model.plan import CollectionPlan, SecurableRef
+from auditor.privileges.databricks import OWNERSHIP_DOC, held_as_owner
 from auditor.privileges.names import is_hive, normalize_privilege
 
 
@@ -195,17 +196,19 @@ def _matches(privilege: str, patterns: tuple[str, ...]) -> bool:
 
 @register
 class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
-    """Read-only catalogs stay read-only: the principal holds none of the forbidden privileges anywhere in them."""
+    """Read-only catalogs stay read-only: the principal holds none of the forbidden privileges anywhere in them,
+    neither granted nor as an owner (an owner holds every privilege on what it owns: `owner_holds`)."""
 
     name = "forbidden_privilege"
     Args = ForbiddenPrivilegeArgs
-    families = frozenset({FactFamily.GRANTS, FactFamily.PRINCIPALS})
+    families = frozenset({FactFamily.GRANTS, FactFamily.PRINCIPALS, FactFamily.SECURABLES})
 
     def plan(self, args: ForbiddenPrivilegeArgs) -> CollectionPlan:
         return CollectionPlan(
             families=self.families,
             watched_catalogs=frozenset(args.catalogs),
             principals=frozenset({args.principal}),
+            securables=frozenset(SecurableRef(type=SecurableType.CATALOG, full_name=c) for c in args.catalogs),
         )
 
     def evaluate(self, args: ForbiddenPrivilegeArgs, ctx: EvalContext) -> list[Outcome]:
@@ -217,22 +220,36 @@ class ForbiddenPrivilege(CheckKind[ForbiddenPrivilegeArgs]):
         from auditor.evaluate.kinds.least_privilege import revoke_fix
 
         subject = subject_of(SecurableType.CATALOG, catalog)
-        # A write grant that was seen is held, however partial the sweep: the fail rests on its presence.
+        # A write grant or an ownership that was seen is held, however partial the sweep: the fail rests on it.
         offending = _offending(ctx.seen, principal, catalog, patterns)
-        if not offending:
-            # "none" rests on the whole sweep of the catalog and on the principal's memberships.
+        owned = _owned(ctx.seen, principal, catalog, patterns)
+        if not offending and not owned:
+            # "none" rests on the whole sweep of the catalog, its owner and the principal's memberships.
             _offending(ctx.facts, principal, catalog, patterns)
+            _owned(ctx.facts, principal, catalog, patterns)
             return Outcome(Status.PASS, subject, f"{principal} holds no write privilege in read-only catalog {catalog}")
+        found = [f"{g.privilege} on {g.securable_type.value} {g.securable_name} (to {g.principal})" for g in offending]
+        found += [
+            f"{', '.join(privileges)} as owner of {securable.type.value} {securable.full_name} ({securable.owner})"
+            for securable, privileges in owned
+        ]
+        fix = revoke_fix(offending)
+        if owned:
+            names = ", ".join(f"{s.type.value} {s.full_name}" for s, _ in owned)
+            summary = (
+                f"transfer ownership of {names} to a principal other than {principal} "
+                f"(an owner holds every privilege on what it owns: {OWNERSHIP_DOC})"
+            )
+            fix = Remediation(
+                summary=summary + (f"; {fix.summary}" if fix.revoke_sql else ""), revoke_sql=fix.revoke_sql
+            )
         return Outcome(
             Status.FAIL,
             subject,
-            f"{principal} holds write privileges in read-only catalog {catalog}: "
-            + ", ".join(
-                f"{g.privilege} on {g.securable_type.value} {g.securable_name} (to {g.principal})" for g in offending
-            ),
+            f"{principal} holds write privileges in read-only catalog {catalog}: " + ", ".join(found),
             expected="read-only (USE CATALOG, USE SCHEMA, SELECT)",
-            found=", ".join(sorted({g.privilege for g in offending})),
-            remediation=revoke_fix(offending),
+            found=", ".join(sorted({g.privilege for g in offending} | ({"OWNER"} if owned else set()))),
+            remediation=fix,
         )
 
 
@@ -243,3 +260,21 @@ def _offending(facts: FactReader, principal: str, catalog: str, patterns: tuple[
         for g in facts.grants_in_catalog(catalog)
         if g.principal.lower() in holders and _matches(g.privilege, patterns)
     ]
+
+
+def _owned(
+    facts: FactReader, principal: str, catalog: str, patterns: tuple[str, ...]
+) -> list[tuple[Securable, tuple[str, ...]]]:
+    """The catalog, and any securable inside it the snapshot knows, that the principal (or a group of it) owns,
+    with the forbidden privileges it holds there as owner (`held_as_owner`: write privileges included)."""
+    holders = {principal.lower(), *facts.groups_of(principal)}
+    found: list[tuple[Securable, tuple[str, ...]]] = []
+    for securable in [facts.securable(SecurableType.CATALOG, catalog), *facts.securables_in(catalog)]:
+        if securable is None or not securable.owner or securable.owner.lower() not in holders:
+            continue
+        held = tuple(
+            sorted(p for p in held_as_owner(securable.type, hive=is_hive(securable.full_name)) if _matches(p, patterns))
+        )
+        if held:
+            found.append((securable, held))
+    return found

@@ -65,9 +65,13 @@ def _owner_chain(state: WorkspaceState, securable: Securable) -> list[str]:
 
 
 def _visible(req: Request, securable: Securable) -> bool:
-    if req.caller.is_admin:
+    hides = req.state.catalog.hides_objects
+    if req.caller.is_admin and not hides:
         return True
     mine = caller_principals(req)
+    metastore = req.state.catalog.metastore
+    if hides and metastore is not None and metastore.owner.lower() in mine:
+        return True
     if mine & set(_owner_chain(req.state, securable)):
         return True
     grants = req.state.catalog.effective_grants(securable.type, securable.full_name)
@@ -80,6 +84,8 @@ def _get_securable(req: Request, kind: str, name: str) -> Securable:
     if found is None:
         raise _missing(kind, name)
     if not _visible(req, found):
+        if req.state.catalog.hides_objects:
+            raise _missing(kind, name)
         raise SandboxError.permission_denied(f"User does not have USE {kind} on {kind.title()} '{name}'.")
     return found
 

@@ -51,6 +51,8 @@ class MetastoreSpec(_Spec):
     default_catalog_name: str | None = None
     grants: Grants = {}
     missing_privilege_views: list[str] = []  # information_schema views this runtime lacks (TABLE_OR_VIEW_NOT_FOUND)
+    # an object the caller holds nothing on answers not-found, workspace admins included (state.catalog.hides_objects)
+    hides_objects: bool = False
 
 
 class UserSpec(_Spec):
@@ -184,6 +186,7 @@ class WorkspaceSpec(_Spec):
     conf: dict[str, str] = {}
     token_permissions: dict[str, str] = {}
     oauth_token_lifetime_seconds: int = Field(3600, ge=1)
+    workspace_id_header: Literal["ignored", "validated", "required"] = "ignored"  # see state.workspace
 
 
 class AuditorSpec(_Spec):
@@ -333,13 +336,20 @@ def _build_principals(state: WorkspaceState, spec: ScenarioSpec) -> None:
     state.directory.lists_implicit_users_membership = spec.scim_lists_users_group
 
 
+def _metastore_admin(spec: ScenarioSpec) -> str:
+    return spec.metastore.owner if spec.metastore is not None else "admins"
+
+
 def _build_catalogs(state: WorkspaceState, spec: ScenarioSpec) -> None:
     for c in spec.catalogs:
         where = f"catalogs[{c.name}]"
         with _at(where):
             state.catalog.add_catalog(
                 c.name,
-                owner=c.owner,
+                # the creator owns what it creates ("The principal that creates an object becomes its initial
+                # owner", docs: manage-ownership): a catalog without `owner` was created by the metastore admin; a
+                # schema or table without one by its parent's owner (Catalog.add_schema / add_table)
+                owner=c.owner if c.owner is not None else _metastore_admin(spec),
                 storage_location=c.storage_location,
                 catalog_type=c.catalog_type,
                 isolation_mode=c.isolation_mode,
@@ -455,6 +465,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
         account_id=ws.account_id,
         now=now,
         oauth_token_lifetime_seconds=ws.oauth_token_lifetime_seconds,
+        workspace_id_header=ws.workspace_id_header,
     )
     if spec.metastore is not None:
         m = spec.metastore
@@ -475,6 +486,7 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
     if spec.metastore is not None:
         _grant_all(state, "METASTORE", spec.metastore.metastore_id, spec.metastore.grants, "metastore")
         state.catalog.dropped_privilege_views = frozenset(v.lower() for v in spec.metastore.missing_privilege_views)
+        state.catalog.hides_objects = spec.metastore.hides_objects
     _build_workspace(state, spec, now)
     _check_auditor(spec)
     if spec.generate is not None:

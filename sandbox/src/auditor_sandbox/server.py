@@ -21,6 +21,7 @@ from auditor_sandbox.control import Control
 from auditor_sandbox.entities import Identity, SandboxError
 from auditor_sandbox.faults import Fault
 from auditor_sandbox.routes import Request, Response, family_of, find_route
+from auditor_sandbox.state import WorkspaceState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,18 @@ _DEFAULT_HANG_SECONDS = 3600.0
 def _sql_error_headers(message: str) -> tuple[tuple[str, str], ...]:
     # databricks-sql-connector reads an HTTP error's reason from these headers.
     return (("x-thriftserver-error-message", message), ("x-databricks-reason-phrase", message))
+
+
+def _check_workspace_id_header(state: WorkspaceState, value: str | None) -> None:
+    """Refuse a request whose ``X-Databricks-Workspace-Id`` the workspace's setting does not accept (see
+    `auditor_sandbox.state.workspace.WorkspaceIdHeader`). The platform's error for it is unverified: 400."""
+    mode = state.workspace_id_header
+    if mode == "ignored" or (value is None and mode == "validated"):
+        return
+    if value is None:
+        raise SandboxError.invalid("Missing header X-Databricks-Workspace-Id: this host serves several workspaces.")
+    if value.strip() != str(state.workspace_id):
+        raise SandboxError.invalid(f"X-Databricks-Workspace-Id {value.strip()[:32]!r} does not name this workspace.")
 
 
 def _fault_response(fault: Fault, family: str) -> Response:
@@ -113,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
         route, params = found
         try:
             identity = control.state.credentials.authenticate(self.headers.get("Authorization")) if route.auth else None
+            if route.auth and family != "admin":
+                _check_workspace_id_header(control.state, self.headers.get("X-Databricks-Workspace-Id"))
             if route.admin_only and identity is not None and not identity.is_admin:
                 raise SandboxError.permission_denied("Only workspace admins can access this API.")
             request = Request(

@@ -13,7 +13,7 @@ inherited rows are included.
 from __future__ import annotations
 
 from auditor_sandbox.entities import Identity, SandboxError
-from auditor_sandbox.sql_access import acting_names, may_manage, require_manage
+from auditor_sandbox.sql_access import acting_names, hidden_from, may_manage, not_found, require_manage
 from auditor_sandbox.sql_errors import SqlError, quote_if_needed, quote_name
 from auditor_sandbox.sql_parse import ChangeGrants, ShowGrants
 from auditor_sandbox.sql_resolve import Namespace, ResolvedSecurable, resolve_securable
@@ -30,7 +30,7 @@ def _names(text: str) -> frozenset[str]:
 
 _LEGACY = frozenset({"USAGE", "CREATE", "READ_METADATA"})
 _CHILD_OF_SCHEMA = _names(
-    """ALL_PRIVILEGES APPLY_TAG BROWSE CREATE_FUNCTION CREATE_MATERIALIZED_VIEW CREATE_MODEL CREATE_TABLE
+    """ALL_PRIVILEGES APPLY_TAG CREATE_FUNCTION CREATE_MATERIALIZED_VIEW CREATE_MODEL CREATE_TABLE
     CREATE_VOLUME EXECUTE EXTERNAL_USE_SCHEMA MANAGE MODIFY READ_VOLUME REFRESH SELECT USE_SCHEMA
     WRITE_VOLUME"""
 )
@@ -40,22 +40,27 @@ UC_PRIVILEGES: dict[str, frozenset[str]] = {
         CREATE_EXTERNAL_METADATA CREATE_PROVIDER CREATE_RECIPIENT CREATE_SHARE CREATE_SERVICE_CREDENTIAL
         CREATE_STORAGE_CREDENTIAL
         MANAGE_ALLOWLIST SET_SHARE_PERMISSION USE_MARKETPLACE_ASSETS USE_PROVIDER USE_RECIPIENT USE_SHARE
-        READ_METADATA"""
+        READ_METADATA CREATE"""
     ),
-    "CATALOG": _CHILD_OF_SCHEMA | {"CREATE_SCHEMA", "USE_CATALOG"} | _LEGACY,
+    "CATALOG": _CHILD_OF_SCHEMA | {"BROWSE", "CREATE_SCHEMA", "USE_CATALOG"} | _LEGACY,
     "SCHEMA": _CHILD_OF_SCHEMA | _LEGACY,
-    "TABLE": _names("ALL_PRIVILEGES APPLY_TAG BROWSE MANAGE MODIFY SELECT READ_METADATA"),
-    "VIEW": _names("ALL_PRIVILEGES APPLY_TAG BROWSE MANAGE SELECT READ_METADATA"),
+    "TABLE": _names("ALL_PRIVILEGES APPLY_TAG MANAGE MODIFY SELECT READ_METADATA"),
+    "VIEW": _names("ALL_PRIVILEGES APPLY_TAG MANAGE SELECT READ_METADATA"),
     "EXTERNAL_LOCATION": _names(
         """ALL_PRIVILEGES BROWSE CREATE_EXTERNAL_TABLE CREATE_EXTERNAL_VOLUME CREATE_MANAGED_STORAGE
-        EXTERNAL_USE_LOCATION MANAGE READ_FILES WRITE_FILES"""
+        EXTERNAL_USE_LOCATION MANAGE READ_FILES WRITE_FILES CREATE"""
     ),
     "STORAGE_CREDENTIAL": _names(
-        "ALL_PRIVILEGES CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_TABLE MANAGE READ_FILES WRITE_FILES"
+        "ALL_PRIVILEGES CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_TABLE MANAGE READ_FILES WRITE_FILES CREATE"
     ),
 }
-"""Privileges each Unity Catalog securable accepts (reference §2.1), plus the legacy names the setup
-documents use literally (``USAGE``, ``CREATE``, ``READ_METADATA``), which UC maps."""
+"""Privileges each Unity Catalog securable accepts, after "Unity Catalog privileges and securable objects"
+(docs.databricks.com/data-governance/unity-catalog/manage-privileges/privileges.html: BROWSE on catalogs and
+external locations, not on schemas, tables or views), plus the legacy names, which UC still accepts and maps
+("Upgrade to privilege inheritance", manage-privileges/upgrade-privilege-model.html: CREATE "replaced by ... CREATE
+CATALOG, CREATE EXTERNAL LOCATION, CREATE FUNCTION, CREATE SCHEMA, CREATE TABLE, CREATE MANAGED STORAGE", USAGE by
+USE CATALOG and USE SCHEMA; grants in the old model are mapped automatically). The setup documents use ``USAGE``,
+``CREATE`` and ``READ_METADATA`` literally."""
 
 HIVE_PRIVILEGES = _names(
     "ALL_PRIVILEGES CREATE CREATE_NAMED_FUNCTION MODIFY MODIFY_CLASSPATH READ_METADATA SELECT USAGE"
@@ -82,6 +87,8 @@ def show_grants(state: WorkspaceState, identity: Identity, namespace: Namespace,
     """Direct and inherited grants on a securable, optionally only those of one principal."""
     with state.lock:
         securable = resolve_securable(state, namespace, statement.securable)
+        if hidden_from(state, identity, securable):
+            raise not_found(securable)
         principal = statement.principal
         if principal is not None:
             _require_principal(state, principal, hive=securable.is_hive)

@@ -44,6 +44,12 @@ class Catalog:
         self._credentials = credentials
         self.metastore: Metastore | None = None
         self.dropped_privilege_views: frozenset[str] = frozenset()  # information_schema views this runtime lacks
+        # Docs, TABLE_OR_VIEW_NOT_FOUND error class: among the most common reasons, "The user has no access to the
+        # object and therefore cannot see it". When set, a catalog, schema, table or view the caller holds nothing
+        # on (not a metastore admin, no ownership of it or a parent, no grant to it or a group of it there) answers
+        # not-found to SHOW GRANTS and to the REST catalog APIs, workspace admins included; otherwise the sandbox
+        # answers as it always did (workspace admins see everything; others get PERMISSION_DENIED).
+        self.hides_objects = False
         self._catalogs: dict[str, Securable] = {}
         self._schemas: dict[str, Securable] = {}
         self._tables: dict[str, Securable] = {}
@@ -72,7 +78,7 @@ class Catalog:
                 raise SandboxError("CATALOG_ALREADY_EXISTS", f"Catalog '{name}' already exists.", 409)
             catalog = Securable(
                 type="CATALOG",
-                full_name=name,
+                full_name=name.lower(),  # "Unity Catalog stores all object names as lowercase" (docs: sql-ref-names)
                 id=self._clock.new_id("catalog", key),
                 owner=owner,
                 storage_location=storage_location,
@@ -108,7 +114,7 @@ class Catalog:
                 raise SandboxError("SCHEMA_ALREADY_EXISTS", f"Schema '{full_name}' already exists.", 409)
             schema = Securable(
                 type="SCHEMA",
-                full_name=f"{catalog.full_name}.{parts[1]}",
+                full_name=f"{catalog.full_name}.{parts[1].lower()}",
                 id=self._clock.new_id("schema", key),
                 owner=owner if owner is not None else catalog.owner,
                 storage_location=storage_location,
@@ -148,7 +154,7 @@ class Catalog:
             is_view = table_type.upper() == "VIEW"
             table = Securable(
                 type="VIEW" if is_view else "TABLE",
-                full_name=f"{schema.full_name}.{parts[2]}",
+                full_name=f"{schema.full_name}.{parts[2].lower()}",
                 id=self._clock.new_id("table", key),
                 owner=owner if owner is not None else schema.owner,
                 storage_location=storage_location,

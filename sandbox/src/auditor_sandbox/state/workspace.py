@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from typing import Literal
 
 from auditor_sandbox.state.catalog import Catalog
 from auditor_sandbox.state.clock import Clock
 from auditor_sandbox.state.compute import Compute
 from auditor_sandbox.state.credentials import Credentials
 from auditor_sandbox.state.directory import Directory
+
+WorkspaceIdHeader = Literal["ignored", "validated", "required"]
+"""What the workspace does with a REST request's ``X-Databricks-Workspace-Id`` header. databricks-sdk 0.167's typed
+methods send it whenever their config knows the workspace id (e.g. ``service/catalog.py`` GrantsAPI.get: ``if
+cfg.workspace_id: headers["X-Databricks-Workspace-Id"] = cfg.workspace_id``; the changelog of v0.113.0 calls it
+"workspace routing"), raw ``ApiClient.do`` calls never add it. Whether a workspace host checks it is unverified, so
+the sandbox can do either: ``ignored`` (a hostname-routed workspace), ``validated`` (a header naming another
+workspace is refused) or ``required`` (a request without it is refused too, as a routing host might)."""
 
 
 class WorkspaceState:
@@ -29,10 +38,12 @@ class WorkspaceState:
         account_id: str = "e7a3c1d2-0000-4000-8000-00000000acc1",
         now: datetime | None = None,
         oauth_token_lifetime_seconds: int = 3600,
+        workspace_id_header: WorkspaceIdHeader = "ignored",
     ) -> None:
         self.lock = threading.RLock()
         self.workspace_id = workspace_id
         self.account_id = account_id
+        self.workspace_id_header: WorkspaceIdHeader = workspace_id_header
         self.workspace_conf: dict[str, str] = {}
         self.clock = Clock(self.lock, now)
         self.directory = Directory(self.lock, self.clock)
