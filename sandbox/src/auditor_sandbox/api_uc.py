@@ -446,11 +446,20 @@ def _direct_assignments(req: Request) -> list[dict[str, Any]]:
     kind, name, owner = _grant_target(req)
     keep = _principal_filter(req, _rows_visible_to(req, owner))
     grouped: dict[str, dict[str, Any]] = {}
-    for principal, privilege in req.state.catalog.direct_grants(kind, name):
+    for principal, privilege in req.state.catalog.direct_grants(kind, name, deleted=True):
         if keep(principal):
-            entry = grouped.setdefault(principal.lower(), {"principal": principal, "privileges": []})
+            entry = grouped.setdefault(principal.lower(), _assignment(req, principal))
             entry["privileges"].append(privilege)
     return list(grouped.values())
+
+
+def _assignment(req: Request, principal: str) -> dict[str, Any]:
+    """A privilege assignment's head: a deleted principal's has `principal_id` and no `principal` (the API
+    reference: "For deleted principals, principal is empty while principal_id is populated"; an empty proto3
+    string is left out of the JSON)."""
+    deleted_id = req.state.directory.deleted_principal_id(principal)
+    head: dict[str, Any] = {"principal": principal} if deleted_id is None else {"principal_id": deleted_id}
+    return {**head, "privileges": []}
 
 
 def _effective_assignments(req: Request) -> list[dict[str, Any]]:
@@ -458,10 +467,10 @@ def _effective_assignments(req: Request) -> list[dict[str, Any]]:
     keep = _principal_filter(req, _rows_visible_to(req, owner))
     grouped: dict[str, dict[str, Any]] = {}
     grant: EffectiveGrant
-    for grant in req.state.catalog.effective_grants(kind, name):
+    for grant in req.state.catalog.effective_grants(kind, name, deleted=True):
         if not keep(grant.principal):
             continue
-        entry = grouped.setdefault(grant.principal.lower(), {"principal": grant.principal, "privileges": []})
+        entry = grouped.setdefault(grant.principal.lower(), _assignment(req, grant.principal))
         item: dict[str, Any] = {"privilege": grant.privilege}
         if grant.inherited_from_type:
             item["inherited_from_type"] = grant.inherited_from_type

@@ -220,6 +220,8 @@ class ScenarioSpec(_Spec):
     auditor: AuditorSpec
     faults: list[dict[str, Any]] = []
     generate: dict[str, Any] | None = None
+    # users, service principals or groups deleted after the grants were made: their grants stay behind
+    deleted_principals: list[str] = []
 
     def fault_list(self) -> list[Fault]:
         """The scenario's `faults:` section as `Fault`s."""
@@ -488,6 +490,9 @@ def build_state(spec: ScenarioSpec, now: datetime) -> WorkspaceState:
         state.catalog.dropped_privilege_views = frozenset(v.lower() for v in spec.metastore.missing_privilege_views)
         state.catalog.hides_objects = spec.metastore.hides_objects
     _build_workspace(state, spec, now)
+    for name in spec.deleted_principals:
+        with _at(f"deleted_principals[{name}]"):
+            state.directory.delete_principal(name)
     _check_auditor(spec)
     if spec.generate is not None:
         try:

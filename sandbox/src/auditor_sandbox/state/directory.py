@@ -36,6 +36,7 @@ class Directory:
         self._groups_by_name: dict[str, str] = {}
         self._members: dict[str, dict[MemberRef, None]] = {}  # group id -> direct members
         self._member_of: dict[MemberRef, dict[str, None]] = {}  # member -> group ids
+        self._deleted: dict[str, int] = {}  # name -> the numeric id grants still carry
         self.lists_implicit_users_membership = False  # SCIM `groups` shows the implicit `users` membership
 
     def add_user(
@@ -121,6 +122,34 @@ class Directory:
                 raise SandboxError.not_found(f"Principal {member} does not exist.")
             self._members[group.id][ref] = None
             self._member_of.setdefault(ref, {})[group.id] = None
+
+    def delete_principal(self, name: str) -> None:
+        """Delete a user, service principal or group; the Unity Catalog grants it held stay behind.
+
+        The grants API then answers them with `principal` empty and `principal_id` set: "For deleted principals,
+        principal is empty while principal_id is populated" (docs.databricks.com/api, Grants get-permissions).
+        """
+        with self.lock:
+            ref = self.member_ref(name)
+            if ref is None:
+                raise SandboxError.not_found(f"Principal {name} does not exist.")
+            key = _key(name)
+            if ref.kind == "user":
+                del self._users[ref.id], self._users_by_name[key]
+            elif ref.kind == "service_principal":
+                del self._sps[ref.id], self._sps_by_app_id[key]
+            else:
+                del self._groups[ref.id], self._groups_by_name[key], self._members[ref.id]
+            for group_id in self._member_of.pop(ref, {}):
+                self._members.get(group_id, {}).pop(ref, None)
+            for members in self._members.values():
+                members.pop(ref, None)
+            self._deleted[key] = int(ref.id)
+
+    def deleted_principal_id(self, name: str) -> int | None:
+        """The id of a deleted principal's leftover grants, None for a principal that was never deleted."""
+        with self.lock:
+            return self._deleted.get(_key(name))
 
     def add_builtin_groups(self, model: str) -> None:
         """The workspace-local `users` and `admins` groups, unless already there (model: legacy or migrated)."""
