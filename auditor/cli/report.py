@@ -8,9 +8,22 @@ CANNOT_EVALUATE when one could not be evaluated and none fails, BAD_INPUT when t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
-from auditor.cli.common import Subcommands, add_config, add_target, command, configure_logging, write_output
+from auditor.cli.common import (
+    Subcommands,
+    add_config,
+    add_selection,
+    add_target,
+    color_mode,
+    command,
+    configure_logging,
+    fail_on,
+    print_reports,
+    selection_of,
+    write_output,
+)
 from auditor.cli.exit_codes import ExitCode, for_reports
 from auditor.errors import InputError
 
@@ -33,6 +46,7 @@ def register(sub: Subcommands) -> None:
     )
     add_config(report)
     add_target(report, "only this target (default: every target in the config)")
+    add_selection(report)
     report.add_argument("--format", choices=tuple(sorted(FORMATS)), default="html")
     report.add_argument(
         "--out",
@@ -54,16 +68,19 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     configure_logging(args, settings)
-    packs = pack_infos(load_packs_for(settings))
+    loaded = load_packs_for(settings)
+    packs = pack_infos(loaded)
+    selection = selection_of(args, (rule.id for pack in loaded for rule in pack.spec.rules))
     targets = [settings.target(args.target).name] if args.target else [t.name for t in settings.targets]
     path = state_path(settings)
     if not path.exists():
         raise InputError(str(path), "no state store yet: run the daemon (`grants-auditor run`) for one cycle first")
     try:
         with StateStore(path) as store:
-            records = [stored_record(store, target, packs) for target in targets]
+            stored = [stored_record(store, target, packs) for target in targets]
     except StoreError as exc:
         raise InputError(str(path), str(exc)) from exc
+    records = [dataclasses.replace(r, report=selection.apply(r.report)) for r in stored]
     if args.output and args.output != "-" and len(records) > 1:  # one document per file: PATH.<target>.<suffix>
         out = Path(args.output)
         for record in records:
@@ -71,5 +88,5 @@ def run_report(args: argparse.Namespace) -> int:
                 render(record, args.format), str(out.with_name(f"{out.stem}.{record.report.target}{out.suffix}"))
             )
     else:
-        write_output("".join(render(record, args.format) for record in records), args.output)
-    return for_reports([record.report for record in records]) if records else ExitCode.OK
+        print_reports(records, args.format, args.output, color_mode(args))
+    return for_reports([record.report for record in records], fail_on=fail_on(args)) if records else ExitCode.OK

@@ -338,6 +338,18 @@ def test_report_writes_one_document_per_target(tmp_path: Path) -> None:
         sarif_validator().validate(json.loads(path.read_text(encoding="utf-8")))
 
 
+def test_report_selects_findings_and_sets_the_exit_threshold_like_check(tmp_path: Path) -> None:
+    config = stored(tmp_path, "prod")
+    out = tmp_path / "report.json"
+    code = main(["report", "--config", str(config), "--format", "json", "--rules", "DL-*", "--out", str(out)])
+    rules = {f["rule_id"] for f in json.loads(out.read_text(encoding="utf-8"))["findings"]}
+    assert rules and all(rule.startswith("DL-") for rule in rules)
+    assert code == ExitCode.FAILING  # DL-5 fails on drifted
+    threshold = ["report", "--config", str(config), "--format", "json", "--rules", "DG-8", "--out", str(out)]
+    assert main(threshold) == ExitCode.FAILING  # DG-8 fails, severity high
+    assert main([*threshold, "--fail-on", "critical"]) == ExitCode.OK  # below the threshold
+
+
 def test_report_without_a_state_store_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     integrations = [b.model_dump(exclude_none=True) for b in load_snapshot(DRIFTED_SNAPSHOT).integrations]
     config = tmp_path / "auditor.yaml"
