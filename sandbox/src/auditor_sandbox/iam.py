@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -36,10 +37,13 @@ def quiet_moto_logging() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
-def _isolated(app: WsgiApp, backend: IAMBackend) -> WsgiApp:
-    """Serve `app` with `backend` as the account's IAM backend for the duration of each request."""
+def _isolated(app: WsgiApp, backend: IAMBackend, latency: float = 0.0) -> WsgiApp:
+    """Serve `app` with `backend` as the account's IAM backend for the duration of each request,
+    each answer delayed by `latency` seconds (outside the lock, so concurrent requests wait together)."""
 
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if latency:
+            time.sleep(latency)
         with _swap_lock:
             account = iam_backends[ACCOUNT_ID]
             previous = dict.get(account, _PARTITION)
@@ -63,24 +67,27 @@ def _isolated(app: WsgiApp, backend: IAMBackend) -> WsgiApp:
 class _IsolatedMotoServer(ThreadedMotoServer):
     """`ThreadedMotoServer` whose IAM is a private backend."""
 
-    def __init__(self, backend: IAMBackend, *, port: int) -> None:
+    def __init__(self, backend: IAMBackend, *, port: int, latency: float) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self._backend = backend
+        self._latency = latency
 
     def _server_entry(self) -> None:
-        app = _isolated(DomainDispatcherApplication(create_backend_app), self._backend)
+        app = _isolated(DomainDispatcherApplication(create_backend_app), self._backend, self._latency)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.05)
 
 
 class IamEmulator:
-    """moto's server on 127.0.0.1 (a free port unless given) with this sandbox's own IAM roles."""
+    """moto's server on 127.0.0.1 (a free port unless given) with this sandbox's own IAM roles; `latency`
+    seconds are added to every answer."""
 
-    def __init__(self, *, region: str = "us-east-1", port: int = 0) -> None:
+    def __init__(self, *, region: str = "us-east-1", port: int = 0, latency: float = 0.0) -> None:
         quiet_moto_logging()
         self.region = region
-        self._server = _IsolatedMotoServer(IAMBackend(region_name=_PARTITION, account_id=ACCOUNT_ID), port=port)
+        backend = IAMBackend(region_name=_PARTITION, account_id=ACCOUNT_ID)
+        self._server = _IsolatedMotoServer(backend, port=port, latency=latency)
         self.endpoint = ""
 
     def start(self) -> None:
