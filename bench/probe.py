@@ -26,6 +26,11 @@ def peak_rss_mb() -> float:
 
 
 def probe_collection(config: str, cycles: int, *, full: bool) -> dict[str, Any]:
+    # what a cycle imports lazily, imported before timing: the cycles measured are a warm process's
+    import boto3  # noqa: F401
+    import databricks.sdk
+    import databricks.sql  # noqa: F401
+
     from auditor.collect.snapshot import collect_target
     from auditor.cycle import load_packs_for, run_cycle
     from auditor.log import configure_logging
@@ -33,11 +38,6 @@ def probe_collection(config: str, cycles: int, *, full: bool) -> dict[str, Any]:
     from auditor.model.plan import CollectionPlan
     from auditor.settings import load_settings
     from bench.sandboxes import reset_sandbox_requests, sandbox_requests
-
-    # what a cycle imports lazily, imported before timing: the cycles measured are a warm process's
-    import boto3  # noqa: F401
-    import databricks.sdk  # noqa: F401
-    import databricks.sql  # noqa: F401
 
     configure_logging(level="WARNING")
     settings = load_settings(config)
