@@ -378,6 +378,11 @@ class AuditMetrics:
             updated[target] = change(current)
             self._targets = MappingProxyType(updated)
 
+    @property
+    def state(self) -> object:
+        """The exported state: a new object after every change, so a rendering can be kept until it changes."""
+        return self._targets
+
     # ---- scraping (collector protocol) ---------------------------------------------------------
 
     def describe(self) -> Iterable[Metric]:

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import structlog
-from prometheus_client.exposition import choose_encoder
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
@@ -302,8 +301,8 @@ class WebServer:
             )
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
-            encode, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
-            return _reply(start_response, "200 OK", encode(self._published.registry), content_type)
+            body, content_type = self._published.exposition(environ.get("HTTP_ACCEPT", ""))
+            return _reply(start_response, "200 OK", body, content_type)
         if path == "/healthz":
             return _reply(start_response, "200 OK", b"ok\n")
         if path == "/readyz":

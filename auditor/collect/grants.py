@@ -256,20 +256,21 @@ class GrantReader:
             return
         visibility = self._cycle.visibility()
         if catalogs:
-            grants = read_watched_catalogs(session, catalogs)
+            by_catalog: dict[str, list[Grant]] = {}  # one pass, however many catalogs are watched
+            for grant in read_watched_catalogs(session, catalogs):
+                key = (catalog_of(grant.securable_type, grant.securable_name) or "").lower()
+                by_catalog.setdefault(key, []).append(grant)
             for catalog in catalogs:
-                mine = [
-                    g
-                    for g in grants
-                    if (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
-                ]
-                self._record_bulk(watch_scope(catalog), mine, visibility.gap(catalog))
+                self._record_bulk(watch_scope(catalog), by_catalog.get(catalog.lower(), []), visibility.gap(catalog))
         if principals:
             sweep = read_principal_grants(session, principals)
             gap = visibility.gap(None)
             unread = sweep.unread_views
+            by_principal: dict[str, list[Grant]] = {}
+            for grant in sweep.grants:
+                by_principal.setdefault(grant.principal.lower(), []).append(grant)
             for principal in principals:
-                theirs = [g for g in sweep.grants if g.principal.lower() == principal.lower()]
+                theirs = by_principal.get(principal.lower(), [])
                 if unread and gap is None:
                     views = ", ".join(f"information_schema.{v}" for v in unread)
                     self._sink.add_facts(grants=theirs)

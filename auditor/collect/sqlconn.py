@@ -4,6 +4,11 @@ The connector's retry defaults would outlive any cycle (a 60 s minimum wait per 
 15-minute socket timeouts): every one of them is bounded by the deadline here. Statements run one at a
 time on the session; each one is counted, and the HTTP requests the session sent are read back from its
 connection pool when it closes.
+
+Results are decoded by Thrift's C decoder (`fastbinary`): the connector reads them with the pure-Python
+protocol straight from the HTTP response, two small socket reads per string cell, which was a quarter of
+a 100,000-table cycle (issue 11). `_decode_in_c` gives the session's client a protocol that reads each
+response through a buffer the C decoder can refill; six times less CPU per row.
 """
 
 from __future__ import annotations
@@ -11,12 +16,15 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+from io import BytesIO
 from typing import Any
 from urllib.parse import urlparse
 
 import urllib3
 from databricks import sql as dbsql
 from databricks.sql import exc as sql_exc
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+from thrift.transport.TTransport import CReadableTransport, TTransportBase
 
 from auditor.collect.clients import Connections
 from auditor.collect.http import connection_failure
@@ -130,7 +138,67 @@ def open_sql_session(connections: Connections, http_path: str, *, retry_budget: 
         if isinstance(failure, ObjectNotFound):
             failure = ReadFailed(f"SQL warehouse not reachable at {http_path}", api_family="sql")
         raise failure from None
+    _decode_in_c(connection)
     return SqlSession(connection, connections)
+
+
+class _ResponseReader(TTransportBase, CReadableTransport):  # type: ignore[misc]
+    """Reads the current HTTP response of the connector's transport in large chunks, as a buffer the C
+    decoder refills itself (thrift's `TBufferedTransport`, read side only). Each message starts afresh."""
+
+    CHUNK = 1 << 16
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._buffer = BytesIO(b"")
+
+    def new_message(self) -> None:
+        self._buffer = BytesIO(b"")  # nothing a failed read left behind reaches the next response
+
+    def isOpen(self) -> bool:
+        return bool(self._transport.isOpen())
+
+    def read(self, size: int) -> bytes:
+        data = self._buffer.read(size)
+        if data:
+            return data
+        self._buffer = BytesIO(self._transport.read(max(size, self.CHUNK)))
+        return self._buffer.read(size)
+
+    @property
+    def cstringio_buf(self) -> BytesIO:
+        return self._buffer
+
+    def cstringio_refill(self, partial: bytes, wanted: int) -> BytesIO:
+        data = partial
+        if wanted < self.CHUNK:
+            data += self._transport.read(self.CHUNK)
+        if len(data) < wanted:
+            data += self._transport.readAll(wanted - len(data))
+        self._buffer = BytesIO(data)
+        return self._buffer
+
+
+class _CDecodingProtocol(TBinaryProtocolAccelerated):  # type: ignore[misc]
+    def readMessageBegin(self) -> Any:
+        self.trans.new_message()
+        return super().readMessageBegin()
+
+
+def _decode_in_c(connection: Any) -> None:
+    """Read the connection's responses with the C decoder; leave the connector as it is when its
+    internals (4.x: `session.backend._client._iprot`, `_transport`) are not where they were."""
+    backend = getattr(getattr(connection, "session", None), "backend", None)
+    client: Any = getattr(backend, "_client", None)
+    transport = getattr(backend, "_transport", None)
+    current = getattr(client, "_iprot", None)
+    if transport is None or current is None or getattr(current, "trans", None) is not transport:
+        return
+    client._iprot = _CDecodingProtocol(
+        _ResponseReader(transport),
+        string_length_limit=current.string_length_limit,
+        container_length_limit=current.container_length_limit,
+    )
 
 
 _UNREACHABLE = frozenset({"connection refused", "host name does not resolve", "TLS handshake failed"})

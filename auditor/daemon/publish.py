@@ -14,6 +14,7 @@ from datetime import datetime
 from types import MappingProxyType
 
 from prometheus_client import CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 from auditor.drift.diff import Change
 from auditor.drift.store import StoredDriftEvent
@@ -52,6 +53,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._views: Mapping[str, TargetView] = MappingProxyType({})
         self._targets: frozenset[str] = frozenset()
+        self._rendered: tuple[object, str, bytes] | None = None  # (metrics state, content type, exposition)
         self.retarget(settings, packs)
 
     @property
@@ -74,6 +76,21 @@ class Publisher:
             if update_metrics is not None:
                 update_metrics(self.metrics)
             self._views = MappingProxyType({**self._views, name: view})
+        self.exposition("")  # render now, on the cycle's time, so scrapes until the next change only send bytes
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """The metrics in the format an ``Accept`` header asks for, rendered once per change of their state.
+
+        A scrape during a cycle then costs no rendering at all: the interpreter lock a cycle holds is
+        needed only to send bytes (issue 11: scrapes must not wait on cycles)."""
+        encode, content_type = choose_encoder(accept)
+        state = self.metrics.state
+        rendered = self._rendered
+        if rendered is not None and rendered[0] is state and rendered[1] == content_type:
+            return rendered[2], content_type
+        body = encode(self.registry)
+        self._rendered = (state, content_type, body)
+        return body, content_type
 
     def retarget(self, settings: Settings, packs: PackSet) -> None:
         """Follow a (re)loaded config: drop removed targets' views and series, declare every rule's series."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from typing import Any
 
@@ -219,3 +220,26 @@ def test_first_n_faults_then_normal_answers() -> None:
     assert [d.delay for d in decisions] == [0.5, 0.5, 0.5]
     assert injector.on_request("scim").fault is None
     assert injector.counts()["oauth"] == 3 and injector.counts()["scim"] == 1
+
+
+def test_base_latency_delays_every_family_and_outlives_cleared_faults() -> None:
+    injector = FaultInjector(latency=0.03)
+    injector.add(Fault("sql", "latency", seconds=0.2))
+    assert {family: injector.on_request(family).delay for family in ("sql", "scim")} == {"sql": 0.23, "scim": 0.03}
+    injector.clear()
+    assert [injector.on_request(family).delay for family in FAMILIES] == [0.03] * len(FAMILIES)
+    with pytest.raises(FaultError, match="latency"):
+        FaultInjector(latency=-1)
+
+
+def test_sandbox_latency_reaches_the_workspace_the_warehouse_and_iam() -> None:
+    with Sandbox.start("healthy", now=NOW, latency=0.1) as sb:
+        w = pat_client(sb)
+        iam = sb.iam_client()
+        timings = []
+        for call in (lambda: list(w.catalogs.list()), lambda: _connect(sb).close(), lambda: iam.list_roles()):
+            start = time.perf_counter()
+            call()
+            timings.append(time.perf_counter() - start)
+        assert min(timings) >= 0.1
+        assert _admin(sb, "GET", "/_sandbox/health")["status"] == "ok"  # control calls are not delayed or counted

@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--auth", choices=["pat", "oauth-m2m"], default="pat", help="how the written config authenticates"
     )
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="add this many milliseconds to every workspace, warehouse and IAM request (default 0)",
+    )
 
 
 def _examples(prog: str) -> str:
@@ -48,7 +55,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None, *, prog: 
     previous = _install_signal_handlers(stop)
     try:
         try:
-            sandbox = Sandbox.start(scenario=args.scenario, port=args.port)
+            sandbox = Sandbox.start(scenario=args.scenario, port=args.port, latency=args.latency_ms / 1000)
         except (ScenarioError, OSError) as exc:
             print(f"{prog}: {exc}", file=sys.stderr)
             return EXIT_BAD_INPUT

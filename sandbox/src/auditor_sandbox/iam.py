@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -41,10 +42,13 @@ def quiet_moto_logging() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 
-def _isolated(app: WsgiApp, backends: dict[str, IAMBackend]) -> WsgiApp:
-    """Serve `app` with `backends` (account id -> IAM backend) swapped in for the duration of each request."""
+def _isolated(app: WsgiApp, backends: dict[str, IAMBackend], latency: float = 0.0) -> WsgiApp:
+    """Serve `app` with `backends` (account id -> IAM backend) swapped in for the duration of each request,
+    each answer delayed by `latency` seconds (outside the lock, so concurrent requests wait together)."""
 
     def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if latency:
+            time.sleep(latency)
         with _swap_lock:
             swapped = list(backends.items())
             previous = {account_id: dict.get(iam_backends[account_id], _PARTITION) for account_id, _ in swapped}
@@ -70,25 +74,27 @@ def _isolated(app: WsgiApp, backends: dict[str, IAMBackend]) -> WsgiApp:
 class _IsolatedMotoServer(ThreadedMotoServer):
     """`ThreadedMotoServer` whose IAM is private, one backend per account."""
 
-    def __init__(self, backends: dict[str, IAMBackend], *, port: int) -> None:
+    def __init__(self, backends: dict[str, IAMBackend], *, port: int, latency: float) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self._backends = backends
+        self._latency = latency
 
     def _server_entry(self) -> None:
-        app = _isolated(DomainDispatcherApplication(create_backend_app), self._backends)
+        app = _isolated(DomainDispatcherApplication(create_backend_app), self._backends, self._latency)
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.05)
 
 
 class IamEmulator:
-    """moto's server on 127.0.0.1 (a free port unless given) with this sandbox's own IAM roles."""
+    """moto's server on 127.0.0.1 (a free port unless given) with this sandbox's own IAM roles; `latency`
+    seconds are added to every answer."""
 
-    def __init__(self, *, region: str = "us-east-1", port: int = 0) -> None:
+    def __init__(self, *, region: str = "us-east-1", port: int = 0, latency: float = 0.0) -> None:
         quiet_moto_logging()
         self.region = region
         self._backends = {ACCOUNT_ID: IAMBackend(region_name=_PARTITION, account_id=ACCOUNT_ID)}
-        self._server = _IsolatedMotoServer(self._backends, port=port)
+        self._server = _IsolatedMotoServer(self._backends, port=port, latency=latency)
         self.endpoint = ""
 
     def start(self) -> None:

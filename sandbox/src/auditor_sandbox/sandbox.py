@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from auditor_sandbox.control import Control, Limits
-from auditor_sandbox.faults import Fault
+from auditor_sandbox.faults import Fault, FaultInjector
 from auditor_sandbox.iam import ACCESS_KEY_ID, SECRET_ACCESS_KEY, IamEmulator
 from auditor_sandbox.scenario import ScenarioSpec, build_state, load_scenario
 from auditor_sandbox.server import WorkspaceServer
@@ -43,20 +43,24 @@ class Sandbox:
         *,
         iam_port: int = 0,
         limits: Limits | None = None,
+        latency: float = 0.0,
     ) -> Sandbox:
         """Load the scenario, build its state, start both emulators on 127.0.0.1 and apply its faults.
 
-        `now` anchors the scenario's relative expiries (default: the current time)."""
+        `now` anchors the scenario's relative expiries (default: the current time); `latency` seconds are
+        added to every workspace, warehouse and IAM request (not to `/_sandbox/` control calls)."""
         spec = load_scenario(scenario)
         anchor = now or datetime.now(UTC)
         if anchor.tzinfo is None:
             anchor = anchor.replace(tzinfo=UTC)
         state = build_state(spec, anchor)
-        control = Control(state=state, scenario_name=spec.name, limits=limits or Limits())
+        control = Control(
+            state=state, scenario_name=spec.name, limits=limits or Limits(), injector=FaultInjector(latency=latency)
+        )
         server = WorkspaceServer(control, port=port)
         iam: IamEmulator | None = None
         try:
-            iam = IamEmulator(region=spec.iam.region, port=iam_port)
+            iam = IamEmulator(region=spec.iam.region, port=iam_port, latency=latency)
             iam.start()
             roles = [role.model_dump(exclude_none=True) for role in spec.iam.roles]
             iam.seed(spec.iam.account_id, roles, entry_role=spec.iam.auditor_role)
