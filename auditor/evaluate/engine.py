@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import structlog
 
 from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
+from auditor.evaluate.kinds.least_privilege import watch_plan
 from auditor.evaluate.registry import KINDS, Outcome
 from auditor.model.facts import Binding, FactFamily, SecurableType, Snapshot, Watch, securable_key
 from auditor.model.findings import AuditedBinding, Finding, Remediation, Report, Status, audited_principals
@@ -109,7 +110,7 @@ def plan(bound: Sequence[BoundRule], watch: Watch) -> CollectionPlan:
                 CollectionPlan(grant_sweep_principals=frozenset(principals), principals=frozenset(principals))
             )
         if rule.rule.check.kind == "exposure" and not step.watched_catalogs:
-            step = step.merge(CollectionPlan(watched_catalogs=frozenset(watch.catalogs)))
+            step = step.merge(watch_plan(watch.catalogs))
         result = result.merge(step)
     return result
 

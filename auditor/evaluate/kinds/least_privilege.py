@@ -14,7 +14,7 @@ from auditor.evaluate.kinds.workspace import level_rank
 from auditor.evaluate.registry import CheckKind, KindArgs, Outcome, register
 from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status, listing
-from auditor.model.plan import CollectionPlan
+from auditor.model.plan import CollectionPlan, SecurableRef
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
 from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
 from auditor.remediate.sql import commented, revoke_statement
@@ -132,6 +132,15 @@ class ExposureArgs(KindArgs):
     admin_groups: Names = ("admins",)
 
 
+def watch_plan(catalogs: Iterable[str]) -> CollectionPlan:
+    """Every grant in each catalog, and the catalog itself: its owner may hold anything."""
+    return CollectionPlan(
+        families=Exposure.families,
+        watched_catalogs=frozenset(catalogs),
+        securables=frozenset(SecurableRef(type=SecurableType.CATALOG, full_name=c) for c in catalogs),
+    )
+
+
 @register
 class Exposure(CheckKind[ExposureArgs]):
     """Nobody but the configured principals (and owners, admins) holds anything in the catalogs Segment writes."""
@@ -141,7 +150,7 @@ class Exposure(CheckKind[ExposureArgs]):
     families = frozenset({FactFamily.GRANTS, FactFamily.SECURABLES})
 
     def plan(self, args: ExposureArgs) -> CollectionPlan:
-        return CollectionPlan(families=self.families, watched_catalogs=frozenset(args.catalogs))
+        return watch_plan(args.catalogs)
 
     def evaluate(self, args: ExposureArgs, ctx: EvalContext) -> list[Outcome]:
         catalogs = args.catalogs or ctx.snapshot.watch.catalogs
