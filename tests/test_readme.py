@@ -31,13 +31,13 @@ def test_ci_runs_the_readme_test_command_verbatim() -> None:
 
 
 def test_ci_runs_the_gates_before_the_tests() -> None:
-    """ruff, the format check and mypy --strict over product, sandbox and tests, before the README's tests."""
+    """ruff, the format check and mypy --strict over product, sandbox, tests and bench, before the README's tests."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     _, tests = _readme_commands()
     gates = [
         ".venv/bin/ruff check .",
         ".venv/bin/ruff format --check .",
-        ".venv/bin/mypy --strict auditor sandbox/src/auditor_sandbox tests",
+        ".venv/bin/mypy --strict auditor sandbox/src/auditor_sandbox tests bench",
     ]
     positions = [ci.index(gate) for gate in gates]
     assert positions == sorted(positions) and positions[-1] < ci.index(tests)
