@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from auditor.model.facts import SecurableType
 from auditor.privileges.names import (
@@ -59,7 +60,7 @@ def securable_clause(securable_type: SecurableType | str, name_parts: Sequence[s
     keyword = SECURABLE_KEYWORDS[kind]
     if not parts:
         return keyword
-    return keyword + " " + ".".join(quote_identifier(part) for part in parts)
+    return keyword + " " + ".".join(_quoted(part) for part in parts)
 
 
 def grant_statement(
@@ -75,7 +76,7 @@ def grant_statement(
     """
     return (
         f"GRANT {_privilege_list(privileges)} ON {securable_clause(securable_type, name_parts)}"
-        f" TO {quote_principal(principal)};"
+        f" TO {_quoted_principal(principal)};"
     )
 
 
@@ -86,10 +87,12 @@ def revoke_statement(
     principal: str,
 ) -> str:
     """One ``REVOKE ... ON ... FROM ...;`` statement (a suggestion: show it through `commented`)."""
-    return (
-        f"REVOKE {_privilege_list(privileges)} ON {securable_clause(securable_type, name_parts)}"
-        f" FROM {quote_principal(principal)};"
-    )
+    return revoke_on(privileges, securable_clause(securable_type, name_parts), principal)
+
+
+def revoke_on(privileges: Sequence[str], on: str, principal: str) -> str:
+    """`revoke_statement` on a clause `securable_clause` made (to spell a securable once for many REVOKEs)."""
+    return f"REVOKE {_privilege_list(privileges)} ON {on} FROM {_quoted_principal(principal)};"
 
 
 def commented(statement: str) -> str:
@@ -99,12 +102,25 @@ def commented(statement: str) -> str:
     separators kept, so the result parses as no statement at all, and stripping the ``-- `` prefix
     from every line restores ``statement`` exactly.
     """
+    if "\n" not in statement and "\r" not in statement:
+        return "-- " + statement
     return "-- " + _LINE_BREAK.sub(lambda line_break: line_break.group(0) + "-- ", statement)
+
+
+# A report may propose a REVOKE for each of a million grants: the pieces repeat (a principal, a catalog,
+# a schema, a privilege list), so they are spelled once each. The caches are bounded.
+_quoted = lru_cache(maxsize=1 << 16)(quote_identifier)
+_quoted_principal = lru_cache(maxsize=1 << 12)(quote_principal)
 
 
 def _privilege_list(privileges: Sequence[str]) -> str:
     if isinstance(privileges, str):
         raise TypeError("privileges must be a sequence of privilege names, not one str")
+    return _spelled_privileges(tuple(privileges))
+
+
+@lru_cache(maxsize=1 << 10)
+def _spelled_privileges(privileges: tuple[str, ...]) -> str:
     spelled = list(dict.fromkeys(sql_privilege(privilege) for privilege in privileges))
     if not spelled:
         raise ValueError("at least one privilege is required")

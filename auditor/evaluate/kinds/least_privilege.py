@@ -3,8 +3,8 @@ visibility (X-3)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import overload
 
 from pydantic import Field
 
@@ -17,22 +17,34 @@ from auditor.model.findings import Remediation, Status, listing
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
 from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
-from auditor.remediate.sql import commented, revoke_statement
+from auditor.remediate.sql import commented, revoke_on, securable_clause
 
 
 def revoke_fix(grants: Iterable[Grant]) -> Remediation:
     """REVOKE suggestions, commented out: a reviewer decides; the auditor never revokes."""
-    by_target: dict[tuple[str, SecurableType, str], list[str]] = defaultdict(list)
+    by_target: dict[tuple[str, SecurableType, str], list[str]] = {}
     for g in grants:
-        by_target[(g.principal, g.securable_type, g.securable_name)].append(g.privilege)
+        target = (g.principal, g.securable_type, g.securable_name)
+        privileges = by_target.get(target)
+        if privileges is None:
+            by_target[target] = [g.privilege]
+        else:
+            privileges.append(g.privilege)
     statements: list[str] = []
-    for (principal, kind, name), privs in sorted(by_target.items()):
+    clauses: dict[tuple[SecurableType, str], str] = {}  # a securable holds several grants: spell it once
+    for target in sorted(by_target):
+        principal, kind, name = target
+        privs = by_target[target]
+        on = clauses.get((kind, name))
+        if on is None:
+            on = clauses[(kind, name)] = securable_clause(kind, split_full_name(name))
+        if len(privs) == 1:
+            statements.append(commented(revoke_on(privs, on, principal)))
+            continue
         distinct = sorted(set(privs))
         # ALL PRIVILEGES cannot share a statement with other privileges
         groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
-        statements += [
-            commented(revoke_statement(g, kind.value, split_full_name(name), principal)) for g in groups if g
-        ]
+        statements += [commented(revoke_on(g, on, principal)) for g in groups if g]
     return Remediation(
         summary="review and, if not needed, revoke (suggestions are commented out)",
         revoke_sql=tuple(statements),
@@ -161,7 +173,8 @@ class Exposure(CheckKind[ExposureArgs]):
         securable = ctx.facts.securable(SecurableType.CATALOG, catalog)  # its owner may hold anything
         owners = {securable.owner.lower()} if securable and securable.owner else set()
         # An outsider's grant that was seen is exposure, however partial the sweep.
-        exposed = [g for g in ctx.seen.grants_in_catalog(catalog) if g.principal.lower() not in allowed | owners]
+        insiders = allowed | owners
+        exposed = [g for g in ctx.seen.grants_in_catalog(catalog) if g.principal.lower() not in insiders]
         if not exposed:
             ctx.facts.grants_in_catalog(catalog)  # "nobody else" rests on the whole sweep of the catalog
             return Outcome(Status.PASS, subject, f"only the integrations' principals hold privileges in {catalog}")
@@ -170,17 +183,34 @@ class Exposure(CheckKind[ExposureArgs]):
             Status.FAIL,
             subject,
             f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
-            f"{catalog}: "
-            + listing(
-                [
-                    f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
-                    for g in exposed
-                ]
-            ),
+            f"{catalog}: " + listing(_Described(exposed)),
             expected="only the integrations' principals, owners and admins",
             found=", ".join(outsiders),
             remediation=revoke_fix(exposed),
         )
+
+
+class _Described(Sequence[str]):
+    """The exposed grants as a message names them, spelled only when read (a message shows a few of millions)."""
+
+    def __init__(self, grants: Sequence[Grant]) -> None:
+        self._grants = grants
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._describe(g) for g in self._grants[index]]
+        return self._describe(self._grants[index])
+
+    @staticmethod
+    def _describe(g: Grant) -> str:
+        return f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
 
 
 class VisibilityArgs(KindArgs):
