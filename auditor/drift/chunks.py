@@ -4,11 +4,12 @@ A daemon stores a snapshot and a report every cycle, and from one cycle to the n
 changes: the grants, principals and findings of a steady workspace are the same, only the collection time
 moves. So a document is stored as a small *manifest*: the document itself with every long list replaced by
 ``{"$chunks": <digest>}``. That digest names a blob holding the list of the list's chunk digests, and each
-chunk is a blob holding a run of the list's items as JSON. Blobs are keyed by their content (BLAKE2b), so a
-chunk that did not change is not stored again: a steady-state cycle adds its manifest and nothing else.
+chunk is a blob holding a run of the list's items as JSON. Blobs are keyed by their content (BLAKE2b of the items'
+``repr``, which is deterministic for JSON values and cheaper than JSON), so a chunk that did not change is not
+stored again: a steady-state cycle adds its manifest and nothing else.
 
-Chunk boundaries are chosen by content (an item ends a chunk when a checksum of its JSON has its low bits
-zero), so adding or removing one grant changes the chunk around it, not every chunk after it.
+Chunk boundaries are chosen by content (an item ends a chunk when a checksum of its ``repr`` has its low
+bits zero), so adding or removing one grant changes the chunk around it, not every chunk after it.
 
 Pure functions: the store decides where blobs live and when they are no longer referenced
 (`roots` names what a manifest references directly).
@@ -69,28 +70,42 @@ def encode(document: Mapping[str, Any], *, known: Callable[[str], bool] = lambda
 
 
 def _store_list(items: list[Any], encoded: Encoded, known: Callable[[str], bool]) -> str:
-    chunk_digests = [_put(chunk, encoded, known) for chunk in _chunks(items)]
-    return _put(json.dumps(chunk_digests, separators=(",", ":")), encoded, known)
+    chunk_digests = [_put_chunk(chunk, encoded, known) for chunk in _chunks(items)]
+    listing = json.dumps(chunk_digests, separators=(",", ":"))
+    return _put(digest_of(listing), lambda: listing, encoded, known)
 
 
-def _chunks(items: Iterable[Any]) -> Iterable[str]:
-    run: list[str] = []
+def _chunks(items: list[Any]) -> Iterable[tuple[list[Any], list[str]]]:
+    """Runs of items, with each item's ``repr``: deterministic for JSON values, and far cheaper than JSON."""
+    run: list[Any] = []
+    spelled: list[str] = []
+    crc32 = zlib.crc32
     for item in items:
-        text = json.dumps(item, separators=(",", ":"), ensure_ascii=False)
-        run.append(text)
-        if zlib.crc32(text.encode()) & BOUNDARY_MASK == 0 or len(run) >= MAX_ITEMS:
-            yield "[" + ",".join(run) + "]"
-            run = []
+        text = repr(item)
+        run.append(item)
+        spelled.append(text)
+        if crc32(text.encode()) & BOUNDARY_MASK == 0 or len(run) >= MAX_ITEMS:
+            yield run, spelled
+            run, spelled = [], []
     if run:
-        yield "[" + ",".join(run) + "]"
+        yield run, spelled
 
 
-def _put(text: str, encoded: Encoded, known: Callable[[str], bool]) -> str:
-    digest = digest_of(text)
+def _put_chunk(chunk: tuple[list[Any], list[str]], encoded: Encoded, known: Callable[[str], bool]) -> str:
+    """A chunk is keyed by its items' ``repr``; it is written as JSON only when not stored already."""
+    items, spelled = chunk
+    return _put(digest_of("\n".join(spelled)), lambda: _json(items), encoded, known)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _put(digest: str, text: Callable[[], str], encoded: Encoded, known: Callable[[str], bool]) -> str:
     if digest not in encoded.referenced:
         encoded.referenced.add(digest)
         if not known(digest):
-            encoded.blobs[digest] = pack(text)
+            encoded.blobs[digest] = pack(text())
     return digest
 
 
