@@ -30,7 +30,7 @@ check every statement with it and pin this table, so a sqlglot upgrade that chan
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 from auditor.model.facts import SecurableType
@@ -39,6 +39,7 @@ from auditor.privileges.names import (
     SECURABLE_KEYWORDS,
     quote_identifier,
     quote_principal,
+    split_full_name,
     sql_privilege,
 )
 
@@ -93,6 +94,39 @@ def revoke_statement(
 def revoke_on(privileges: Sequence[str], on: str, principal: str) -> str:
     """`revoke_statement` on a clause `securable_clause` made (to spell a securable once for many REVOKEs)."""
     return f"REVOKE {_privilege_list(privileges)} ON {on} FROM {_quoted_principal(principal)};"
+
+
+def commented_revokes(rows: Iterable[tuple[Sequence[str], SecurableType, str, str]]) -> list[str]:
+    """``commented(revoke_statement(privileges, kind, split_full_name(name), principal))`` for each row
+    ``(privileges, kind, name, principal)``, in order.
+
+    For a REVOKE suggested for each of a million grants: every principal, securable and privilege list is
+    spelled once, however many statements name it.
+    """
+    clauses: dict[tuple[SecurableType, str], tuple[str, bool]] = {}
+    principals: dict[str, tuple[str, bool]] = {}
+    privilege_lists: dict[tuple[str, ...], str] = {}
+    statements: list[str] = []
+    for privileges, kind, name, principal in rows:
+        on = clauses.get((kind, name))
+        if on is None:
+            text = securable_clause(kind, split_full_name(name))
+            on = clauses[(kind, name)] = (text, _breaks_line(text))
+        who = principals.get(principal)
+        if who is None:
+            text = quote_principal(principal)
+            who = principals[principal] = (text, _breaks_line(text))
+        key = tuple(privileges)
+        spelled = privilege_lists.get(key)
+        if spelled is None:
+            spelled = privilege_lists[key] = _privilege_list(key)
+        statement = f"REVOKE {spelled} ON {on[0]} FROM {who[0]};"
+        statements.append(commented(statement) if on[1] or who[1] else "-- " + statement)
+    return statements
+
+
+def _breaks_line(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def commented(statement: str) -> str:

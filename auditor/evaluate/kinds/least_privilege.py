@@ -3,7 +3,7 @@ visibility (X-3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import overload
 
 from pydantic import Field
@@ -16,8 +16,8 @@ from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status, listing
 from auditor.model.plan import CollectionPlan
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
-from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
-from auditor.remediate.sql import commented, revoke_on, securable_clause
+from auditor.privileges.names import is_hive, lineage, sql_spelling
+from auditor.remediate.sql import commented_revokes
 
 
 def revoke_fix(grants: Iterable[Grant]) -> Remediation:
@@ -38,27 +38,29 @@ def revoke_fix(grants: Iterable[Grant]) -> Remediation:
             of_kind[g.securable_name] = [g.privilege]
         else:
             privileges.append(g.privilege)
-    statements: list[str] = []
-    clauses: dict[tuple[SecurableType, str], str] = {}  # a securable holds several grants: spell it once
+    return Remediation(
+        summary="review and, if not needed, revoke (suggestions are commented out)",
+        revoke_sql=tuple(commented_revokes(_revoke_rows(by_target))),
+    )
+
+
+def _revoke_rows(
+    by_target: dict[str, dict[SecurableType, dict[str, list[str]]]],
+) -> Iterator[tuple[list[str], SecurableType, str, str]]:
     for principal in sorted(by_target):
         for kind, names in sorted(by_target[principal].items()):
             for name in sorted(names):
                 privs = names[name]
-                on = clauses.get((kind, name))
-                if on is None:
-                    on = clauses[(kind, name)] = securable_clause(kind, split_full_name(name))
                 if len(privs) == 1:
-                    statements.append(commented(revoke_on(privs, on, principal)))
+                    yield privs, kind, name, principal
                     continue
                 distinct = sorted(set(privs))
                 # ALL PRIVILEGES cannot share a statement with other privileges
-                groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"]
-                groups.append([p for p in distinct if p != "ALL_PRIVILEGES"])
-                statements += [commented(revoke_on(group, on, principal)) for group in groups if group]
-    return Remediation(
-        summary="review and, if not needed, revoke (suggestions are commented out)",
-        revoke_sql=tuple(statements),
-    )
+                if "ALL_PRIVILEGES" in distinct:
+                    yield ["ALL_PRIVILEGES"], kind, name, principal
+                rest = [p for p in distinct if p != "ALL_PRIVILEGES"]
+                if rest:
+                    yield rest, kind, name, principal
 
 
 def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
