@@ -164,11 +164,6 @@ def parse_json(path: str | Path, text: str, limits: Limits) -> Any:
     return document
 
 
-def check_json(path: str | Path, text: str, limits: Limits) -> None:
-    """Refuse JSON that is malformed, repeats a key in an object, or nests deeper than the limit."""
-    parse_json(path, text, limits)
-
-
 def load_snapshot(path: str | Path) -> Snapshot:
     """Read a facts snapshot file; anything wrong with it is an `InputError`."""
     from auditor.model.facts import Snapshot
