@@ -105,7 +105,7 @@ def commented_revokes(rows: Iterable[tuple[Sequence[str], SecurableType, str, st
     """
     clauses: dict[tuple[SecurableType, str], tuple[str, bool]] = {}
     principals: dict[str, tuple[str, bool]] = {}
-    privilege_lists: dict[tuple[str, ...], str] = {}
+    privilege_lists: dict[str | tuple[str, ...], str] = {}
     statements: list[str] = []
     for privileges, kind, name, principal in rows:
         on = clauses.get((kind, name))
@@ -116,12 +116,14 @@ def commented_revokes(rows: Iterable[tuple[Sequence[str], SecurableType, str, st
         if who is None:
             text = quote_principal(principal)
             who = principals[principal] = (text, _breaks_line(text))
-        key = tuple(privileges)
+        key = privileges[0] if len(privileges) == 1 else tuple(privileges)  # one privilege: the usual case
         spelled = privilege_lists.get(key)
         if spelled is None:
-            spelled = privilege_lists[key] = _privilege_list(key)
-        statement = f"REVOKE {spelled} ON {on[0]} FROM {who[0]};"
-        statements.append(commented(statement) if on[1] or who[1] else "-- " + statement)
+            spelled = privilege_lists[key] = _privilege_list(privileges)
+        if on[1] or who[1]:
+            statements.append(commented(f"REVOKE {spelled} ON {on[0]} FROM {who[0]};"))
+        else:
+            statements.append(f"-- REVOKE {spelled} ON {on[0]} FROM {who[0]};")
     return statements
 
 
