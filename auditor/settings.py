@@ -147,6 +147,9 @@ class TargetSettings(_Strict):
 class StateSettings(_Strict):
     path: str = "grants-auditor.sqlite"
     retention_days: int = Field(90, ge=1)
+    max_size_mb: int = Field(
+        512, ge=1, description="the oldest cycles go first once the store holds more (each target's latest stays)"
+    )
 
 
 class ServerSettings(_Strict):

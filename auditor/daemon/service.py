@@ -525,10 +525,11 @@ class Daemon:
             return
         self._last_retention = time.monotonic()
         try:
-            removed = self.store.apply_retention(self._settings.state.retention_days)
+            state = self._settings.state
+            removed = self.store.apply_retention(state.retention_days, max_bytes=state.max_size_mb * 1024 * 1024)
         except StoreError:
             return
-        if removed.cycles or removed.finding_spans or removed.drift_events:
+        if removed.cycles or removed.finding_spans or removed.drift_events or removed.blobs:
             log.info("retention_applied", **removed.__dict__)
 
 

@@ -5,18 +5,23 @@ log, and SQLite's journal recovery makes a transaction all-or-nothing whatever k
 FULL also syncs the log on every commit, so a completed cycle survives a power loss, not only a
 SIGKILL. A cycle commits once every few minutes, so the extra fsync costs nothing that matters.
 
-Every completed cycle is committed in ONE transaction: its snapshot (zlib-compressed JSON), report,
-collection stats, the finding history update, the drift events and the new debounce state. The store
-does not decide drift: it persists what the pure fold (`auditor.drift.debounce.advance`, joined to the
-store by `auditor.drift.cycle.record_cycle`) computed, refusing a fold made from a superseded state. Killing
-the process at any point therefore leaves either the whole cycle or none of it, and a restart
-resumes from the debounce state that matches the last committed cycle, so no drift event is
-emitted twice. Committing the same snapshot twice (same target and collection time) is a no-op, and
-drift events also carry a unique key.
+Every completed cycle is committed in ONE transaction: its snapshot and report (each a manifest of content-
+addressed, zlib-compressed chunks that are stored once however many cycles share them:
+`auditor.drift.chunks`), collection stats, the finding history update, the drift events and the new debounce
+state. The store does not decide drift: it persists what the pure fold (`auditor.drift.debounce.advance`,
+joined to the store by `auditor.drift.cycle.record_cycle`) computed, refusing a fold made from a superseded
+state. Killing the process at any point therefore leaves either the whole cycle or none of it, and a restart
+resumes from the debounce state that matches the last committed cycle, so no drift event is emitted twice.
+Committing the same snapshot twice (same target and collection time) is a no-op, and drift events also carry a
+unique key.
 
 Finding history: one row per *span*, a run of cycles in which a finding kept one status
 (``first_seen`` .. ``last_seen``). A status change closes the span and starts a new row, so the
 table answers both "since when has this failed?" and "what were its transitions?".
+
+Retention is by age and by size: `apply_retention` deletes cycles older than the retention period,
+then the oldest cycles while the file's live pages exceed the size limit (each target's latest cycle is
+always kept), and then the chunks no remaining cycle references.
 
 The connection is shared by the daemon's threads behind a lock; writes are serialised anyway.
 """
@@ -32,7 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+from auditor.drift import chunks
 from auditor.drift.debounce import DebounceState, DriftEvent
 from auditor.drift.diff import ChangeKind
 from auditor.drift.store_schema import SCHEMA_VERSION as SCHEMA_VERSION
@@ -140,6 +147,8 @@ class RetentionResult:
     cycles: int
     finding_spans: int
     drift_events: int
+    blobs: int = 0
+    cycles_over_size: int = 0  # of ``cycles``: deleted to keep the store under its size limit
 
 
 def _ts(moment: datetime) -> str:
@@ -158,6 +167,12 @@ def _pack(text: str) -> bytes:
 
 def _unpack(blob: bytes) -> str:
     return zlib.decompress(blob).decode()
+
+
+def _document(stored: bytes | str) -> Any:
+    """A stored snapshot or report as a JSON value: compressed (manifests, version-1 snapshots) or plain text
+    (version-1 reports)."""
+    return json.loads(_unpack(stored) if isinstance(stored, bytes) else stored)
 
 
 class StateStore:
@@ -246,6 +261,9 @@ class StateStore:
         """
         target = snapshot.target
         collected = _ts(snapshot.collected_at)
+        # Split outside the write transaction (it is the slow part); blobs stored already are not compressed again.
+        documents = [json.loads(snapshot.model_dump_json()), json.loads(report.model_dump_json())]
+        encoded = [chunks.encode(d, known=self._has_blob) for d in documents]
         with self._transaction() as db:
             existing = db.execute(
                 "SELECT id FROM cycles WHERE target = ? AND collected_at = ?", (target, collected)
@@ -258,17 +276,18 @@ class StateStore:
                     f"state store {self.path}: the drift state of {target!r} moved on (cycle"
                     f" {stored[0] if stored else None}) since it was read (cycle {drift.after_cycle})"
                 )
+            encoded = [self._store_blobs(db, e, d) for e, d in zip(encoded, documents, strict=True)]
             cursor = db.execute(
                 "INSERT INTO cycles (target, started_at, finished_at, outcome, collected_at, snapshot,"
-                " report, stats) VALUES (?, ?, ?, 'completed', ?, ?, ?, ?)",
+                " report, stats, blob_roots) VALUES (?, ?, ?, 'completed', ?, ?, ?, ?, ?)",
                 (
                     target,
                     _ts(started_at),
                     _ts(finished_at),
                     collected,
-                    _pack(snapshot.model_dump_json()),
-                    report.model_dump_json(),
+                    *(_pack(json.dumps(e.manifest, separators=(",", ":"))) for e in encoded),
                     stats.model_dump_json(),
+                    " ".join(root for e in encoded for root in e.roots),
                 ),
             )
             cycle_id = int(cursor.lastrowid or 0)
@@ -281,6 +300,28 @@ class StateStore:
                 (target, _pack(drift.state.model_dump_json()), cycle_id, _ts(finished_at)),
             )
         return CommitResult(cycle_id=cycle_id, events=stored_events, replayed=False)
+
+    def _has_blob(self, digest: str) -> bool:
+        return bool(self._query("SELECT 1 FROM blobs WHERE digest = ?", (digest,)))
+
+    @staticmethod
+    def _store_blobs(db: sqlite3.Connection, encoded: chunks.Encoded, document: dict[str, Any]) -> chunks.Encoded:
+        """Insert the new blobs; if a blob taken as stored is gone (retention ran since), store everything."""
+        vouched = encoded.referenced - set(encoded.blobs)
+        if any(db.execute("SELECT 1 FROM blobs WHERE digest = ?", (d,)).fetchone() is None for d in vouched):
+            encoded = chunks.encode(document)
+        db.executemany("INSERT OR IGNORE INTO blobs (digest, data) VALUES (?, ?)", encoded.blobs.items())
+        return encoded
+
+    def _blob(self, digest: str) -> bytes:
+        rows = self._query("SELECT data FROM blobs WHERE digest = ?", (digest,))
+        if not rows:
+            raise StoreError(f"state store {self.path}: stored chunk {digest} is missing")
+        data: bytes = rows[0][0]
+        return data
+
+    def _load(self, stored: bytes | str) -> Any:
+        return chunks.decode(_document(stored), self._blob)
 
     def record_failure(self, *, target: str, started_at: datetime, finished_at: datetime, error: str) -> int:
         """Record a cycle that did not complete. Drift state and finding history are untouched."""
@@ -385,13 +426,13 @@ class StateStore:
         rows = self._query("SELECT snapshot FROM cycles WHERE id = ? AND snapshot IS NOT NULL", (cycle_id,))
         if not rows:
             raise KeyError(f"no completed cycle {cycle_id}")
-        return Snapshot.from_json(_unpack(rows[0][0]))
+        return Snapshot.model_validate(self._load(rows[0][0]))
 
     def report(self, cycle_id: int) -> Report:
         rows = self._query("SELECT report FROM cycles WHERE id = ? AND report IS NOT NULL", (cycle_id,))
         if not rows:
             raise KeyError(f"no completed cycle {cycle_id}")
-        return Report.model_validate_json(rows[0][0])
+        return Report.model_validate(self._load(rows[0][0]))
 
     def stats(self, cycle_id: int) -> CollectionStats:
         rows = self._query("SELECT stats FROM cycles WHERE id = ? AND stats IS NOT NULL", (cycle_id,))
@@ -514,19 +555,21 @@ class StateStore:
 
     # ---- retention ----------------------------------------------------------------------------------
 
-    def apply_retention(self, retention_days: int, *, now: datetime | None = None) -> RetentionResult:
-        """Delete what is older than ``retention_days``, keeping each target's latest cycle.
+    def apply_retention(
+        self, retention_days: int, *, max_bytes: int | None = None, now: datetime | None = None
+    ) -> RetentionResult:
+        """Delete what is older than ``retention_days``, then the oldest cycles while the store holds more
+        than ``max_bytes``; each target's latest cycle (and latest completed cycle) is always kept.
 
         Baselines are never deleted (they hold their own copy of the snapshot); finding spans are
-        deleted only once closed (a newer span exists) and old; drift events once old.
+        deleted only once closed (a newer span exists) and old; drift events once old. Chunks that no
+        remaining cycle references go last. The file does not shrink (SQLite reuses the freed pages), so
+        it stays within the limit plus about one cycle.
         """
         cutoff = _ts((now or datetime.now(UTC)) - timedelta(days=retention_days))
         with self._transaction() as db:
             cycles = db.execute(
-                "DELETE FROM cycles WHERE finished_at < ? AND id NOT IN"
-                " (SELECT MAX(id) FROM cycles GROUP BY target)"
-                " AND id NOT IN (SELECT MAX(id) FROM cycles WHERE outcome = 'completed' GROUP BY target)",
-                (cutoff,),
+                f"DELETE FROM cycles WHERE finished_at < ? AND id NOT IN ({self._KEPT})", (cutoff,)
             ).rowcount
             spans = db.execute(
                 "DELETE FROM finding_spans WHERE last_seen < ? AND id NOT IN"
@@ -534,7 +577,57 @@ class StateStore:
                 (cutoff,),
             ).rowcount
             events = db.execute("DELETE FROM drift_events WHERE confirmed_at < ?", (cutoff,)).rowcount
-        return RetentionResult(cycles=cycles, finding_spans=spans, drift_events=events)
+            blobs = self._collect_garbage(db)
+            over_size = 0
+            while max_bytes is not None and self._used_bytes(db) > max_bytes:
+                # the oldest tenth of what may go (at least one cycle) per round, then the chunks it freed
+                deletable = db.execute(f"SELECT COUNT(*) FROM cycles WHERE id NOT IN ({self._KEPT})").fetchone()[0]
+                if not deletable:
+                    break
+                over_size += db.execute(
+                    f"DELETE FROM cycles WHERE id IN (SELECT id FROM cycles WHERE id NOT IN ({self._KEPT})"
+                    " ORDER BY id LIMIT ?)",
+                    (max(1, deletable // 10),),
+                ).rowcount
+                blobs += self._collect_garbage(db)
+        return RetentionResult(
+            cycles=cycles + over_size,
+            finding_spans=spans,
+            drift_events=events,
+            blobs=blobs,
+            cycles_over_size=over_size,
+        )
+
+    _KEPT = (
+        "SELECT MAX(id) FROM cycles GROUP BY target"
+        " UNION SELECT MAX(id) FROM cycles WHERE outcome = 'completed' GROUP BY target"
+    )
+
+    @staticmethod
+    def _collect_garbage(db: sqlite3.Connection) -> int:
+        """Delete the blobs no stored cycle references (directly, or as a chunk of a referenced list)."""
+        live: set[str] = set()
+        for (roots,) in db.execute("SELECT DISTINCT blob_roots FROM cycles WHERE blob_roots IS NOT NULL"):
+            live.update(str(roots).split())
+        for root in list(live):
+            row = db.execute("SELECT data FROM blobs WHERE digest = ?", (root,)).fetchone()
+            if row is not None:
+                live.update(chunks.chunk_digests(row[0]))
+        stored = [d for (d,) in db.execute("SELECT digest FROM blobs")]
+        dead = [(d,) for d in stored if d not in live]
+        db.executemany("DELETE FROM blobs WHERE digest = ?", dead)
+        return len(dead)
+
+    @staticmethod
+    def _used_bytes(db: sqlite3.Connection) -> int:
+        """What the file holds: its pages less the free ones (SQLite reuses those before growing)."""
+        pages = int(db.execute("PRAGMA page_count").fetchone()[0])
+        free = int(db.execute("PRAGMA freelist_count").fetchone()[0])
+        return (pages - free) * int(db.execute("PRAGMA page_size").fetchone()[0])
+
+    def used_bytes(self) -> int:
+        with self._lock:
+            return self._used_bytes(self._db)
 
     def integrity_check(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` result (``"ok"`` when sound)."""

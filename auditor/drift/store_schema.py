@@ -16,7 +16,7 @@ class StoreError(Exception):
     """The state store cannot be opened or is from a newer version."""
 
 
-SCHEMA_VERSION = 1  # PRAGMA user_version of a file this release writes
+SCHEMA_VERSION = 2  # PRAGMA user_version of a file this release writes
 
 # The migration chain: version N's steps bring a version N - 1 file to N. A step is SQL, or a function
 # on the open transaction (to rewrite stored JSON, e.g. through `auditor.model.versions`).
@@ -79,6 +79,16 @@ _MIGRATIONS: dict[int, Sequence[MigrationStep]] = {
             snapshot BLOB NOT NULL
         )""",
         "CREATE INDEX baselines_by_target ON baselines (target, id)",
+    ),
+    # 2: snapshots and reports of new cycles are stored as manifests of content-addressed chunks
+    # (`auditor.drift.chunks`); ``blob_roots`` names the blobs a cycle's manifests reference, so retention
+    # can drop the blobs no cycle needs. Cycles stored by version 1 keep their whole documents and still load.
+    2: (
+        """CREATE TABLE blobs (
+            digest TEXT PRIMARY KEY,
+            data BLOB NOT NULL
+        )""",
+        "ALTER TABLE cycles ADD COLUMN blob_roots TEXT",
     ),
 }
 

@@ -141,11 +141,7 @@ class FactReader:
     def grants_in_catalog(self, catalog: str) -> list[Grant]:
         """Every grant on the catalog or inside it (the sweep of a watched catalog)."""
         self.read(FactFamily.GRANTS, f"watch:{catalog}")
-        return [
-            g
-            for g in self.snapshot.grants
-            if not g.denied and (catalog_of(g.securable_type, g.securable_name) or "").lower() == catalog.lower()
-        ]
+        return self.privileges.grants_in_catalog(catalog)
 
     def grants_to(self, principal: str) -> list[Grant]:
         """Every grant made to the principal itself, wherever it is (the principal's grant sweep)."""

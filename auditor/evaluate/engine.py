@@ -10,6 +10,7 @@ import structlog
 from auditor.evaluate.context import EvalContext, RequiredAcl, RequiredGrant
 from auditor.evaluate.kinds.least_privilege import watch_plan
 from auditor.evaluate.registry import KINDS, Outcome
+from auditor.heap import paused_cycle_collection
 from auditor.model.facts import Binding, FactFamily, SecurableType, Snapshot, Watch, securable_key
 from auditor.model.findings import AuditedBinding, Finding, Remediation, Report, Status, audited_principals
 from auditor.model.plan import CollectionPlan
@@ -127,10 +128,11 @@ def evaluate(
     bound = bind_all(packs, snapshot.integrations if bindings is None else bindings, where="snapshot")
     findings: list[Finding] = []
     skipped: list[str] = []
-    for rule, outcomes in judge(snapshot, bound, now=now):
-        if not outcomes:  # not applicable, or e.g. DG-5 with no narrower scope configured: nothing to judge
-            skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
-        findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
+    with paused_cycle_collection():
+        for rule, outcomes in judge(snapshot, bound, now=now):
+            if not outcomes:  # not applicable, or e.g. DG-5 with no narrower scope configured: nothing to judge
+                skipped.append(f"{rule.binding.instance}/{rule.rule.id}")
+            findings += [_finding(rule, outcome, snapshot) for outcome in outcomes]
     return Report(
         target=snapshot.target,
         evaluated_at=now,

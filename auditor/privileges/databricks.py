@@ -32,6 +32,7 @@ from auditor.privileges.names import (
     LEGACY_PRIVILEGES,
     UC_PRIVILEGES_BY_SECURABLE,
     WORKSPACE_ENTITLEMENTS,
+    catalog_of,
     grant_lookup_key,
     is_hive,
     lineage,
@@ -220,17 +221,38 @@ class PrivilegeModel:
     snapshot: Snapshot
     _grants_by_securable: dict[tuple[SecurableType, str], list[Grant]] = field(init=False)
     _denies_by_securable: dict[tuple[SecurableType, str], list[Grant]] = field(init=False)
+    _grants_by_principal: dict[str, list[Grant]] = field(init=False)  # denies excluded
+    _grants_by_catalog: dict[str, list[Grant]] = field(init=False)  # denies excluded
     _groups_of_member: dict[str, set[str]] = field(init=False)
 
     def __post_init__(self) -> None:
+        # One pass over the grants builds every index the rules look grants up by (a snapshot may hold
+        # millions of grants, and every rule of an evaluation shares this model).
         by_securable: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
         denies: dict[tuple[SecurableType, str], list[Grant]] = defaultdict(list)
+        by_principal: dict[str, list[Grant]] = defaultdict(list)
+        by_catalog: dict[str, list[Grant]] = defaultdict(list)
+        keys: dict[tuple[SecurableType, str], tuple[tuple[SecurableType, str], str]] = {}  # per securable
+        lowered: dict[str, str] = {}  # per principal
         for grant in self.snapshot.grants:
-            (denies if grant.denied else by_securable)[
-                grant_lookup_key(grant.securable_type, grant.securable_name)
-            ].append(grant)
+            securable = (grant.securable_type, grant.securable_name)
+            found = keys.get(securable)
+            if found is None:
+                found = keys[securable] = (grant_lookup_key(*securable), (catalog_of(*securable) or "").lower())
+            key, catalog = found
+            if grant.denied:
+                denies[key].append(grant)
+                continue
+            by_securable[key].append(grant)
+            principal = lowered.get(grant.principal)
+            if principal is None:
+                principal = lowered[grant.principal] = grant.principal.lower()
+            by_principal[principal].append(grant)
+            by_catalog[catalog].append(grant)
         self._grants_by_securable = dict(by_securable)
         self._denies_by_securable = dict(denies)
+        self._grants_by_principal = dict(by_principal)
+        self._grants_by_catalog = dict(by_catalog)
         groups: dict[str, set[str]] = defaultdict(set)
         for edge in self.snapshot.memberships:
             groups[edge.member.lower()].add(edge.group)
@@ -367,8 +389,11 @@ class PrivilegeModel:
 
     def grants_to(self, principal: str) -> list[Grant]:
         """Grants made to the principal itself (not through groups)."""
-        wanted = principal.lower()
-        return [g for g in self.snapshot.grants if g.principal.lower() == wanted and not g.denied]
+        return list(self._grants_by_principal.get(principal.lower(), ()))
+
+    def grants_in_catalog(self, catalog: str) -> list[Grant]:
+        """Every grant on the catalog or on anything inside it (denies excluded), in snapshot order."""
+        return list(self._grants_by_catalog.get(catalog.lower(), ()))
 
 
 def describe_denial(deny: Grant) -> str:

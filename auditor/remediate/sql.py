@@ -30,7 +30,8 @@ check every statement with it and pin this table, so a sqlglot upgrade that chan
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 from auditor.model.facts import SecurableType
 from auditor.privileges.names import (
@@ -38,6 +39,7 @@ from auditor.privileges.names import (
     SECURABLE_KEYWORDS,
     quote_identifier,
     quote_principal,
+    split_full_name,
     sql_privilege,
 )
 
@@ -59,7 +61,7 @@ def securable_clause(securable_type: SecurableType | str, name_parts: Sequence[s
     keyword = SECURABLE_KEYWORDS[kind]
     if not parts:
         return keyword
-    return keyword + " " + ".".join(quote_identifier(part) for part in parts)
+    return keyword + " " + ".".join(_quoted(part) for part in parts)
 
 
 def grant_statement(
@@ -75,7 +77,7 @@ def grant_statement(
     """
     return (
         f"GRANT {_privilege_list(privileges)} ON {securable_clause(securable_type, name_parts)}"
-        f" TO {quote_principal(principal)};"
+        f" TO {_quoted_principal(principal)};"
     )
 
 
@@ -86,10 +88,47 @@ def revoke_statement(
     principal: str,
 ) -> str:
     """One ``REVOKE ... ON ... FROM ...;`` statement (a suggestion: show it through `commented`)."""
-    return (
-        f"REVOKE {_privilege_list(privileges)} ON {securable_clause(securable_type, name_parts)}"
-        f" FROM {quote_principal(principal)};"
-    )
+    return revoke_on(privileges, securable_clause(securable_type, name_parts), principal)
+
+
+def revoke_on(privileges: Sequence[str], on: str, principal: str) -> str:
+    """`revoke_statement` on a clause `securable_clause` made (to spell a securable once for many REVOKEs)."""
+    return f"REVOKE {_privilege_list(privileges)} ON {on} FROM {_quoted_principal(principal)};"
+
+
+def commented_revokes(rows: Iterable[tuple[Sequence[str], SecurableType, str, str]]) -> list[str]:
+    """``commented(revoke_statement(privileges, kind, split_full_name(name), principal))`` for each row
+    ``(privileges, kind, name, principal)``, in order.
+
+    For a REVOKE suggested for each of a million grants: every principal, securable and privilege list is
+    spelled once, however many statements name it.
+    """
+    clauses: dict[tuple[SecurableType, str], tuple[str, bool]] = {}
+    principals: dict[str, tuple[str, bool]] = {}
+    privilege_lists: dict[str | tuple[str, ...], str] = {}
+    statements: list[str] = []
+    for privileges, kind, name, principal in rows:
+        on = clauses.get((kind, name))
+        if on is None:
+            text = securable_clause(kind, split_full_name(name))
+            on = clauses[(kind, name)] = (text, _breaks_line(text))
+        who = principals.get(principal)
+        if who is None:
+            text = quote_principal(principal)
+            who = principals[principal] = (text, _breaks_line(text))
+        key = privileges[0] if len(privileges) == 1 else tuple(privileges)  # one privilege: the usual case
+        spelled = privilege_lists.get(key)
+        if spelled is None:
+            spelled = privilege_lists[key] = _privilege_list(privileges)
+        if on[1] or who[1]:
+            statements.append(commented(f"REVOKE {spelled} ON {on[0]} FROM {who[0]};"))
+        else:
+            statements.append(f"-- REVOKE {spelled} ON {on[0]} FROM {who[0]};")
+    return statements
+
+
+def _breaks_line(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def commented(statement: str) -> str:
@@ -99,12 +138,25 @@ def commented(statement: str) -> str:
     separators kept, so the result parses as no statement at all, and stripping the ``-- `` prefix
     from every line restores ``statement`` exactly.
     """
+    if "\n" not in statement and "\r" not in statement:
+        return "-- " + statement
     return "-- " + _LINE_BREAK.sub(lambda line_break: line_break.group(0) + "-- ", statement)
+
+
+# A report may propose a REVOKE for each of a million grants: the pieces repeat (a principal, a catalog,
+# a schema, a privilege list), so they are spelled once each. The caches are bounded.
+_quoted = lru_cache(maxsize=1 << 16)(quote_identifier)
+_quoted_principal = lru_cache(maxsize=1 << 12)(quote_principal)
 
 
 def _privilege_list(privileges: Sequence[str]) -> str:
     if isinstance(privileges, str):
         raise TypeError("privileges must be a sequence of privilege names, not one str")
+    return _spelled_privileges(tuple(privileges))
+
+
+@lru_cache(maxsize=1 << 10)
+def _spelled_privileges(privileges: tuple[str, ...]) -> str:
     spelled = list(dict.fromkeys(sql_privilege(privilege) for privilege in privileges))
     if not spelled:
         raise ValueError("at least one privilege is required")

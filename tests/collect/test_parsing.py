@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -219,7 +220,7 @@ def test_ancestors() -> None:
 def test_sink_keeps_the_worse_status_renders_reasons_and_seals() -> None:
     sink = FactSink()
     grant = Grant(principal="p", privilege="SELECT", securable_type=T.CATALOG, securable_name="Main", source="sql")
-    twin = grant.model_copy(update={"securable_name": "main", "source": "information_schema"})
+    twin = dataclasses.replace(grant, securable_name="main", source="information_schema")
     sink.commit(FactFamily.GRANTS, "CATALOG:main", grants=[grant])
     sink.commit(FactFamily.GRANTS, "watch:main", grants=[twin])
     sink.fail(FactFamily.TOKENS, "*", NotVisible("HTTP 403"))

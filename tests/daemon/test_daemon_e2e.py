@@ -190,16 +190,17 @@ def test_revoke_and_grant_through_sql_become_drift_and_flip_the_rule(sandbox: Sa
 
 
 def assert_no_secrets(path: Path, secrets: list[str]) -> None:
-    """Neither the raw file nor any decompressed snapshot holds a secret."""
+    """Neither the raw file nor any decompressed snapshot, report or chunk of them holds a secret."""
     raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
     db = sqlite3.connect(path)
     try:
-        texts = [row[0] for row in db.execute("SELECT report || stats FROM cycles WHERE report IS NOT NULL")]
+        texts = [row[0] for row in db.execute("SELECT stats FROM cycles WHERE stats IS NOT NULL")]
         texts += [
             zlib.decompress(row[0]).decode()
-            for table in ("cycles", "baselines")
-            for row in db.execute(f"SELECT snapshot FROM {table} WHERE snapshot IS NOT NULL")
+            for table, column in (("cycles", "snapshot"), ("cycles", "report"), ("baselines", "snapshot"))
+            for row in db.execute(f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL")
         ]
+        texts += [zlib.decompress(row[0]).decode() for row in db.execute("SELECT data FROM blobs")]
         texts += [zlib.decompress(row[0]).decode() for row in db.execute("SELECT state FROM debounce_state")]
     finally:
         db.close()

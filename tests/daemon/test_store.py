@@ -73,7 +73,7 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 def test_file_is_wal_with_full_sync_and_versioned_schema(store: StateStore) -> None:
     assert store.journal_mode() == "wal"
-    assert store.schema_version == 1
+    assert store.schema_version == 2
     raw = sqlite3.connect(store.path)
     try:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent in the file
@@ -87,6 +87,7 @@ def test_file_is_wal_with_full_sync_and_versioned_schema(store: StateStore) -> N
         "drift_events",
         "debounce_state",
         "baselines",
+        "blobs",
     } <= tables
     assert int(store._query("PRAGMA synchronous")[0][0]) == 2  # FULL
 
@@ -96,8 +97,8 @@ def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path) -> None
     with StateStore(path) as first:
         commit(first, snapshot(0))
     with StateStore(path) as again:
-        assert again.schema_version == 1
-        assert len(again._query("SELECT * FROM schema_migrations")) == 1
+        assert again.schema_version == 2
+        assert len(again._query("SELECT * FROM schema_migrations")) == 2  # one row per version: 1, then 2
         assert [c.outcome for c in again.cycles("prod")] == ["completed"]
 
 

@@ -141,8 +141,8 @@ def contents(store: StateStore) -> tuple[object, ...]:
 
 
 def test_a_store_written_by_this_release_loads(tmp_path: Path) -> None:
-    with StateStore(store_from(tmp_path, "store-v1.sql")) as store:
-        assert store.schema_version == SCHEMA_VERSION == 1
+    with StateStore(store_from(tmp_path, "store-v2.sql")) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
         outcomes, report, snapshot, baseline, events, state, spans = contents(store)
         assert outcomes == ["completed", "completed"]
         assert isinstance(report, Report) and isinstance(snapshot, Snapshot)
@@ -151,11 +151,13 @@ def test_a_store_written_by_this_release_loads(tmp_path: Path) -> None:
         assert (len(events), len(spans)) == (1, 2)
 
 
-def test_a_store_written_before_versioning_is_migrated_and_keeps_everything(tmp_path: Path) -> None:
-    with StateStore(store_from(tmp_path / "current", "store-v1.sql")) as current:
+@pytest.mark.parametrize("dump", ["store-v1.sql", "store-unversioned.sql"])
+def test_a_store_from_an_earlier_release_is_migrated_and_keeps_everything(tmp_path: Path, dump: str) -> None:
+    """Version 1 kept whole documents in each cycle; they load beside the chunked cycles version 2 writes."""
+    with StateStore(store_from(tmp_path / "current", "store-v2.sql")) as current:
         expected = contents(current)
-    legacy = store_from(tmp_path / "legacy", "store-unversioned.sql")
-    assert sqlite3.connect(legacy).execute("PRAGMA user_version").fetchone()[0] == 0
+    legacy = store_from(tmp_path / "legacy", dump)
+    assert sqlite3.connect(legacy).execute("PRAGMA user_version").fetchone()[0] == (1 if "v1" in dump else 0)
     with StateStore(legacy) as store:
         assert store.schema_version == SCHEMA_VERSION
         assert contents(store) == expected
@@ -165,7 +167,7 @@ def test_a_store_written_before_versioning_is_migrated_and_keeps_everything(tmp_
 
 def test_a_store_from_a_newer_release_is_refused_naming_the_file(tmp_path: Path) -> None:
     config = write_config(tmp_path, "prod")
-    path = store_from(config.parent, "store-v1.sql")
+    path = store_from(config.parent, "store-v2.sql")
     raw = sqlite3.connect(path)
     raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     raw.commit()

@@ -3,8 +3,8 @@ visibility (X-3)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
 
 from pydantic import Field
 
@@ -16,27 +16,51 @@ from auditor.model.facts import FactFamily, Grant, ReadState, SecurableType
 from auditor.model.findings import Remediation, Status, listing
 from auditor.model.plan import CollectionPlan, SecurableRef
 from auditor.privileges.databricks import NOT_IMPLIED_BY_ALL_PRIVILEGES, canonical
-from auditor.privileges.names import is_hive, lineage, split_full_name, sql_spelling
-from auditor.remediate.sql import commented, revoke_statement
+from auditor.privileges.names import is_hive, lineage, sql_spelling
+from auditor.remediate.sql import commented_revokes
 
 
 def revoke_fix(grants: Iterable[Grant]) -> Remediation:
     """REVOKE suggestions, commented out: a reviewer decides; the auditor never revokes."""
-    by_target: dict[tuple[str, SecurableType, str], list[str]] = defaultdict(list)
+    # principal -> securable type -> name -> privileges; walked in sorted order, which is the order of the
+    # (principal, type, name) triples, but sorts plain strings (a million triples sharing a few principals
+    # sort ten times slower as tuples)
+    by_target: dict[str, dict[SecurableType, dict[str, list[str]]]] = {}
     for g in grants:
-        by_target[(g.principal, g.securable_type, g.securable_name)].append(g.privilege)
-    statements: list[str] = []
-    for (principal, kind, name), privs in sorted(by_target.items()):
-        distinct = sorted(set(privs))
-        # ALL PRIVILEGES cannot share a statement with other privileges
-        groups = [[p] for p in distinct if p == "ALL_PRIVILEGES"] + [[p for p in distinct if p != "ALL_PRIVILEGES"]]
-        statements += [
-            commented(revoke_statement(g, kind.value, split_full_name(name), principal)) for g in groups if g
-        ]
+        of_principal = by_target.get(g.principal)
+        if of_principal is None:
+            of_principal = by_target[g.principal] = {}
+        of_kind = of_principal.get(g.securable_type)
+        if of_kind is None:
+            of_kind = of_principal[g.securable_type] = {}
+        privileges = of_kind.get(g.securable_name)
+        if privileges is None:
+            of_kind[g.securable_name] = [g.privilege]
+        else:
+            privileges.append(g.privilege)
     return Remediation(
         summary="review and, if not needed, revoke (suggestions are commented out)",
-        revoke_sql=tuple(statements),
+        revoke_sql=tuple(commented_revokes(_revoke_rows(by_target))),
     )
+
+
+def _revoke_rows(
+    by_target: dict[str, dict[SecurableType, dict[str, list[str]]]],
+) -> Iterator[tuple[list[str], SecurableType, str, str]]:
+    for principal in sorted(by_target):
+        for kind, names in sorted(by_target[principal].items()):
+            for name in sorted(names):
+                privs = names[name]
+                if len(privs) == 1:
+                    yield privs, kind, name, principal
+                    continue
+                distinct = sorted(set(privs))
+                # ALL PRIVILEGES cannot share a statement with other privileges
+                if "ALL_PRIVILEGES" in distinct:
+                    yield ["ALL_PRIVILEGES"], kind, name, principal
+                rest = [p for p in distinct if p != "ALL_PRIVILEGES"]
+                if rest:
+                    yield rest, kind, name, principal
 
 
 def _allowed(grant: Grant, required: Sequence[RequiredGrant]) -> bool:
@@ -170,7 +194,8 @@ class Exposure(CheckKind[ExposureArgs]):
         securable = ctx.facts.securable(SecurableType.CATALOG, catalog)  # its owner may hold anything
         owners = {securable.owner.lower()} if securable and securable.owner else set()
         # An outsider's grant that was seen is exposure, however partial the sweep.
-        exposed = [g for g in ctx.seen.grants_in_catalog(catalog) if g.principal.lower() not in allowed | owners]
+        insiders = allowed | owners
+        exposed = [g for g in ctx.seen.grants_in_catalog(catalog) if g.principal.lower() not in insiders]
         if not exposed:
             ctx.facts.grants_in_catalog(catalog)  # "nobody else" rests on the whole sweep of the catalog
             return Outcome(Status.PASS, subject, f"only the integrations' principals hold privileges in {catalog}")
@@ -179,17 +204,34 @@ class Exposure(CheckKind[ExposureArgs]):
             Status.FAIL,
             subject,
             f"{len(outsiders)} principal(s) outside the integrations hold privileges in "
-            f"{catalog}: "
-            + listing(
-                [
-                    f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
-                    for g in exposed
-                ]
-            ),
+            f"{catalog}: " + listing(_Described(exposed)),
             expected="only the integrations' principals, owners and admins",
             found=", ".join(outsiders),
             remediation=revoke_fix(exposed),
         )
+
+
+class _Described(Sequence[str]):
+    """The exposed grants as a message names them, spelled only when read (a message shows a few of millions)."""
+
+    def __init__(self, grants: Sequence[Grant]) -> None:
+        self._grants = grants
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._describe(g) for g in self._grants[index]]
+        return self._describe(self._grants[index])
+
+    @staticmethod
+    def _describe(g: Grant) -> str:
+        return f"{g.principal}: {sql_spelling(g.privilege)} on {g.securable_type.value} {g.securable_name}"
 
 
 class VisibilityArgs(KindArgs):

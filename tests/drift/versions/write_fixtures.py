@@ -6,7 +6,9 @@ of an earlier version (they are what a user's disk holds, and the tests prove th
 - ``snapshot-v1.json``, ``report-v1.json``: a snapshot and its report as this release writes them;
 - ``snapshot-unversioned.json``, ``report-unversioned.json``: the same without ``schema_version``,
   as files written before versioning are;
-- ``store-v1.sql``: a state store (two cycles, a drift event, an approved baseline) as SQL text;
+- ``store-v2.sql``: a state store (two cycles, a drift event, an approved baseline) as SQL text, snapshots
+  and reports stored as chunk manifests;
+- ``store-v1.sql``: the same as store schema version 1 wrote it (whole documents in each cycle);
 - ``store-unversioned.sql``: the same store as releases before ``PRAGMA user_version`` wrote it, with
   unversioned documents inside.
 """
@@ -21,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from auditor.drift.cycle import record_cycle
-from auditor.drift.store import StateStore
+from auditor.drift.store import SCHEMA_VERSION, StateStore
 from auditor.model.findings import Finding, Report, Severity, Status
 from auditor.model.stats import CollectionStats
 from tests.drift.drift_builders import BASE_GRANTS, snap, without
@@ -103,18 +105,25 @@ def _strip_versions(path: Path) -> None:
         db.close()
 
 
+def _write_new(name: str, text: str) -> None:
+    """Files of an earlier version are what users' disks hold: write a file only when it is not there yet."""
+    path = HERE / name
+    if not path.exists():
+        path.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     snapshot_json = snap(0).to_json()
     report_json = _report(Status.PASS, 0).model_dump_json(indent=2)
-    (HERE / "snapshot-v1.json").write_text(snapshot_json + "\n", encoding="utf-8")
-    (HERE / "snapshot-unversioned.json").write_text(_unversioned(snapshot_json, indent=2) + "\n", encoding="utf-8")
-    (HERE / "report-v1.json").write_text(report_json + "\n", encoding="utf-8")
-    (HERE / "report-unversioned.json").write_text(_unversioned(report_json, indent=2) + "\n", encoding="utf-8")
+    _write_new("snapshot-v1.json", snapshot_json + "\n")
+    _write_new("snapshot-unversioned.json", _unversioned(snapshot_json, indent=2) + "\n")
+    _write_new("report-v1.json", report_json + "\n")
+    _write_new("report-unversioned.json", _unversioned(report_json, indent=2) + "\n")
     with tempfile.TemporaryDirectory() as scratch:
         path = _write_store(Path(scratch))
-        (HERE / "store-v1.sql").write_text(_dump(path, user_version=1), encoding="utf-8")
-        _strip_versions(path)
-        (HERE / "store-unversioned.sql").write_text(_dump(path, user_version=None), encoding="utf-8")
+        _write_new(f"store-v{SCHEMA_VERSION}.sql", _dump(path, user_version=SCHEMA_VERSION))
+    # store-v1.sql and store-unversioned.sql were written by releases with store schema version 1
+    # (whole zlib-compressed snapshots, plain-text reports); `_strip_versions` made the latter from the former.
 
 
 if __name__ == "__main__":
