@@ -31,6 +31,7 @@ _PATH_TYPE = {
     SecurableType.FUNCTION: "function",
     SecurableType.EXTERNAL_LOCATION: "external_location",
     SecurableType.STORAGE_CREDENTIAL: "storage_credential",
+    SecurableType.CONNECTION: "connection",
 }
 _METADATA_PATH = {
     SecurableType.CATALOG: "catalogs",

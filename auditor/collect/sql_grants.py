@@ -238,11 +238,12 @@ SWEEP_VIEWS: tuple[PrivilegeView, ...] = (
     # credential_privileges lists storage (and service) credentials under the same names as the view it replaces
     PrivilegeView("credential_privileges", SecurableType.STORAGE_CREDENTIAL, ("credential_name",)),
     PrivilegeView("storage_credential_privileges", SecurableType.STORAGE_CREDENTIAL, ("storage_credential_name",)),
+    # GRANTOR, GRANTEE, CONNECTION_NAME, PRIVILEGE_TYPE, IS_GRANTABLE, INHERITED_FROM (docs: connection_privileges)
+    PrivilegeView("connection_privileges", SecurableType.CONNECTION, ("connection_name",)),
 )
-"""Every information_schema privilege view (docs: information-schema/*_privileges) but connection_privileges:
-the facts model has no CONNECTION securable yet."""
+"""Every information_schema privilege view (docs: information-schema/*_privileges)."""
 
-UNREAD_PRIVILEGE_VIEWS: tuple[str, ...] = ("connection_privileges",)
+UNREAD_PRIVILEGE_VIEWS: tuple[str, ...] = ()
 """Privilege views the platform documents that the auditor does not read (see `SWEEP_VIEWS`)."""
 
 SWEEP_ALTERNATIVES: dict[str, str] = {

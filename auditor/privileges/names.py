@@ -48,6 +48,7 @@ SECURABLE_KEYWORDS: Final[MappingProxyType[SecurableType, str]] = MappingProxyTy
         SecurableType.FUNCTION: "FUNCTION",
         SecurableType.EXTERNAL_LOCATION: "EXTERNAL LOCATION",
         SecurableType.STORAGE_CREDENTIAL: "STORAGE CREDENTIAL",
+        SecurableType.CONNECTION: "CONNECTION",
         SecurableType.ANY_FILE: "ANY FILE",
     }
 )
@@ -60,6 +61,7 @@ NAME_PART_COUNTS: Final[MappingProxyType[SecurableType, int]] = MappingProxyType
         SecurableType.CATALOG: 1,
         SecurableType.EXTERNAL_LOCATION: 1,
         SecurableType.STORAGE_CREDENTIAL: 1,
+        SecurableType.CONNECTION: 1,
         SecurableType.SCHEMA: 2,
         SecurableType.TABLE: 3,
         SecurableType.VIEW: 3,
@@ -266,6 +268,7 @@ UC_PRIVILEGES_BY_SECURABLE: Final[MappingProxyType[SecurableType, frozenset[str]
         SecurableType.STORAGE_CREDENTIAL: _names(
             "ALL_PRIVILEGES CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_TABLE MANAGE READ_FILES WRITE_FILES CREATE"
         ),
+        SecurableType.CONNECTION: _names("ALL_PRIVILEGES CREATE_FOREIGN_CATALOG MANAGE USE_CONNECTION"),
     }
 )
 """The privileges each Unity Catalog securable accepts in GRANT ("Unity Catalog privileges and securable objects",

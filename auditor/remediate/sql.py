@@ -21,7 +21,7 @@ check every statement with it and pin this table, so a sqlglot upgrade that chan
   ``GrantPrincipal``.
 - ``METASTORE`` parses to ``exp.Grant`` / ``exp.Revoke`` without ``kind``: sqlglot reads the
   keyword as an unquoted table name ``METASTORE``.
-- ``CATALOG``, ``VOLUME``, ``EXTERNAL LOCATION``, ``STORAGE CREDENTIAL`` and ``ANY FILE`` are not
+- ``CATALOG``, ``VOLUME``, ``EXTERNAL LOCATION``, ``STORAGE CREDENTIAL``, ``CONNECTION`` and ``ANY FILE`` are not
   in sqlglot's grammar: it falls back to one opaque ``exp.Command``. For these the tests tokenise
   the statement with sqlglot's Databricks tokenizer and require exactly the intended keywords, one
   quoted identifier per name part, the principal and a single trailing ``;``.

@@ -30,7 +30,7 @@ def test_metastore_rows_are_keyed_by_the_empty_name() -> None:
     ]
 
 
-def test_every_documented_privilege_view_but_connections_is_swept() -> None:
+def test_every_documented_privilege_view_is_swept() -> None:
     assert {v.view for v in SWEEP_VIEWS} == {
         "catalog_privileges",
         "schema_privileges",
@@ -41,4 +41,5 @@ def test_every_documented_privilege_view_but_connections_is_swept() -> None:
         "external_location_privileges",
         "credential_privileges",
         "storage_credential_privileges",
+        "connection_privileges",
     }

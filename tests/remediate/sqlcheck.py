@@ -26,7 +26,7 @@ AST_KINDS = frozenset({"SCHEMA", "TABLE", "VIEW", "FUNCTION"})
 # Parsed into exp.Grant / exp.Revoke without a kind: the keyword is read as a bare table name.
 AST_BARE_NAME_KINDS = frozenset({"METASTORE"})
 # Not in sqlglot's grammar: the statement becomes one exp.Command.
-COMMAND_KINDS = frozenset({"CATALOG", "VOLUME", "EXTERNAL LOCATION", "STORAGE CREDENTIAL", "ANY FILE"})
+COMMAND_KINDS = frozenset({"CATALOG", "VOLUME", "EXTERNAL LOCATION", "STORAGE CREDENTIAL", "CONNECTION", "ANY FILE"})
 
 _WORD = re.compile(r"[A-Za-z_]+")
 _DIALECT = Databricks()

@@ -17,7 +17,7 @@ from auditor_sandbox import sql_grants as sandbox
 
 SANDBOX_KINDS = sorted(sandbox.UC_PRIVILEGES)
 # Wire values the core knows (the SDK's `Privilege` enum) that no securable the sandbox emulates accepts in a
-# GRANT: those of securables it does not emulate (service credentials, connections, clean rooms, foreign
+# GRANT: those of securables it does not emulate (service credentials, clean rooms, foreign
 # catalogs, feature tables, private files), and CREATE_VIEW, which the enum lists but no securable's documented
 # privilege list includes (views are created with CREATE TABLE).
 ONLY_ON_SECURABLES_THE_SANDBOX_LACKS = frozenset(
@@ -25,13 +25,11 @@ ONLY_ON_SECURABLES_THE_SANDBOX_LACKS = frozenset(
         "ACCESS",
         "CREATE_VIEW",
         "CREATE_FEATURE",
-        "CREATE_FOREIGN_CATALOG",
         "CREATE_FOREIGN_SECURABLE",
         "EXECUTE_CLEAN_ROOM_TASK",
         "MODIFY_CLEAN_ROOM",
         "READ_FEATURE",
         "READ_PRIVATE_FILES",
-        "USE_CONNECTION",
         "WRITE_PRIVATE_FILES",
     }
 )

@@ -35,7 +35,6 @@ _UC = "/api/2.1/unity-catalog"
 _OTHER_UC_TYPES = {
     "FUNCTION",
     "VOLUME",
-    "CONNECTION",
     "SHARE",
     "PIPELINE",
     "SERVICE_CREDENTIAL",
@@ -50,7 +49,11 @@ def _metastore_id(state: WorkspaceState) -> str:
 
 
 def _missing(kind: str, name: str) -> SandboxError:
-    label = {"EXTERNAL_LOCATION": "External Location", "STORAGE_CREDENTIAL": "Storage Credential"}
+    label = {
+        "EXTERNAL_LOCATION": "External Location",
+        "STORAGE_CREDENTIAL": "Storage Credential",
+        "CONNECTION": "Connection",
+    }
     return SandboxError(f"{kind}_DOES_NOT_EXIST", f"{label.get(kind, kind.title())} '{name}' does not exist.", 404)
 
 
@@ -413,11 +416,12 @@ def _grant_target(req: Request) -> tuple[str, str, str | None]:
             raise SandboxError("METASTORE_DOES_NOT_EXIST", f"Metastore '{name}' does not exist.", 404)
         assert req.state.catalog.metastore is not None
         return kind, metastore_id, req.state.catalog.metastore.owner
-    other = (
-        req.state.credentials.storage_credential(name)
-        if kind == "STORAGE_CREDENTIAL"
-        else req.state.credentials.external_location(name)
-    )
+    lookups = {
+        "STORAGE_CREDENTIAL": req.state.credentials.storage_credential,
+        "EXTERNAL_LOCATION": req.state.credentials.external_location,
+        "CONNECTION": req.state.credentials.connection,
+    }
+    other = lookups[kind](name)
     if other is None:
         raise _missing(kind, name)
     return kind, other.name, other.owner

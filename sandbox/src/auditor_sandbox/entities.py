@@ -13,7 +13,7 @@ from typing import Literal
 SECURABLE_TYPES = ("CATALOG", "SCHEMA", "TABLE", "VIEW")
 """Types held in the catalog -> schema -> table tree (views share the table namespace)."""
 
-GRANTABLE_TYPES = (*SECURABLE_TYPES, "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE")
+GRANTABLE_TYPES = (*SECURABLE_TYPES, "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "CONNECTION", "METASTORE")
 """Every type `Catalog.grant` accepts."""
 
 NO_CREDENTIAL = "Credential was not sent or was of an unsupported type for this API."
@@ -113,6 +113,16 @@ class Metastore:
     def global_metastore_id(self) -> str:
         """`cloud:region:uuid`, as `current_metastore()` answers."""
         return f"{self.cloud}:{self.region}:{self.metastore_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A Lakehouse Federation connection to a foreign database (docs: query-federation): no data of its own; who
+    may USE it or CREATE FOREIGN CATALOG with it is granted on it."""
+
+    name: str
+    owner: str | None = None
+    connection_type: str = "POSTGRESQL"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from auditor_sandbox.entities import (
     AclEntry,
     Column,
+    Connection,
     ExternalLocation,
     Metastore,
     StorageCredential,
@@ -113,6 +114,13 @@ class StorageCredentialSpec(_Spec):
     external_id: str | None = None
     unity_catalog_iam_arn: str | None = None
     read_only: bool = False
+    grants: Grants = {}
+
+
+class ConnectionSpec(_Spec):
+    name: str
+    owner: str | None = None
+    connection_type: str = "POSTGRESQL"
     grants: Grants = {}
 
 
@@ -213,6 +221,7 @@ class ScenarioSpec(_Spec):
     catalogs: list[CatalogSpec] = []
     storage_credentials: list[StorageCredentialSpec] = []
     external_locations: list[ExternalLocationSpec] = []
+    connections: list[ConnectionSpec] = []
     warehouses: list[WarehouseSpec] = []
     tokens: list[TokenSpec] = []
     oauth_secrets: list[OAuthSecretSpec] = []
@@ -402,6 +411,12 @@ def _build_storage(state: WorkspaceState, spec: ScenarioSpec) -> None:
                 ExternalLocation(loc.name, loc.url, loc.credential, "", loc.owner, loc.read_only)
             )
         _grant_all(state, "EXTERNAL_LOCATION", loc.name, loc.grants, where)
+    for connection in spec.connections:
+        where = f"connections[{connection.name}]"
+        with _at(where):
+            owner = connection.owner or (spec.metastore.owner if spec.metastore else None)  # the creator owns it
+            state.credentials.add_connection(Connection(connection.name, owner, connection.connection_type))
+        _grant_all(state, "CONNECTION", connection.name, connection.grants, where)
 
 
 def _acl(state: WorkspaceState, entries: dict[str, str], where: str) -> tuple[AclEntry, ...]:

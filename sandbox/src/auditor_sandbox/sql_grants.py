@@ -53,6 +53,8 @@ UC_PRIVILEGES: dict[str, frozenset[str]] = {
     "STORAGE_CREDENTIAL": _names(
         "ALL_PRIVILEGES CREATE_EXTERNAL_LOCATION CREATE_EXTERNAL_TABLE MANAGE READ_FILES WRITE_FILES CREATE"
     ),
+    # "Connections: ALL PRIVILEGES, CREATE FOREIGN CATALOG, MANAGE, USE CONNECTION" (the privileges reference)
+    "CONNECTION": _names("ALL_PRIVILEGES CREATE_FOREIGN_CATALOG MANAGE USE_CONNECTION"),
 }
 """Privileges each Unity Catalog securable accepts, after "Unity Catalog privileges and securable objects"
 (docs.databricks.com/data-governance/unity-catalog/manage-privileges/privileges.html: BROWSE on catalogs and

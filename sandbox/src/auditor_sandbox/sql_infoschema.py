@@ -12,8 +12,8 @@ every row; another caller sees rows granted to itself (or its groups) and rows o
 catalog or schema it owns ("the owner of the catalog or schema that contains the object" may manage its grants,
 docs: manage-privileges). Being a workspace admin is not enough.
 
-Every privilege view of the docs exists (information-schema/*_privileges). The sandbox has no volumes,
-routines or connections, so their views are empty; ``credential_privileges`` lists storage credentials
+Every privilege view of the docs exists (information-schema/*_privileges). The sandbox has no volumes or
+routines, so their views are empty; ``credential_privileges`` lists storage credentials
 ("Use INFORMATION_SCHEMA.CREDENTIAL_PRIVILEGES instead", docs: storage_credential_privileges). A view named in
 ``state.catalog.dropped_privilege_views`` answers TABLE_OR_VIEW_NOT_FOUND, as a runtime without it would.
 
@@ -231,6 +231,7 @@ def _named_securable_rows(
     kind: str,
     listing: Callable[[Credentials], Sequence[Any]],
     lookup: Callable[[Credentials, str], Any],
+    direct: str | None = None,
 ) -> Callable[[WorkspaceState, str | None, ViewQuery, Visibility], Iterator[Row]]:
     """The rows of a privilege view over securables with a plain name (external locations, credentials).
 
@@ -238,6 +239,7 @@ def _named_securable_rows(
     document the column as nullable (docs.databricks.com/sql/language-manual/information-schema/
     external_location_privileges.html, .../storage_credential_privileges.html), and nothing says when; the
     sandbox takes the case a reader must survive. A filter ``inherited_from = 'NONE'`` drops these rows.
+    ``direct`` is the value where the view documents the column as not nullable (CONNECTION_PRIVILEGES).
     """
 
     def rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
@@ -252,7 +254,7 @@ def _named_securable_rows(
         for securable in securables:
             for grantee, privilege in state.catalog.direct_grants(kind, securable.name):
                 if visible((securable.owner,), grantee):
-                    yield (securable.owner, grantee, securable.name, privilege, "NO", None)
+                    yield (securable.owner, grantee, securable.name, privilege, "NO", direct)
 
     return rows
 
@@ -263,6 +265,7 @@ _external_location_rows = _named_securable_rows(
 _storage_credential_rows = _named_securable_rows(
     "STORAGE_CREDENTIAL", Credentials.list_storage_credentials, Credentials.storage_credential
 )
+_connection_rows = _named_securable_rows("CONNECTION", Credentials.list_connections, Credentials.connection, "NONE")
 
 
 def _metastore_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
@@ -278,7 +281,7 @@ def _metastore_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, 
 
 
 def _no_rows(state: WorkspaceState, scope: str | None, query: ViewQuery, visible: Visibility) -> Iterator[Row]:
-    """A view over securables the sandbox does not model (volumes, routines, connections)."""
+    """A view over securables the sandbox does not model (volumes, routines)."""
     return iter(())
 
 
@@ -313,5 +316,5 @@ _VIEWS: dict[str, _View] = {
         ),
         _no_rows,
     ),
-    "connection_privileges": _View(("GRANTOR", "GRANTEE", "CONNECTION_NAME", *_TAIL), _no_rows),
+    "connection_privileges": _View(("GRANTOR", "GRANTEE", "CONNECTION_NAME", *_TAIL), _connection_rows),
 }

@@ -17,14 +17,15 @@ from sqlglot.errors import ParseError, SqlglotError
 
 from auditor_sandbox.sql_errors import SqlError
 
-SecurableKind = Literal["CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "METASTORE"]
+SecurableKind = Literal[
+    "CATALOG", "SCHEMA", "TABLE", "VIEW", "EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "CONNECTION", "METASTORE"
+]
 
 _UNSUPPORTED_SECURABLE_KEYWORDS = frozenset(
     {
         "ANONYMOUS",
         "ANY",
         "CLEAN",
-        "CONNECTION",
         "FUNCTION",
         "MATERIALIZED",
         "MODEL",
@@ -302,6 +303,9 @@ class _TokenParser:
         if keyword == "CREDENTIAL" and self._is_securable_continuation(terminator):
             self._advance()
             return SecurableRef("STORAGE_CREDENTIAL", self._name())
+        if keyword == "CONNECTION" and self._is_securable_continuation(terminator):
+            self._advance()
+            return SecurableRef("CONNECTION", self._name())
         return SecurableRef("TABLE", self._name())
 
     def _is_securable_continuation(self, terminator: str | None) -> bool:

@@ -66,6 +66,8 @@ def resolve_securable(state: WorkspaceState, namespace: Namespace, ref: Securabl
         return _external_location(state, _single_part(parts))
     if ref.kind == "STORAGE_CREDENTIAL":
         return _storage_credential(state, _single_part(parts))
+    if ref.kind == "CONNECTION":
+        return _connection(state, _single_part(parts))
     if ref.kind == "CATALOG":
         return resolve_catalog(state, _single_part(parts) if parts else namespace.catalog)
     if ref.kind == "SCHEMA":
@@ -144,6 +146,15 @@ def _storage_credential(state: WorkspaceState, name: str) -> ResolvedSecurable:
     if found is None:
         raise SqlError("STORAGE_CREDENTIAL_DOES_NOT_EXIST", f"Storage Credential '{name}' does not exist.", "42704")
     return ResolvedSecurable("STORAGE_CREDENTIAL", found.name, found.owner)
+
+
+def _connection(state: WorkspaceState, name: str) -> ResolvedSecurable:
+    if state.catalog.metastore is None:
+        raise SqlError.no_metastore()
+    found = state.credentials.connection(name)
+    if found is None:
+        raise SqlError("CONNECTION_NOT_FOUND", f"Connection '{name}' does not exist.", "42704")
+    return ResolvedSecurable("CONNECTION", found.name, found.owner)
 
 
 def _single_part(parts: tuple[str, ...]) -> str:

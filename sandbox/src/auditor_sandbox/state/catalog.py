@@ -233,7 +233,7 @@ class Catalog:
             if key not in ("", _key(self.metastore.metastore_id)):
                 raise SandboxError.not_found(f"Metastore '{full_name}' does not exist.")
             return kind, _key(self.metastore.metastore_id)
-        if kind in ("EXTERNAL_LOCATION", "STORAGE_CREDENTIAL"):
+        if kind in ("EXTERNAL_LOCATION", "STORAGE_CREDENTIAL", "CONNECTION"):
             if self._credentials.display_name(kind, key) is None:
                 raise SandboxError.not_found(f"{kind.replace('_', ' ').title()} '{full_name}' does not exist.")
             return kind, key

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from auditor_sandbox.entities import (
     NO_CREDENTIAL,
     AclEntry,
+    Connection,
     ExternalLocation,
     Identity,
     OAuthSecret,
@@ -44,6 +45,7 @@ class Credentials:
         self.token_acl: tuple[AclEntry, ...] = ()
         self._storage_credentials: dict[str, StorageCredential] = {}
         self._external_locations: dict[str, ExternalLocation] = {}
+        self._connections: dict[str, Connection] = {}
         self._tokens: dict[str, Token] = {}  # by token id
         self._tokens_by_value: dict[str, str] = {}
         self._oauth_secrets: dict[str, OAuthSecret] = {}  # by secret id
@@ -95,6 +97,25 @@ class Credentials:
         with self.lock:
             return list(self._external_locations.values())
 
+    def add_connection(self, connection: Connection) -> Connection:
+        """Add a foreign connection."""
+        with self.lock:
+            key = _key(connection.name)
+            if key in self._connections:
+                raise SandboxError("CONNECTION_ALREADY_EXISTS", f"Connection '{connection.name}' already exists.", 409)
+            self._connections[key] = connection
+            return connection
+
+    def connection(self, name: str) -> Connection | None:
+        """The connection of that name, or None."""
+        with self.lock:
+            return self._connections.get(_key(name))
+
+    def list_connections(self) -> list[Connection]:
+        """Every connection, in creation order."""
+        with self.lock:
+            return list(self._connections.values())
+
     def set_owner(self, kind: str, name: str, owner: str) -> bool:
         """Transfer an external location's or storage credential's ownership; False if there is no such one."""
         key = _key(name)
@@ -108,11 +129,13 @@ class Credentials:
             return True
 
     def display_name(self, kind: str, key: str) -> str | None:
-        """The stored name of the external location or storage credential with that key, or None."""
+        """The stored name of the external location, storage credential or connection with that key, or None."""
         if kind == "EXTERNAL_LOCATION" and key in self._external_locations:
             return self._external_locations[key].name
         if kind == "STORAGE_CREDENTIAL" and key in self._storage_credentials:
             return self._storage_credentials[key].name
+        if kind == "CONNECTION" and key in self._connections:
+            return self._connections[key].name
         return None
 
     # -- tokens and OAuth secrets ---------------------------------------------------------------------------
