@@ -62,12 +62,8 @@ def resolve_securable(state: WorkspaceState, namespace: Namespace, ref: Securabl
         if metastore is None:
             raise SqlError.no_metastore()
         return ResolvedSecurable("METASTORE", metastore.metastore_id, metastore.owner)
-    if ref.kind == "EXTERNAL_LOCATION":
-        return _external_location(state, _single_part(parts))
-    if ref.kind == "STORAGE_CREDENTIAL":
-        return _storage_credential(state, _single_part(parts))
-    if ref.kind == "CONNECTION":
-        return _connection(state, _single_part(parts))
+    if ref.kind in _NAMED_MISSING:
+        return _named(state, ref.kind, _single_part(parts))
     if ref.kind == "CATALOG":
         return resolve_catalog(state, _single_part(parts) if parts else namespace.catalog)
     if ref.kind == "SCHEMA":
@@ -130,31 +126,28 @@ def resolve_table(state: WorkspaceState, catalog_name: str, schema_name: str, ta
     return ResolvedSecurable(kind, found.full_name, found.owner, (schema, *schema.parents))
 
 
-def _external_location(state: WorkspaceState, name: str) -> ResolvedSecurable:
+# kind -> (error class, label) of "does not exist" for the securables named by one plain name
+_NAMED_MISSING: dict[str, tuple[str, str]] = {
+    "EXTERNAL_LOCATION": ("EXTERNAL_LOCATION_DOES_NOT_EXIST", "External Location"),
+    "STORAGE_CREDENTIAL": ("STORAGE_CREDENTIAL_DOES_NOT_EXIST", "Storage Credential"),
+    "CONNECTION": ("CONNECTION_NOT_FOUND", "Connection"),
+}
+
+
+def _named(state: WorkspaceState, kind: SecurableKind, name: str) -> ResolvedSecurable:
+    """An external location, storage credential or connection, by its one-part name."""
     if state.catalog.metastore is None:
         raise SqlError.no_metastore()
-    found = state.credentials.external_location(name)
+    lookup = {
+        "EXTERNAL_LOCATION": state.credentials.external_location,
+        "STORAGE_CREDENTIAL": state.credentials.storage_credential,
+        "CONNECTION": state.credentials.connection,
+    }[kind]
+    found = lookup(name)
     if found is None:
-        raise SqlError("EXTERNAL_LOCATION_DOES_NOT_EXIST", f"External Location '{name}' does not exist.", "42704")
-    return ResolvedSecurable("EXTERNAL_LOCATION", found.name, found.owner)
-
-
-def _storage_credential(state: WorkspaceState, name: str) -> ResolvedSecurable:
-    if state.catalog.metastore is None:
-        raise SqlError.no_metastore()
-    found = state.credentials.storage_credential(name)
-    if found is None:
-        raise SqlError("STORAGE_CREDENTIAL_DOES_NOT_EXIST", f"Storage Credential '{name}' does not exist.", "42704")
-    return ResolvedSecurable("STORAGE_CREDENTIAL", found.name, found.owner)
-
-
-def _connection(state: WorkspaceState, name: str) -> ResolvedSecurable:
-    if state.catalog.metastore is None:
-        raise SqlError.no_metastore()
-    found = state.credentials.connection(name)
-    if found is None:
-        raise SqlError("CONNECTION_NOT_FOUND", f"Connection '{name}' does not exist.", "42704")
-    return ResolvedSecurable("CONNECTION", found.name, found.owner)
+        error_class, label = _NAMED_MISSING[kind]
+        raise SqlError(error_class, f"{label} '{name}' does not exist.", "42704")
+    return ResolvedSecurable(kind, found.name, found.owner)
 
 
 def _single_part(parts: tuple[str, ...]) -> str:
